@@ -1,0 +1,76 @@
+// Arena: one large device buffer (one VkDeviceMemory) sub-allocated by a bump pointer.
+// Training and sampling allocate everything up front, so a bump allocator with marks for
+// scoped temporaries is all that is needed, and it makes peak use exact.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <span>
+#include <string>
+#include <tuple>
+
+#include <vulkan/vulkan.h>
+
+#include "tessera/tensor.hpp"
+
+namespace tessera {
+
+class Context;
+
+class Arena {
+ public:
+  // Every tensor starts at a multiple of this many bytes (covers storage and texel
+  // buffer offset alignment on every device we know, and keeps vec4 loads aligned).
+  static constexpr VkDeviceSize kAlignment = 256;
+
+  Arena(Context& ctx, VkDeviceSize capacity_bytes, std::string name);
+  ~Arena();
+  Arena(const Arena&) = delete;
+  Arena& operator=(const Arena&) = delete;
+
+  Context& context() const { return ctx_; }
+  const std::string& name() const { return name_; }
+  VkBuffer buffer() const { return buffer_; }
+
+  // Throws OutOfMemoryError naming the tensor, the request and what is free.
+  Tensor allocate(const Shape& shape, DType dtype, std::string name);
+
+  using Mark = VkDeviceSize;
+  Mark mark() const { return used_; }
+  void release(Mark m);  // frees everything allocated after the mark
+  void reset() { release(0); }
+
+  VkDeviceSize capacity() const { return capacity_; }
+  VkDeviceSize used() const { return used_; }
+  VkDeviceSize peak() const { return peak_; }
+  bool host_mapped() const { return mapped_ != nullptr; }
+
+  // Host <-> device copies. Direct memcpy when the memory is host-visible (lavapipe,
+  // integrated GPUs), else through a staging buffer. The device must be idle for these
+  // tensors (sequences are run to completion before results are read).
+  void upload(const Tensor& t, std::span<const std::byte> bytes);
+  void download(const Tensor& t, std::span<std::byte> bytes);
+
+  // A cached VkBufferView over [offset, offset+range) in the given format.
+  VkBufferView texel_view(VkDeviceSize offset, VkDeviceSize range, VkFormat format);
+
+ private:
+  void copy_via_staging(const Tensor& t, std::byte* host, VkDeviceSize bytes, bool to_device);
+
+  Context& ctx_;
+  std::string name_;
+  VkBuffer buffer_ = VK_NULL_HANDLE;
+  VkDeviceMemory memory_ = VK_NULL_HANDLE;
+  void* mapped_ = nullptr;
+  VkDeviceSize capacity_ = 0;
+  VkDeviceSize used_ = 0;
+  VkDeviceSize peak_ = 0;
+  std::map<std::tuple<VkDeviceSize, VkDeviceSize, int>, VkBufferView> views_;
+};
+
+// Typed conveniences over Arena::upload/download for whole dense tensors.
+void upload_f32(const Tensor& t, std::span<const float> values);
+std::vector<float> download_f32(const Tensor& t);
+void upload_u32(const Tensor& t, std::span<const uint32_t> values);
+std::vector<uint32_t> download_u32(const Tensor& t);
+
+}  // namespace tessera
