@@ -1,0 +1,12 @@
+// Sub-commands of the `tessera` tool. Each takes the arguments after its name and returns
+// the process exit code; errors are reported as exceptions and printed by main.
+#pragma once
+#include <string>
+#include <vector>
+
+namespace tessera::cli {
+
+int bench_main(const std::vector<std::string>& args);    // cli/bench.cpp
+int devices_main(const std::vector<std::string>& args);  // cli/devices.cpp
+
+}  // namespace tessera::cli

@@ -1,0 +1,40 @@
+// `tessera`: the command-line tool. Dispatches to one sub-command per file in cli/.
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include "commands.hpp"
+
+namespace {
+
+void usage() {
+  std::fprintf(stderr,
+               "usage: tessera <command> [options]\n"
+               "commands:\n"
+               "  devices            list Vulkan devices and the one Tessera would use\n"
+               "  bench [what]       time kernels on this device and PyTorch CPU side by side\n"
+               "run 'tessera <command> --help' for a command's options\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
+    usage();
+    return argc < 2 ? 2 : 0;
+  }
+  std::string command = argv[1];
+  std::vector<std::string> args(argv + 2, argv + argc);
+  try {
+    if (command == "bench") return tessera::cli::bench_main(args);
+    if (command == "devices") return tessera::cli::devices_main(args);
+    std::fprintf(stderr, "tessera: unknown command '%s'\n", command.c_str());
+    usage();
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "tessera %s: error: %s\n", command.c_str(), e.what());
+    return 1;
+  }
+}
