@@ -1,0 +1,82 @@
+#include "support/vulkan_test.hpp"
+#include "tessera/error.hpp"
+
+namespace tessera::testing {
+namespace {
+
+class ArenaTest : public VulkanTest {};
+
+bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+TEST_F(ArenaTest, AlignsTracksPeakAndReleases) {
+  Arena a(ctx(), 1 << 20, "small");
+  Tensor x = a.allocate({3}, DType::F32, "x");
+  Tensor y = a.allocate({5, 7}, DType::F32, "y");
+  EXPECT_EQ(x.offset() % Arena::kAlignment, 0u);
+  EXPECT_EQ(y.offset() % Arena::kAlignment, 0u);
+  EXPECT_GT(y.offset(), x.offset());
+  auto m = a.mark();
+  a.allocate({1000}, DType::F32, "temp");
+  auto peak = a.peak();
+  a.release(m);
+  EXPECT_EQ(a.used(), m);
+  EXPECT_EQ(a.peak(), peak);
+  Tensor z = a.allocate({4}, DType::F32, "z");
+  EXPECT_EQ(z.offset(), (m + Arena::kAlignment - 1) / Arena::kAlignment * Arena::kAlignment);
+}
+
+TEST_F(ArenaTest, ExhaustionNamesTensorAndSizes) {
+  Arena a(ctx(), 1 << 20, "activations");
+  a.allocate({200000}, DType::F32, "first");
+  try {
+    a.allocate({1, 64, 64, 64}, DType::F32, "down.0.out");
+    FAIL() << "expected OutOfMemoryError";
+  } catch (const OutOfMemoryError& e) {
+    std::string m = e.what();
+    EXPECT_TRUE(contains(m, "activations")) << m;
+    EXPECT_TRUE(contains(m, "down.0.out")) << m;
+    EXPECT_TRUE(contains(m, "[1,64,64,64]")) << m;
+    EXPECT_TRUE(contains(m, "free")) << m;
+  }
+  // The arena stays usable after a failed allocation.
+  EXPECT_NO_THROW(a.allocate({16}, DType::F32, "after"));
+}
+
+TEST_F(ArenaTest, OversizedArenaIsRefused) {
+  EXPECT_THROW(Arena(ctx(), ctx().info().max_memory_allocation_size * 4, "huge"), OutOfMemoryError);
+}
+
+TEST_F(ArenaTest, BadShapesAndUploadSizes) {
+  EXPECT_THROW(arena().allocate({2, 0, 3}, DType::F32, "empty"), ShapeError);
+  Tensor t = arena().allocate({2, 3}, DType::F32, "t");
+  EXPECT_THROW(upload_f32(t, std::vector<float>(5)), ShapeError);
+  Tensor u = arena().allocate({4}, DType::U32, "u");
+  EXPECT_THROW(upload_f32(u, std::vector<float>(4)), ShapeError);  // wrong dtype
+}
+
+TEST_F(ArenaTest, RoundTripsValues) {
+  auto values = random_floats(1001, 7);
+  Tensor t = arena().allocate({7, 11, 13}, DType::F32, "t");
+  upload_f32(t, values);
+  EXPECT_EQ(download_f32(t), values);
+}
+
+TEST_F(ArenaTest, ViewsAndTheirErrors) {
+  Tensor t = arena().allocate({2, 6, 4, 4}, DType::F32, "cat");
+  Tensor hi = t.channel_slice(4, 2);
+  EXPECT_EQ(hi.shape(), (Shape{2, 2, 4, 4}));
+  EXPECT_EQ(hi.batch_stride(), 6 * 16);
+  EXPECT_FALSE(hi.is_dense());
+  EXPECT_EQ(hi.offset(), t.offset() + 4 * 16 * 4);
+  EXPECT_EQ(hi.span_bytes(), (96 + 32) * 4u);
+  EXPECT_THROW(t.channel_slice(5, 2), ShapeError);
+  EXPECT_THROW(hi.reshape({64}), ShapeError);
+  EXPECT_THROW(t.reshape({5, 5}), ShapeError);
+  EXPECT_EQ(t.reshape({12, 16}).shape(), (Shape{12, 16}));
+  Tensor second = t.batch_slice(1, 1);
+  EXPECT_EQ(second.offset(), t.offset() + 96 * 4);
+  EXPECT_THROW(t.batch_slice(1, 2), ShapeError);
+}
+
+}  // namespace
+}  // namespace tessera::testing

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh Debian 12 machine: installs what is missing, builds
+# a release build and an AddressSanitizer/UBSan build, and runs every test in both on the
+# Vulkan device Tessera picks (lavapipe where there is no GPU), with validation layers on.
+# Usage: tools/test.sh            (CI=true is honoured; TESSERA_JOBS sets build parallelism)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+tools/install-deps.sh
+
+jobs=${TESSERA_JOBS:-$(nproc)}
+export TESSERA_VALIDATION=1
+# lavapipe prints a "not a conformant implementation" warning on every device creation.
+export MESA_VK_IGNORE_CONFORMANCE_WARNING=1
+
+step() { printf '\n=== %s ===\n' "$*"; }
+
+step "release build"
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+ninja -C build -j "$jobs"
+
+step "tests (release)"
+ctest --test-dir build --output-on-failure
+
+step "sanitizer build (ASan + UBSan)"
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DTESSERA_SANITIZE=ON >/dev/null
+ninja -C build-asan -j "$jobs" tessera_tests
+
+step "tests (ASan + UBSan)"
+# The Vulkan loader, Mesa and the validation layer keep process-lifetime allocations that
+# LeakSanitizer would report; our own leaks are caught by the suppression-free build of
+# everything else, so only those libraries are suppressed.
+export LSAN_OPTIONS="suppressions=$PWD/tools/lsan.supp:print_suppressions=0"
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:strict_string_checks=1"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+ctest --test-dir build-asan --output-on-failure
+
+step "all tests passed"
