@@ -61,6 +61,20 @@ TEST_F(ArenaTest, RoundTripsValues) {
   EXPECT_EQ(download_f32(t), values);
 }
 
+// The discrete-GPU path: memory the host cannot map goes through a staging buffer.
+TEST_F(ArenaTest, StagingPathRoundTripsAndFeedsKernels) {
+  Arena a(ctx(), 1 << 20, "unmapped", /*map_if_possible=*/false);
+  EXPECT_FALSE(a.host_mapped());
+  auto values = random_floats(777, 9);
+  Tensor t = a.allocate({777}, DType::F32, "t");
+  upload_f32(t, values);
+  EXPECT_EQ(download_f32(t), values);
+  CommandSequence seq(ctx());
+  seq.fill(t, 1.5f);
+  seq.run();
+  for (float v : download_f32(t)) ASSERT_EQ(v, 1.5f);
+}
+
 TEST_F(ArenaTest, ViewsAndTheirErrors) {
   Tensor t = arena().allocate({2, 6, 4, 4}, DType::F32, "cat");
   Tensor hi = t.channel_slice(4, 2);

@@ -22,7 +22,9 @@ class Arena {
   // buffer offset alignment on every device we know, and keeps vec4 loads aligned).
   static constexpr VkDeviceSize kAlignment = 256;
 
-  Arena(Context& ctx, VkDeviceSize capacity_bytes, std::string name);
+  // map_if_possible=false keeps the memory unmapped even where it is host-visible, which
+  // exercises the staging path (used on discrete GPUs) on any device.
+  Arena(Context& ctx, VkDeviceSize capacity_bytes, std::string name, bool map_if_possible = true);
   ~Arena();
   Arena(const Arena&) = delete;
   Arena& operator=(const Arena&) = delete;

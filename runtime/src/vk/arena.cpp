@@ -22,7 +22,8 @@ constexpr VkBufferUsageFlags kTensorUsage =
 
 }  // namespace
 
-Arena::Arena(Context& ctx, VkDeviceSize capacity_bytes, std::string name) : ctx_(ctx), name_(std::move(name)) {
+Arena::Arena(Context& ctx, VkDeviceSize capacity_bytes, std::string name, bool map_if_possible)
+    : ctx_(ctx), name_(std::move(name)) {
   capacity_ = (capacity_bytes + kAlignment - 1) / kAlignment * kAlignment;
   if (capacity_ == 0) throw Error("arena '" + name_ + "': capacity must be positive");
   if (ctx.info().max_memory_allocation_size && capacity_ > ctx.info().max_memory_allocation_size)
@@ -57,7 +58,7 @@ Arena::Arena(Context& ctx, VkDeviceSize capacity_bytes, std::string name) : ctx_
   VkPhysicalDeviceMemoryProperties mem;
   vkGetPhysicalDeviceMemoryProperties(ctx.physical_device(), &mem);
   auto flags = mem.memoryTypes[type].propertyFlags;
-  if ((flags & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT) && (flags & VK_MEMORY_PROPERTY_HOST_COHERENT_BIT))
+  if (map_if_possible && (flags & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT) && (flags & VK_MEMORY_PROPERTY_HOST_COHERENT_BIT))
     VK_CHECK(vkMapMemory(ctx.device(), memory_, 0, VK_WHOLE_SIZE, 0, &mapped_));
 }
 
