@@ -6,7 +6,8 @@
 // block = index / 4; element `index` uses word index % 4. 64-bit indices are carried as
 // (lo, hi) u32 pairs so no shaderInt64 is needed.
 //   uniform: u = (float(x >> 9) + 0.5) * 2^-23 in (0, 1), exact.
-//   normal pair from words (x0, x1): r = sqrt(-2 ln uniform(x0)), theta = 2 pi (x1 >> 8) / 2^24,
+//   normal pair from words (x0, x1): r = sqrt(-2 ln uniform(x0)),
+//     theta = 2 pi ((x1 >> 8) + 1/2) / 2^24,
 //     (r cos theta, r sin theta) for elements (4b, 4b+1); words (x2, x3) give (4b+2, 4b+3).
 //
 // Why no built-ins: Vulkan lets log/sin/cos/sqrt be off by ulps differently per vendor and lets
@@ -91,13 +92,15 @@ float rng_sqrt_positive(float x) {
   return result;
 }
 
-// (sin, cos) of 2 pi angle24 / 2^24. Octant from the top 3 bits; odd octants are measured from
-// their far end so t = angle / (pi/4) is in [0, 1] (exact) and both keep relative accuracy.
+// (sin, cos) of 2 pi (angle24 + 1/2) / 2^24. Octant from the top 3 bits; odd octants are
+// measured from their far end so t = angle / (pi/4) is in (0, 1) (exact) and both keep relative
+// accuracy. The half step keeps sin and cos nonzero: no result depends on the sign of a zero,
+// which Vulkan lets devices ignore.
 vec2 rng_sincos_turns24(uint angle24) {
   uint octant = angle24 >> 21;
-  uint steps = angle24 & 0x1FFFFFu;
-  if ((octant & 1u) != 0u) steps = 0x200000u - steps;
-  precise float t = float(steps) * (1.0 / 2097152.0);
+  uint half_steps = 2u * (angle24 & 0x1FFFFFu) + 1u;
+  if ((octant & 1u) != 0u) half_steps = 0x400000u - half_steps;
+  precise float t = float(half_steps) * (1.0 / 4194304.0);
   precise float t2 = t * t;
   precise float sp = -3.59504775e-05;
   sp = sp * t2 + 0.00249000103;

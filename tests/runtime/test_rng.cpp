@@ -95,15 +95,15 @@ TEST(RngCpu, ExactMathAccuracy) {
     sqrt_err = std::max(sqrt_err, std::abs(rng::exact_math::sqrt_positive(xf) / std::sqrt(double(xf)) - 1));
   }
   double sin_rel = 0, cos_rel = 0, sincos_abs = 0;
+  uint32_t zeros = 0;
   for (uint32_t a = 0; a < (1u << 24); ++a) {
-    const double theta = 2 * std::numbers::pi * a / double(1u << 24);
+    const double theta = 2 * std::numbers::pi * (a + 0.5) / double(1u << 24);
     const auto [s, c] = rng::exact_math::sincos_turns24(a);
     const double rs = std::sin(theta), rc = std::cos(theta);
     sincos_abs = std::max({sincos_abs, std::abs(s - rs), std::abs(c - rc)});
-    // Relative error except where double's own sin/cos of the rounded-to-double angle near a
-    // multiple of pi/2 is the limiting factor (|value| < 1e-9 happens only at exact zeros).
-    if (std::abs(rs) > 1e-9) sin_rel = std::max(sin_rel, std::abs(s / rs - 1));
-    if (std::abs(rc) > 1e-9) cos_rel = std::max(cos_rel, std::abs(c / rc - 1));
+    zeros += (s == 0) + (c == 0);
+    sin_rel = std::max(sin_rel, std::abs(s / rs - 1));
+    cos_rel = std::max(cos_rel, std::abs(c / rc - 1));
   }
   // Box-Muller as a whole against double on real Philox words; error relative to the radius.
   for (uint64_t block = 0; block < (1u << 16); ++block) {
@@ -111,7 +111,7 @@ TEST(RngCpu, ExactMathAccuracy) {
     for (int pair = 0; pair < 2; ++pair) {
       const auto z = rng::normal_pair_from_bits(x[2 * pair], x[2 * pair + 1]);
       const double r = std::sqrt(-2 * std::log(double(rng::uniform_from_bits(x[2 * pair]))));
-      const double theta = 2 * std::numbers::pi * (x[2 * pair + 1] >> 8) / double(1u << 24);
+      const double theta = 2 * std::numbers::pi * ((x[2 * pair + 1] >> 8) + 0.5) / double(1u << 24);
       normal_err = std::max({normal_err, std::abs(z[0] - r * std::cos(theta)) / r,
                              std::abs(z[1] - r * std::sin(theta)) / r});
     }
@@ -125,6 +125,7 @@ TEST(RngCpu, ExactMathAccuracy) {
   EXPECT_LT(cos_rel, 3e-7);
   EXPECT_LT(sincos_abs, 2e-7);
   EXPECT_LT(normal_err, 1e-6);
+  EXPECT_EQ(zeros, 0u) << "sin/cos must never be 0 (a zero's sign is not portable across devices)";
 }
 
 TEST(RngCpu, MomentsOfOneMillion) {

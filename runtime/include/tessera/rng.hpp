@@ -8,13 +8,15 @@
 //   Philox counter = (block & 0xffffffff, block >> 32, stream, 0),  block = index / 4
 // and element `index` uses word index % 4 of that block. Uniforms and normals with the same
 // (seed, stream) draw on the same blocks: give them different streams to keep them independent.
+// Counter word 3 is 0 and reserved (room for, e.g., texel-coordinate keying of streamed textures).
 //
 // Uniform (one word x):  u = (float(x >> 9) + 0.5) * 2^-23, every value exact, u in (0, 1),
 //   symmetric (u and 1-u equally likely). 23 bits, not 24: (m + 0.5) * 2^-24 with a 24-bit m
 //   needs 25 significant bits, so it would round (and reach 1.0 at the top).
 // Normal (Box-Muller on words (x0, x1) for elements 4b and 4b+1, (x2, x3) for 4b+2 and 4b+3):
 //   u1 = uniform(x0) in [2^-24, 1 - 2^-24]        (so |z| <= sqrt(-2 ln 2^-24) = 5.77)
-//   a  = x1 >> 8, theta = 2 pi a / 2^24            (24-bit angle, octant = top 3 bits)
+//   a  = x1 >> 8, theta = 2 pi (a + 1/2) / 2^24    (24-bit angle, octant = top 3 bits; the
+//                                                   half step keeps every z nonzero)
 //   r  = sqrt(-2 ln u1);  element 4b+0 = r cos(theta), 4b+1 = r sin(theta)  (same for 2, 3)
 //
 // Bit-exactness. GPU log/sin/cos/sqrt are not correctly rounded (and differ by vendor), and
@@ -63,7 +65,7 @@ namespace exact_math {
 float log_positive(float x);
 // Square root of a float in [2^-100, 2^100]; mul/add Newton iterations only.
 float sqrt_positive(float x);
-// {sin, cos} of 2 pi * angle24 / 2^24 for angle24 < 2^24.
+// {sin, cos} of 2 pi * (angle24 + 1/2) / 2^24 for angle24 < 2^24; never 0.
 std::array<float, 2> sincos_turns24(uint32_t angle24);
 }  // namespace exact_math
 

@@ -26,7 +26,7 @@ constexpr float kCosC[] = {1.0f, -0.308425128f, 0.0158543233f, -0.000325936504f,
 constexpr float kLn2Hi = 0.693145752f;     // 0x3F317200
 constexpr float kLn2Lo = 1.42860677e-06f;  // ln 2 - kLn2Hi
 constexpr float kTwoPow23Inv = 1.0f / 8388608.0f;
-constexpr float kTwoPow21Inv = 1.0f / 2097152.0f;
+constexpr float kTwoPow22Inv = 1.0f / 4194304.0f;
 
 template <size_t N>
 float horner(const float (&c)[N], float x) {
@@ -85,12 +85,14 @@ float sqrt_positive(float x) {
 
 std::array<float, 2> sincos_turns24(uint32_t angle24) {
   // Octant from the top 3 bits; in odd octants measure the angle from the octant's far end so
-  // the polynomial argument t = angle / (pi/4) is in [0, 1] and both results keep their
-  // relative accuracy. Everything up to t is exact integer arithmetic.
+  // the polynomial argument t = angle / (pi/4) is in (0, 1) and both results keep their
+  // relative accuracy. The half-step offset keeps every angle off the axes: sin and cos are
+  // never 0, so no result depends on the sign of a zero (which Vulkan lets devices ignore).
+  // Everything up to t is exact integer arithmetic; half_steps is odd, < 2^22.
   const uint32_t octant = angle24 >> 21;
-  uint32_t steps = angle24 & 0x1FFFFFu;
-  if (octant & 1u) steps = 0x200000u - steps;
-  const float t = float(steps) * kTwoPow21Inv;
+  uint32_t half_steps = 2u * (angle24 & 0x1FFFFFu) + 1u;
+  if (octant & 1u) half_steps = 0x400000u - half_steps;
+  const float t = float(half_steps) * kTwoPow22Inv;
   const float t2 = t * t;
   float s = t * horner(kSinS, t2);
   float c = horner(kCosC, t2);
