@@ -1,0 +1,50 @@
+// The U-Net and diffusion configuration stored in a model file's "tessera.config"
+// metadata (SPEC §3, §4; docs/model-format.md). Parsing validates every field and names
+// the offending key.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace tessera {
+
+enum class PaddingMode { Zeros, Circular };
+enum class Schedule { Linear, Cosine };
+enum class Prediction { Eps, V };
+
+struct UNetConfig {
+  int in_channels = 3;
+  int out_channels = 3;
+  int base_channels = 64;
+  std::vector<int> channel_mult{1, 2, 2, 2};
+  int num_res_blocks = 2;
+  std::vector<int> attention_resolutions{16};
+  int num_heads = 4;
+  int norm_groups = 32;
+  float dropout = 0.0f;
+  int num_classes = 0;  // 0: unconditional; label num_classes is the null label
+  PaddingMode padding = PaddingMode::Zeros;
+  int train_resolution = 64;
+  Schedule schedule = Schedule::Linear;
+  int timesteps = 1000;
+  Prediction prediction = Prediction::Eps;
+
+  int levels() const { return static_cast<int>(channel_mult.size()); }
+  int time_embed_dim() const { return 4 * base_channels; }
+  // Image sizes must be multiples of this (one factor 2 per downsample).
+  int size_multiple() const { return 1 << (levels() - 1); }
+  bool has_attention_at(int resolution) const;
+
+  // Throws tessera::Error naming the field when a value is out of range or inconsistent
+  // (e.g. norm_groups not dividing a level's width, heads not dividing an attention width).
+  void validate() const;
+
+  std::string to_json() const;                      // canonical JSON (sorted keys)
+  static UNetConfig from_json(const std::string&);  // validates
+};
+
+const char* padding_name(PaddingMode);
+const char* schedule_name(Schedule);
+const char* prediction_name(Prediction);
+
+}  // namespace tessera

@@ -1,0 +1,136 @@
+#include "tessera/unet_config.hpp"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "tessera/error.hpp"
+
+namespace tessera {
+
+using nlohmann::json;
+
+const char* padding_name(PaddingMode p) { return p == PaddingMode::Circular ? "circular" : "zeros"; }
+const char* schedule_name(Schedule s) { return s == Schedule::Cosine ? "cosine" : "linear"; }
+const char* prediction_name(Prediction p) { return p == Prediction::V ? "v" : "eps"; }
+
+bool UNetConfig::has_attention_at(int resolution) const {
+  return std::find(attention_resolutions.begin(), attention_resolutions.end(), resolution) !=
+         attention_resolutions.end();
+}
+
+void UNetConfig::validate() const {
+  auto fail = [](const std::string& m) { throw Error("model config: " + m); };
+  auto positive = [&](const char* key, int v, int max) {
+    if (v <= 0 || v > max) fail(std::string(key) + " = " + std::to_string(v) + " is outside 1.." + std::to_string(max));
+  };
+  positive("in_channels", in_channels, 64);
+  positive("out_channels", out_channels, 64);
+  positive("base_channels", base_channels, 4096);
+  positive("num_res_blocks", num_res_blocks, 16);
+  positive("num_heads", num_heads, 64);
+  positive("norm_groups", norm_groups, 1024);
+  positive("train_resolution", train_resolution, 8192);
+  positive("timesteps", timesteps, 100000);
+  if (channel_mult.empty() || channel_mult.size() > 8) fail("channel_mult needs 1..8 levels");
+  for (int m : channel_mult) positive("channel_mult entry", m, 64);
+  if (num_classes < 0 || num_classes > 100000) fail("num_classes = " + std::to_string(num_classes) + " is negative or absurd");
+  if (!(dropout >= 0.0f && dropout < 1.0f)) fail("dropout = " + std::to_string(dropout) + " is outside [0, 1)");
+  if (train_resolution % size_multiple() != 0)
+    fail("train_resolution " + std::to_string(train_resolution) + " is not a multiple of " +
+         std::to_string(size_multiple()) + " (2^(levels-1))");
+  if (base_channels % norm_groups != 0)
+    fail("norm_groups " + std::to_string(norm_groups) + " does not divide base_channels " + std::to_string(base_channels));
+  int res = train_resolution;
+  for (int level = 0; level < levels(); ++level) {
+    int ch = base_channels * channel_mult[level];
+    if (ch % norm_groups != 0)
+      fail("norm_groups " + std::to_string(norm_groups) + " does not divide level " + std::to_string(level) +
+           " width " + std::to_string(ch));
+    if (has_attention_at(res) && ch % num_heads != 0)
+      fail("num_heads " + std::to_string(num_heads) + " does not divide attention width " + std::to_string(ch));
+    if (level + 1 < levels()) res /= 2;
+  }
+  int mid = base_channels * channel_mult.back();
+  if (mid % num_heads != 0)
+    fail("num_heads " + std::to_string(num_heads) + " does not divide the middle width " + std::to_string(mid));
+}
+
+std::string UNetConfig::to_json() const {
+  json j;
+  j["in_channels"] = in_channels;
+  j["out_channels"] = out_channels;
+  j["base_channels"] = base_channels;
+  j["channel_mult"] = channel_mult;
+  j["num_res_blocks"] = num_res_blocks;
+  j["attention_resolutions"] = attention_resolutions;
+  j["num_heads"] = num_heads;
+  j["norm_groups"] = norm_groups;
+  j["dropout"] = dropout;
+  j["num_classes"] = num_classes;
+  j["padding"] = padding_name(padding);
+  j["train_resolution"] = train_resolution;
+  j["schedule"] = schedule_name(schedule);
+  j["timesteps"] = timesteps;
+  j["prediction"] = prediction_name(prediction);
+  return j.dump();  // nlohmann::json objects keep keys sorted
+}
+
+UNetConfig UNetConfig::from_json(const std::string& text) {
+  json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) throw Error("model config: not a JSON object");
+  UNetConfig c;
+  auto get_int = [&](const char* key, int& out) {
+    if (!j.contains(key)) return;
+    const json& v = j[key];
+    if (!v.is_number_integer()) throw Error(std::string("model config: '") + key + "' must be an integer");
+    int64_t x = v.get<int64_t>();
+    if (x < INT32_MIN || x > INT32_MAX) throw Error(std::string("model config: '") + key + "' is out of range");
+    out = static_cast<int>(x);
+  };
+  auto get_list = [&](const char* key, std::vector<int>& out) {
+    if (!j.contains(key)) return;
+    const json& v = j[key];
+    if (!v.is_array()) throw Error(std::string("model config: '") + key + "' must be a list of integers");
+    out.clear();
+    for (const json& e : v) {
+      if (!e.is_number_integer() || e.get<int64_t>() < 0 || e.get<int64_t>() > 1 << 20)
+        throw Error(std::string("model config: '") + key + "' must be a list of small non-negative integers");
+      out.push_back(static_cast<int>(e.get<int64_t>()));
+    }
+  };
+  auto get_enum = [&](const char* key, std::initializer_list<const char*> names) -> int {
+    if (!j.contains(key)) return -1;
+    if (!j[key].is_string()) throw Error(std::string("model config: '") + key + "' must be a string");
+    std::string s = j[key].get<std::string>();
+    int i = 0;
+    std::string allowed;
+    for (const char* n : names) {
+      if (s == n) return i;
+      allowed += std::string(i ? ", " : "") + n;
+      ++i;
+    }
+    throw Error(std::string("model config: '") + key + "' is '" + s + "', expected one of: " + allowed);
+  };
+  get_int("in_channels", c.in_channels);
+  get_int("out_channels", c.out_channels);
+  get_int("base_channels", c.base_channels);
+  get_list("channel_mult", c.channel_mult);
+  get_int("num_res_blocks", c.num_res_blocks);
+  get_list("attention_resolutions", c.attention_resolutions);
+  get_int("num_heads", c.num_heads);
+  get_int("norm_groups", c.norm_groups);
+  if (j.contains("dropout")) {
+    if (!j["dropout"].is_number()) throw Error("model config: 'dropout' must be a number");
+    c.dropout = j["dropout"].get<float>();
+  }
+  get_int("num_classes", c.num_classes);
+  if (int p = get_enum("padding", {"zeros", "circular"}); p >= 0) c.padding = static_cast<PaddingMode>(p);
+  get_int("train_resolution", c.train_resolution);
+  if (int s = get_enum("schedule", {"linear", "cosine"}); s >= 0) c.schedule = static_cast<Schedule>(s);
+  get_int("timesteps", c.timesteps);
+  if (int p = get_enum("prediction", {"eps", "v"}); p >= 0) c.prediction = static_cast<Prediction>(p);
+  c.validate();
+  return c;
+}
+
+}  // namespace tessera
