@@ -14,8 +14,8 @@
 //      first two with <= 8 significant bits so q * C1 and q * C2 are exact for |q| < 2^16;
 //   3. sin and cos of the reduced r in [-pi/4, pi/4] are Taylor polynomials to degree 11/12
 //      (truncation < 1e-11) evaluated here, not the driver's sin/cos.
-// Result: absolute error ~2e-7 against a double reference for |t * freq| < 1e5, the same on
-// every device. Indexing: one invocation per output element (n, column), 1-D over x/y.
+// Result: absolute error < 3e-7 (measured 7.6e-8) against a double reference for
+// |t * freq| < 1e5, the same on every device. Indexing: one invocation per output element (n, column), 1-D over x/y.
 #include "common.glsl"
 
 layout(constant_id = 3) const uint kTimestepsAreU32 = 0;

@@ -10,9 +10,9 @@ class TimestepEmbeddingTest : public VulkanTest {};
 
 // The tolerance is absolute (floor_fraction 1 makes expect_close divide by max |ref| = ~1):
 // the shader forms t*freq in double-float, reduces it by pi/2 in extended precision and
-// evaluates its own polynomials, so the error is a few f32 roundings of values <= 1 (~2e-7),
+// evaluates its own polynomials, so the error is a few f32 roundings of values <= 1,
 // independent of t. A plain f32 argument would be off by up to t*freq*2^-24 ~ 6e-5 at t=999.
-constexpr double kAbsoluteTolerance = 1e-6;
+constexpr double kAbsoluteTolerance = 3e-7;  // measured worst on lavapipe: 7.6e-8
 
 TEST_F(TimestepEmbeddingTest, IntegerTimestepsMatchDoubleReference) {
   for (int64_t dim : {1, 2, 7, 128, 321}) {

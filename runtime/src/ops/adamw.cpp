@@ -38,11 +38,13 @@ void adamw_step(CommandSequence& seq, std::span<const AdamWState> states, const 
     require_shape(op, *clip, {kGradNormResultSize});
   }
   constexpr uint32_t kLocal = 256;
-  const Kernel& k = seq.context().kernels().get(
-      {"adamw",
-       {BindAs::Storage, BindAs::Storage, BindAs::Storage, BindAs::Storage, BindAs::Storage, BindAs::Storage},
-       {kLocal, 1, 1},
-       {clip ? 1u : 0u}});
+  auto kernel = [&](const char* shader) -> const Kernel& {
+    return seq.context().kernels().get(
+        {shader,
+         {BindAs::Storage, BindAs::Storage, BindAs::Storage, BindAs::Storage, BindAs::Storage, BindAs::Storage},
+         {kLocal, 1, 1},
+         {clip ? 1u : 0u}});
+  };
   for (const AdamWState& s : states) {
     for (const Tensor* t : {&s.param, &s.grad, &s.exp_avg, &s.exp_avg_sq}) {
       if (!t->valid()) throw ShapeError(std::string(op) + ": a tensor of the optimizer state is not allocated");
@@ -54,14 +56,18 @@ void adamw_step(CommandSequence& seq, std::span<const AdamWState> states, const 
     require_same_shape(op, s.param, s.exp_avg_sq);
     if (s.param.numel() >= (int64_t(1) << 32))
       throw UnsupportedError(std::string(op) + ": " + s.param.describe() + " too large");
+    // Four elements per invocation when the count allows (see adamw_vec4.comp).
+    bool vec4 = s.param.numel() % 4 == 0;
+    const Kernel& k = kernel(vec4 ? "adamw_vec4" : "adamw");
+    uint64_t invocations = uint64_t(s.param.numel()) / (vec4 ? 4 : 1);
     struct {
       uint32_t n;
-    } push{uint32_t(s.param.numel())};
+    } push{uint32_t(invocations)};
     // Without clipping the clip binding aliases the block: bound but never read.
     seq.dispatch(k,
                  {in(hyper), in(clip ? *clip : hyper), in(s.grad), inout(s.param), inout(s.exp_avg),
                   inout(s.exp_avg_sq)},
-                 push, groups_1d(s.param.numel(), kLocal));
+                 push, groups_1d(invocations, kLocal));
   }
 }
 

@@ -17,8 +17,9 @@ void ema_update(CommandSequence& seq, std::span<const Tensor> params, std::span<
   require_dtype(op, hyper, DType::F32);
   require_shape(op, hyper, {kOptimizerBlockSize});
   constexpr uint32_t kLocal = 256;
-  const Kernel& k = seq.context().kernels().get(
-      {"ema", {BindAs::Storage, BindAs::Storage, BindAs::Storage}, {kLocal, 1, 1}});
+  auto kernel = [&](const char* shader) -> const Kernel& {
+    return seq.context().kernels().get({shader, {BindAs::Storage, BindAs::Storage, BindAs::Storage}, {kLocal, 1, 1}});
+  };
   for (size_t i = 0; i < params.size(); ++i) {
     const Tensor& p = params[i];
     const Tensor& e = emas[i];
@@ -28,10 +29,13 @@ void ema_update(CommandSequence& seq, std::span<const Tensor> params, std::span<
     }
     require_same_shape(op, p, e);
     if (p.numel() >= (int64_t(1) << 32)) throw UnsupportedError(std::string(op) + ": " + p.describe() + " too large");
+    // Four elements per invocation when the count allows (see ema_vec4.comp).
+    bool vec4 = p.numel() % 4 == 0;
+    uint64_t invocations = uint64_t(p.numel()) / (vec4 ? 4 : 1);
     struct {
       uint32_t n;
-    } push{uint32_t(p.numel())};
-    seq.dispatch(k, {in(hyper), in(p), inout(e)}, push, groups_1d(p.numel(), kLocal));
+    } push{uint32_t(invocations)};
+    seq.dispatch(kernel(vec4 ? "ema_vec4" : "ema"), {in(hyper), in(p), inout(e)}, push, groups_1d(invocations, kLocal));
   }
 }
 

@@ -25,8 +25,9 @@ namespace tessera::ops {
 // would already be off by up to t * freq * 2^-24 ~ 6e-5 (and PyTorch's own f32 reference by
 // ~1e-4, its freq being rounded too). Here freq comes from the host as an exact double-float
 // (hi + lo), t * freq is formed exactly, reduced by pi/2 in extended precision, and sin/cos
-// are evaluated by polynomials in the shader: absolute error <= 1e-6 against a double
-// reference for |t * freq| < 1e5 (measured ~2e-7; tests/ops/test_timestep_embedding.cpp).
+// are evaluated by polynomials in the shader: absolute error < 3e-7 against a double
+// reference for |t * freq| < 1e5 (measured 7.6e-8 on lavapipe; the test holds it to 3e-7).
+// Only IEEE f32 add/mul are used, so every conformant device gives the same values.
 class TimestepEmbedding {
  public:
   // Allocates the frequency table (2 * max(half, 1) f32) from `arena` and uploads it once.
