@@ -1,6 +1,9 @@
-// Shared by the groupnorm_*.comp kernels: a deterministic workgroup sum.
+// Shared by the groupnorm_*.comp kernels: a deterministic workgroup sum, and the SiLU derivative
+// for the fused activation.
 #ifndef TESSERA_GROUPNORM_GLSL
 #define TESSERA_GROUPNORM_GLSL
+
+#include "activation.glsl"
 
 // The local size is a power of two (the host guarantees it), so a halving tree covers every lane.
 shared float groupnorm_sum_a[gl_WorkGroupSize.x];
@@ -26,11 +29,5 @@ vec2 workgroup_sum2(float a, float b) {
 }
 
 float workgroup_sum(float a) { return workgroup_sum2(a, 0.0).x; }
-
-// SiLU'(z) = s + z s (1 - s) with s = sigmoid(z).
-float silu_derivative(float z) {
-  float s = sigmoid(z);
-  return s * (1.0 + z * (1.0 - s));
-}
 
 #endif
