@@ -13,4 +13,14 @@ float silu_derivative(float x) {
   return s * (1.0 + x * one_minus_s);
 }
 
+// Four-wide forms for the vec4 kernels (same formulas, componentwise).
+vec4 silu(vec4 x) { return x / (1.0 + exp(-x)); }
+
+vec4 silu_derivative(vec4 x) {
+  vec4 e = exp(-x);
+  vec4 s = 1.0 / (1.0 + e);
+  vec4 one_minus_s = mix(1.0 - s, e * s, greaterThanEqual(x, vec4(0.0)));
+  return s * (1.0 + x * one_minus_s);
+}
+
 #endif

@@ -1,9 +1,27 @@
-// Shared by the groupnorm_*.comp kernels: a deterministic workgroup sum, and the SiLU derivative
-// for the fused activation.
+// Shared by the groupnorm_*.comp kernels: a deterministic workgroup sum, and the element width.
+//
+// Every kernel comes in two widths, chosen by the .comp file before including this one:
+// GROUPNORM_WIDTH 1 (any shape) and 4 (H*W and all batch strides multiples of 4: every U-Net
+// image). Width 4 binds the inputs as RGBA32F texel buffers and the outputs as vec4 arrays, so
+// each lane moves 16 bytes per load/store: lavapipe issues storage stores lane by lane, and the
+// vec4 forms run ~5x faster there. Indices inside the shaders are in units of gn_value; push
+// constants are in elements and are divided by the width here.
 #ifndef TESSERA_GROUPNORM_GLSL
 #define TESSERA_GROUPNORM_GLSL
 
 #include "activation.glsl"
+
+#if GROUPNORM_WIDTH == 4
+#define gn_value vec4
+#define gn_load(buffer, i) texelFetch(buffer, int(i))
+#define gn_hsum(v) (((v).x + (v).y) + ((v).z + (v).w))
+#elif GROUPNORM_WIDTH == 1
+#define gn_value float
+#define gn_load(buffer, i) texelFetch(buffer, int(i)).x
+#define gn_hsum(v) (v)
+#else
+#error "GROUPNORM_WIDTH must be 1 or 4"
+#endif
 
 // The local size is a power of two (the host guarantees it), so a halving tree covers every lane.
 shared float groupnorm_sum_a[gl_WorkGroupSize.x];
