@@ -46,6 +46,17 @@ TEST_F(CommandSequenceTest, MisuseIsAClearError) {
   EXPECT_THROW(seq.dispatch(k, {in(a), texel(a), out(a)}, Groups{1, 1, 1}), Error);  // wrong kind
   Tensor unallocated;
   EXPECT_THROW(seq.dispatch(k, {in(a), in(unallocated), out(a)}, Groups{1, 1, 1}), Error);
+  // A view starting at byte 4 cannot be bound on a device with 16-byte alignment.
+  Tensor wide = random_tensor({1, 5, 1, 1}, 3);
+  Tensor view = wide.channel_slice(1, 1);
+  if (ctx().info().min_storage_buffer_offset_alignment > 4) {
+    try {
+      ops::add(seq, view, view, view);
+      FAIL() << "expected ShapeError";
+    } catch (const ShapeError& e) {
+      EXPECT_NE(std::string(e.what()).find("offset alignment"), std::string::npos) << e.what();
+    }
+  }
   seq.run();
   EXPECT_THROW(ops::add(seq, a, a, a), Error);  // recording after finish
 }

@@ -158,6 +158,10 @@ void CommandSequence::dispatch(const Kernel& kernel, std::initializer_list<Arg> 
         throw UnsupportedError("kernel " + name + ": " + t.describe() + " spans " + std::to_string(bytes) +
                                " bytes, more than the device's storage-buffer range " +
                                std::to_string(info.max_storage_buffer_range));
+      uint64_t align = std::max<uint64_t>(info.min_storage_buffer_offset_alignment, 1);
+      if (t.offset() % align != 0)
+        throw ShapeError("kernel " + name + ": " + t.describe() + " starts at byte " + std::to_string(t.offset()) +
+                         ", not a multiple of the device's storage-buffer offset alignment " + std::to_string(align));
       buffer_infos[i] = {t.buffer(), t.offset(), bytes};
       w.descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
       w.pBufferInfo = &buffer_infos[i];
