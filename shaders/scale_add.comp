@@ -1,6 +1,8 @@
 #version 450
-// out[i] = alpha * a[i] + beta * b[i], over n elements of dense f32 tensors.
-// The residual adds of the U-Net and gradient accumulation (out aliases b, beta = 1) use it.
+// out = alpha * a + beta * b, elementwise over tensors of equal shape [N, ...]. Each tensor
+// may be a batch-strided view (a channel slice of a concat buffer): element r of sample n is at
+// n * stride + r. The residual adds of the U-Net and gradient accumulation (out aliases b,
+// beta = 1) use it.
 // Indexing: one invocation per element, 1-D dispatch spread over x/y (flat_global_index).
 #include "common.glsl"
 
@@ -9,13 +11,17 @@ layout(std430, binding = 1) readonly buffer B { float b[]; };
 layout(std430, binding = 2) writeonly buffer Out { float result[]; };
 
 layout(push_constant) uniform Push {
-  uint n;
+  uint total;       // N * per_sample
+  uint per_sample;  // elements of one sample
+  uint stride_a, stride_b, stride_out;
   float alpha;
   float beta;
 } pc;
 
 void main() {
   uint i = flat_global_index();
-  if (i >= pc.n) return;
-  result[i] = pc.alpha * a[i] + pc.beta * b[i];
+  if (i >= pc.total) return;
+  uint n = i / pc.per_sample;
+  uint r = i - n * pc.per_sample;
+  result[n * pc.stride_out + r] = pc.alpha * a[n * pc.stride_a + r] + pc.beta * b[n * pc.stride_b + r];
 }

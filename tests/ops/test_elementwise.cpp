@@ -1,3 +1,5 @@
+#include <cmath>
+
 #include "support/vulkan_test.hpp"
 #include "tessera/error.hpp"
 #include "tessera/ops/elementwise.hpp"
@@ -48,6 +50,65 @@ TEST_F(ElementwiseTest, ShapeMismatchIsAClearError) {
     EXPECT_NE(std::string(e.what()).find("a [2,3] f32"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("b [3,2] f32"), std::string::npos) << e.what();
   }
+}
+
+}  // namespace
+}  // namespace tessera::testing
+
+namespace tessera::testing {
+namespace {
+
+TEST_F(ElementwiseTest, ScaleAddThroughConcatViews) {
+  Tensor cat = poisoned_tensor({3, 7, 4, 4}, "cat");
+  Tensor a = random_tensor({3, 3, 4, 4}, 5, -1, 1, "a");
+  Tensor b = random_tensor({3, 3, 4, 4}, 6, -1, 1, "b");
+  Tensor view = cat.channel_slice(4, 3);
+  CommandSequence seq(ctx());
+  ops::scale_add(seq, a, b, view, 2.0f, 0.5f);
+  seq.run();
+  auto ha = download_f32(a), hb = download_f32(b), hc = download_f32(cat);
+  for (int n = 0; n < 3; ++n)
+    for (int c = 0; c < 7; ++c)
+      for (int p = 0; p < 16; ++p) {
+        float got = hc[(n * 7 + c) * 16 + p];
+        if (c < 4) {
+          EXPECT_TRUE(std::isnan(got)) << "channel outside the view was written";
+        } else {
+          size_t i = (n * 3 + c - 4) * 16 + p;
+          EXPECT_NEAR(got, 2.0 * ha[i] + 0.5 * hb[i], 1e-6);
+        }
+      }
+}
+
+TEST_F(ElementwiseTest, ChannelBiasAddAndItsGradient) {
+  Shape shape{2, 5, 3, 7};
+  Tensor h = random_tensor(shape, 7, -1, 1, "h");
+  Tensor v = random_tensor({2, 5}, 8, -1, 1, "v");
+  Tensor dv = poisoned_tensor({2, 5}, "dv");
+  Tensor dv_acc = random_tensor({2, 5}, 9, -1, 1, "dv_acc");
+  auto h0 = download_f32(h), hv = download_f32(v), acc0 = download_f32(dv_acc);
+  CommandSequence seq(ctx());
+  ops::channel_sum(seq, h, dv, false);
+  ops::channel_sum(seq, h, dv_acc, true);
+  ops::channel_bias_add(seq, h, v);
+  seq.run();
+  std::vector<double> ref_h(h0.size()), ref_dv(10), ref_acc(10);
+  for (int n = 0; n < 2; ++n)
+    for (int c = 0; c < 5; ++c) {
+      double s = 0;
+      for (int p = 0; p < 21; ++p) {
+        size_t i = (n * 5 + c) * 21 + p;
+        ref_h[i] = double(h0[i]) + hv[n * 5 + c];
+        s += h0[i];
+      }
+      ref_dv[n * 5 + c] = s;
+      ref_acc[n * 5 + c] = s + acc0[n * 5 + c];
+    }
+  expect_close(download_f32(h), ref_h, 1e-6, "channel_bias_add");
+  // Sums of 21 terms in fp32: a few ulp of the partial sums' scale.
+  expect_close(download_f32(dv), ref_dv, 1e-5, "channel_sum");
+  expect_close(download_f32(dv_acc), ref_acc, 1e-5, "channel_sum accumulate");
+  EXPECT_THROW(ops::channel_bias_add(seq, h, dv_acc.reshape({10})), ShapeError);
 }
 
 }  // namespace

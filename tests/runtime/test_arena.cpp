@@ -94,3 +94,31 @@ TEST_F(ArenaTest, ViewsAndTheirErrors) {
 
 }  // namespace
 }  // namespace tessera::testing
+
+namespace tessera::testing {
+namespace {
+
+TEST_F(ArenaTest, MeasuringArenaSizesARealOne) {
+  auto m = Arena::measuring(ctx(), "plan");
+  m->allocate({3, 5}, DType::F32, "a");
+  m->allocate({1000}, DType::F32, "b");
+  EXPECT_TRUE(m->is_measuring());
+  Tensor a = m->allocate({7}, DType::F32, "c");
+  EXPECT_THROW(upload_f32(a, std::vector<float>(7)), Error);
+  Arena real(ctx(), m->peak(), "real");
+  real.allocate({3, 5}, DType::F32, "a");
+  real.allocate({1000}, DType::F32, "b");
+  EXPECT_NO_THROW(real.allocate({7}, DType::F32, "c"));
+  EXPECT_EQ(real.peak(), m->peak());
+}
+
+TEST_F(ArenaTest, ElementViews) {
+  Tensor flat = arena().allocate({128}, DType::F32, "flat");
+  Tensor w = flat.view(64, {4, 16}, "w");
+  EXPECT_EQ(w.offset(), flat.offset() + 256);
+  EXPECT_EQ(w.name(), "w");
+  EXPECT_THROW(flat.view(100, {4, 16}, "too_far"), ShapeError);
+}
+
+}  // namespace
+}  // namespace tessera::testing

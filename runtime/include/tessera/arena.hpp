@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <span>
 #include <string>
 #include <tuple>
@@ -25,6 +26,11 @@ class Arena {
   // map_if_possible=false keeps the memory unmapped even where it is host-visible, which
   // exercises the staging path (used on discrete GPUs) on any device.
   Arena(Context& ctx, VkDeviceSize capacity_bytes, std::string name, bool map_if_possible = true);
+  // An arena with no device memory that only counts: allocate() returns tensors whose
+  // offsets are real but which cannot be bound, uploaded or downloaded. Used to size an
+  // arena by laying tensors out once before the real allocation.
+  static std::unique_ptr<Arena> measuring(Context& ctx, std::string name);
+  bool is_measuring() const { return buffer_ == VK_NULL_HANDLE; }
   ~Arena();
   Arena(const Arena&) = delete;
   Arena& operator=(const Arena&) = delete;
@@ -56,6 +62,7 @@ class Arena {
   VkBufferView texel_view(VkDeviceSize offset, VkDeviceSize range, VkFormat format);
 
  private:
+  Arena(Context& ctx, std::string name);  // measuring
   void copy_via_staging(const Tensor& t, std::byte* host, VkDeviceSize bytes, bool to_device);
 
   Context& ctx_;

@@ -48,6 +48,9 @@ class Tensor {
   Tensor reshape(const Shape& shape) const;
   // Channels [first, first+count) of an NCHW (or N,C,...) tensor, as a view with a batch stride.
   Tensor channel_slice(int64_t first, int64_t count) const;
+  // A dense view of `shape` starting `element_offset` elements into this dense tensor
+  // (parameters carved out of one flat buffer, so optimizers cover them in one dispatch).
+  Tensor view(int64_t element_offset, const Shape& shape, std::string name) const;
   // Samples [first, first+count) along dim 0.
   Tensor batch_slice(int64_t first, int64_t count) const;
   Tensor renamed(std::string name) const;

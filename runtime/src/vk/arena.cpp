@@ -62,7 +62,16 @@ Arena::Arena(Context& ctx, VkDeviceSize capacity_bytes, std::string name, bool m
     VK_CHECK(vkMapMemory(ctx.device(), memory_, 0, VK_WHOLE_SIZE, 0, &mapped_));
 }
 
+Arena::Arena(Context& ctx, std::string name) : ctx_(ctx), name_(std::move(name)) {
+  capacity_ = VkDeviceSize(1) << 62;
+}
+
+std::unique_ptr<Arena> Arena::measuring(Context& ctx, std::string name) {
+  return std::unique_ptr<Arena>(new Arena(ctx, std::move(name)));
+}
+
 Arena::~Arena() {
+  if (is_measuring()) return;
   VkDevice d = ctx_.device();
   for (auto& [key, view] : views_) vkDestroyBufferView(d, view, nullptr);
   if (mapped_) vkUnmapMemory(d, memory_);
@@ -100,6 +109,7 @@ void Arena::release(Mark m) {
 }
 
 VkBufferView Arena::texel_view(VkDeviceSize offset, VkDeviceSize range, VkFormat format) {
+  if (is_measuring()) throw Error("arena '" + name_ + "' only measures sizes; its tensors cannot be bound");
   auto key = std::make_tuple(offset, range, static_cast<int>(format));
   if (auto it = views_.find(key); it != views_.end()) return it->second;
   VkBufferViewCreateInfo ci{VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO};
@@ -168,6 +178,7 @@ void Arena::copy_via_staging(const Tensor& t, std::byte* host, VkDeviceSize byte
 }
 
 void Arena::upload(const Tensor& t, std::span<const std::byte> bytes) {
+  if (is_measuring()) throw Error("arena '" + name_ + "' only measures sizes; cannot upload " + t.describe());
   if (t.arena() != this) throw Error("arena '" + name_ + "': upload of " + t.describe() + " from another arena");
   require_dense("upload", t);
   VkDeviceSize need = static_cast<VkDeviceSize>(t.numel()) * dtype_size(t.dtype());
@@ -182,6 +193,7 @@ void Arena::upload(const Tensor& t, std::span<const std::byte> bytes) {
 }
 
 void Arena::download(const Tensor& t, std::span<std::byte> bytes) {
+  if (is_measuring()) throw Error("arena '" + name_ + "' only measures sizes; cannot download " + t.describe());
   if (t.arena() != this) throw Error("arena '" + name_ + "': download of " + t.describe() + " from another arena");
   require_dense("download", t);
   VkDeviceSize need = static_cast<VkDeviceSize>(t.numel()) * dtype_size(t.dtype());

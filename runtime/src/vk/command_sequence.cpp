@@ -144,6 +144,9 @@ void CommandSequence::dispatch(const Kernel& kernel, std::initializer_list<Arg> 
   for (const Arg& a : args) {
     const Tensor& t = *a.tensor;
     if (!t.valid()) throw Error("kernel " + name + ": binding " + std::to_string(i) + " is an unallocated tensor");
+    if (t.arena()->is_measuring())
+      throw Error("kernel " + name + ": " + t.describe() + " comes from the measuring arena '" + t.arena()->name() +
+                  "' and has no memory");
     if (a.bind != kernel.spec.bindings[i])
       throw Error("kernel " + name + ": binding " + std::to_string(i) + " (" + t.describe() +
                   ") bound with the wrong kind for this kernel");

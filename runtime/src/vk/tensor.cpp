@@ -89,6 +89,19 @@ Tensor Tensor::channel_slice(int64_t first, int64_t count) const {
   return t;  // batch stride unchanged: the view skips the other channels of each sample
 }
 
+Tensor Tensor::view(int64_t element_offset, const Shape& shape, std::string name) const {
+  if (!is_dense()) throw ShapeError("view into non-dense " + describe());
+  if (element_offset < 0 || element_offset + shape_numel(shape) > numel())
+    throw ShapeError("view '" + name + "' " + shape_string(shape) + " at element " + std::to_string(element_offset) +
+                     " does not fit in " + describe());
+  Tensor t = *this;
+  t.offset_ += static_cast<VkDeviceSize>(element_offset) * dtype_size(dtype_);
+  t.shape_ = shape;
+  t.batch_stride_ = shape.empty() || shape[0] == 0 ? 0 : shape_numel(shape) / shape[0];
+  t.name_ = std::move(name);
+  return t;
+}
+
 Tensor Tensor::batch_slice(int64_t first, int64_t count) const {
   if (rank() < 1 || first < 0 || count <= 0 || first + count > shape_[0])
     throw ShapeError("batch_slice [" + std::to_string(first) + ", " + std::to_string(first + count) +
