@@ -19,8 +19,8 @@
 #include "conv2d.glsl"
 
 layout(constant_id = 6) const int TRANSPOSED = 0;
-layout(constant_id = 7) const int ROWS = 8;  // written channels per lane
-layout(constant_id = 8) const int COLS = 2;  // pixels per lane
+const int ROWS = 8;  // written channels per lane
+const int COLS = 4;  // pixels per lane
 
 layout(binding = 0) uniform samplerBuffer src;     // x (forward) or dy (transposed)
 layout(binding = 1) uniform samplerBuffer weight;  // [Co, Ci, KSIZE, KSIZE]
@@ -72,15 +72,16 @@ void main() {
     px[c] = r - py[c] * dst_w;
   }
 
-  float acc[ROWS][COLS];
-  for (int r = 0; r < ROWS; ++r)
-    for (int c = 0; c < COLS; ++c) acc[r][c] = 0.0;
+  // The register tile is spelled out (8 rows of vec4 = 4 pixels) rather than left to loops over
+  // arrays: lavapipe keeps arrays it cannot fully unroll in memory, which costs 3x here.
+  vec4 acc0 = vec4(0), acc1 = vec4(0), acc2 = vec4(0), acc3 = vec4(0);
+  vec4 acc4 = vec4(0), acc5 = vec4(0), acc6 = vec4(0), acc7 = vec4(0);
 
   for (int ky = 0; ky < KSIZE; ++ky) {
     for (int kx = 0; kx < KSIZE; ++kx) {
       int tap = ky * KSIZE + kx;
-      int off[COLS];
-      bool ok[COLS];
+      ivec4 off;
+      bvec4 ok;
       for (int c = 0; c < COLS; ++c) {
         int sy, sx;
         bool vy, vx;
@@ -94,35 +95,35 @@ void main() {
         ok[c] = vy && vx;
         off[c] = ok[c] ? img[c] * src_bs + sy * src_w + sx : 0;
       }
+      vec4 keep = vec4(ok);
+      int w_base = m0 * w_m_stride + tap;
       for (int c0 = 0; c0 < red; c0 += BLOCK) {
         int my_c = c0 + sub;
-        float a[ROWS];
-        for (int r = 0; r < ROWS; ++r) {
-          bool wv = m0 + r < m_count && my_c < red;
-          a[r] = texelFetch(weight, wv ? (m0 + r) * w_m_stride + my_c * w_c_stride + tap : 0).r;
-          a[r] = wv ? a[r] : 0.0;
-        }
+        // Weights of rows m0..m0+7 for channel c0 + (lane & 7); zero past the ends.
+        int wi = w_base + my_c * w_c_stride;
+        bool cv = my_c < red;
+#define LOAD_W(name, row) float name = (cv && m0 + row < m_count) ? texelFetch(weight, wi + row * w_m_stride).r : 0.0;
+        LOAD_W(a0, 0) LOAD_W(a1, 1) LOAD_W(a2, 2) LOAD_W(a3, 3) LOAD_W(a4, 4) LOAD_W(a5, 5) LOAD_W(a6, 6) LOAD_W(a7, 7)
+#undef LOAD_W
         // Channels past `red` have zero weights; their fetches are clamped to a valid channel.
+#define ROW(acc, a, lane) acc = fma(vec4(subgroupBroadcast(a, lane)), b, acc);
 #define CONV_STEP(j)                                                              \
         {                                                                         \
           int cc = min(c0 + j, red - 1) * src_hw;                                 \
-          float b[COLS];                                                          \
-          for (int c = 0; c < COLS; ++c) {                                        \
-            b[c] = texelFetch(src, off[c] + cc).r;                                \
-            b[c] = ok[c] ? b[c] : 0.0;                                            \
-          }                                                                       \
-          for (int r = 0; r < ROWS; ++r) {                                        \
-            float ar = subgroupBroadcast(a[r], j);                                \
-            for (int c = 0; c < COLS; ++c) acc[r][c] = fma(ar, b[c], acc[r][c]);  \
-          }                                                                       \
+          vec4 b = vec4(texelFetch(src, off.x + cc).r, texelFetch(src, off.y + cc).r, \
+                        texelFetch(src, off.z + cc).r, texelFetch(src, off.w + cc).r) * keep; \
+          ROW(acc0, a0, j) ROW(acc1, a1, j) ROW(acc2, a2, j) ROW(acc3, a3, j)                 \
+          ROW(acc4, a4, j) ROW(acc5, a5, j) ROW(acc6, a6, j) ROW(acc7, a7, j)                 \
         }
         CONV_STEP(0) CONV_STEP(1) CONV_STEP(2) CONV_STEP(3)
         CONV_STEP(4) CONV_STEP(5) CONV_STEP(6) CONV_STEP(7)
 #undef CONV_STEP
+#undef ROW
       }
     }
   }
 
+  vec4 acc[8] = vec4[8](acc0, acc1, acc2, acc3, acc4, acc5, acc6, acc7);
   for (int c = 0; c < COLS; ++c) {
     if (!live[c]) continue;
     int pix = img[c] * dst_bs + py[c] * dst_w + px[c];

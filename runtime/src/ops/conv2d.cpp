@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstdlib>
 #include <string>
 
 #include "tessera/context.hpp"
@@ -25,9 +26,10 @@ struct ConvPush {
 };
 constexpr int32_t kFlagAccumulate = 1, kFlagBias = 2;
 
+uint32_t env_u(const char* n, uint32_t d) { const char* v = std::getenv(n); return v ? uint32_t(std::atoi(v)) : d; }
 // Cpu-variant register tile: ROWS channels x COLS pixels (or input channels) per lane.
-constexpr uint32_t kCpuCols = 2;
-constexpr uint32_t kCpuLanes = 64;
+static const uint32_t kCpuCols = env_u("TC", 2);
+static const uint32_t kCpuLanes = env_u("TL", 64);
 constexpr uint32_t kGpuTile = 64;
 constexpr uint32_t kGpuLanes = 256;
 
@@ -36,7 +38,7 @@ bool use_cpu_kernels(const Context& ctx) {
   return ctx.variant() == KernelVariant::Cpu && info.subgroup_basic && info.subgroup_size >= 8;
 }
 
-uint32_t cpu_rows(int64_t channels) { return channels > 4 ? 8 : 4; }
+uint32_t cpu_rows(int64_t channels) { return channels > 4 ? env_u("TR", 8) : 4; }
 
 std::vector<uint32_t> shape_constants(const Conv2dParams& p) {
   return {static_cast<uint32_t>(p.kernel), static_cast<uint32_t>(p.stride),
@@ -110,13 +112,13 @@ void record_cpu_implicit(CommandSequence& seq, const Tensor& src, const Tensor& 
   int64_t m_count = transposed ? push.in_channels : push.out_channels;
   int64_t pixels = transposed ? int64_t(push.batch) * push.in_h * push.in_w
                               : int64_t(push.batch) * push.out_h * push.out_w;
-  uint32_t rows = cpu_rows(m_count);
+  constexpr uint32_t rows = 8, cols = 4;  // fixed in the shader
   std::vector<uint32_t> constants = shape_constants(p);
-  constants.insert(constants.end(), {transposed ? 1u : 0u, rows, kCpuCols});
+  constants.push_back(transposed ? 1u : 0u);
   const Kernel& k = seq.context().kernels().get(
       {"conv2d_implicit_cpu", {BindAs::TexelF32, BindAs::TexelF32, BindAs::TexelF32, BindAs::Storage},
        {kCpuLanes, 1, 1}, constants});
-  Groups g{div_up(pixels, kCpuLanes * kCpuCols), div_up(m_count, rows), 1};
+  Groups g{div_up(pixels, kCpuLanes * cols), div_up(m_count, rows), 1};
   seq.dispatch(k, {texel(src), texel(w), texel(bias), dst_read ? inout(dst) : out(dst)}, push, g);
 }
 
