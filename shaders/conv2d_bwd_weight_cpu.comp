@@ -16,8 +16,10 @@
 #include "common.glsl"
 #include "conv2d.glsl"
 
-layout(constant_id = 6) const int ROWS = 8;  // output channels per lane
-layout(constant_id = 7) const int COLS = 2;  // input channels per lane
+const int ROWS = 8;  // output channels per lane
+const int COLS = 4;  // input channels per lane
+// The 8x4 register tile is spelled out (vec4 per row) because lavapipe keeps arrays it does not
+// fully unroll in memory.
 
 layout(binding = 0) uniform samplerBuffer x;
 layout(binding = 1) uniform samplerBuffer dy;
@@ -47,33 +49,26 @@ void main() {
   int begin = split * pc.split_pixels;
   int end = min(begin + pc.split_pixels, total);
 
-  int ci[COLS], x_off[COLS];
-  bool live[COLS];
   int ci_base = int(gl_WorkGroupID.x) * wg * COLS + lane;
-  for (int c = 0; c < COLS; ++c) {
-    ci[c] = ci_base + c * wg;
-    live[c] = ci[c] < pc.in_channels;
-    x_off[c] = min(ci[c], pc.in_channels - 1) * in_hw;
-  }
+  ivec4 ci = ivec4(ci_base, ci_base + wg, ci_base + 2 * wg, ci_base + 3 * wg);
+  bvec4 live = lessThan(ci, ivec4(pc.in_channels));
+  ivec4 x_off = min(ci, ivec4(pc.in_channels - 1)) * in_hw;
 
   // Walker of the pixel whose dy this lane fetches (q0 + sub), and the uniform walker of q0 + j.
   int lq = min(begin + sub, total - 1);
   int ln = lq / out_hw, loy = (lq - ln * out_hw) / pc.out_w, lox = lq - ln * out_hw - loy * pc.out_w;
   int un = begin / out_hw, uoy = (begin - un * out_hw) / pc.out_w, uox = begin - un * out_hw - uoy * pc.out_w;
 
-  float acc[ROWS][COLS];
-  for (int r = 0; r < ROWS; ++r)
-    for (int c = 0; c < COLS; ++c) acc[r][c] = 0.0;
+  vec4 acc0 = vec4(0), acc1 = vec4(0), acc2 = vec4(0), acc3 = vec4(0);
+  vec4 acc4 = vec4(0), acc5 = vec4(0), acc6 = vec4(0), acc7 = vec4(0);
 
   for (int q0 = begin; q0 < end; q0 += BLOCK) {
     bool lv = q0 + sub < end;
     int dy_base = ln * pc.out_batch_stride + loy * pc.out_w + lox;
-    float a[ROWS];
-    for (int r = 0; r < ROWS; ++r) {
-      bool v = lv && m0 + r < pc.out_channels;
-      a[r] = texelFetch(dy, v ? dy_base + (m0 + r) * out_hw : 0).r;
-      a[r] = v ? a[r] : 0.0;
-    }
+#define LOAD_DY(name, row) float name = (lv && m0 + row < pc.out_channels) ? texelFetch(dy, dy_base + (m0 + row) * out_hw).r : 0.0;
+    LOAD_DY(a0, 0) LOAD_DY(a1, 1) LOAD_DY(a2, 2) LOAD_DY(a3, 3)
+    LOAD_DY(a4, 4) LOAD_DY(a5, 5) LOAD_DY(a6, 6) LOAD_DY(a7, 7)
+#undef LOAD_DY
     lox += BLOCK;
     while (lox >= pc.out_w) {
       lox -= pc.out_w;
@@ -82,6 +77,7 @@ void main() {
         ++ln;
       }
     }
+#define ROW(acc, a, lane) acc = fma(vec4(subgroupBroadcast(a, lane)), b, acc);
 #define CONV_STEP(j)                                                              \
     {                                                                             \
       int iy, ix;                                                                 \
@@ -89,15 +85,11 @@ void main() {
       bool vx = conv_tap_forward(uox, kx, pc.in_w, ix);                           \
       bool ok = vy && vx && q0 + j < end;                                         \
       int xb = ok ? un * pc.in_batch_stride + iy * pc.in_w + ix : 0;              \
-      float b[COLS];                                                              \
-      for (int c = 0; c < COLS; ++c) {                                            \
-        b[c] = texelFetch(x, xb + x_off[c]).r;                                    \
-        b[c] = ok ? b[c] : 0.0;                                                   \
-      }                                                                           \
-      for (int r = 0; r < ROWS; ++r) {                                            \
-        float ar = subgroupBroadcast(a[r], j);                                    \
-        for (int c = 0; c < COLS; ++c) acc[r][c] = fma(ar, b[c], acc[r][c]);      \
-      }                                                                           \
+      vec4 b = vec4(texelFetch(x, xb + x_off.x).r, texelFetch(x, xb + x_off.y).r, \
+                    texelFetch(x, xb + x_off.z).r, texelFetch(x, xb + x_off.w).r); \
+      b = ok ? b : vec4(0);                                                       \
+      ROW(acc0, a0, j) ROW(acc1, a1, j) ROW(acc2, a2, j) ROW(acc3, a3, j)         \
+      ROW(acc4, a4, j) ROW(acc5, a5, j) ROW(acc6, a6, j) ROW(acc7, a7, j)         \
       if (++uox == pc.out_w) {                                                    \
         uox = 0;                                                                  \
         if (++uoy == pc.out_h) {                                                  \
@@ -109,8 +101,10 @@ void main() {
     CONV_STEP(0) CONV_STEP(1) CONV_STEP(2) CONV_STEP(3)
     CONV_STEP(4) CONV_STEP(5) CONV_STEP(6) CONV_STEP(7)
 #undef CONV_STEP
+#undef ROW
   }
 
+  vec4 acc[8] = vec4[8](acc0, acc1, acc2, acc3, acc4, acc5, acc6, acc7);
   int slice = split * pc.out_channels * pc.in_channels * TAPS;
   for (int r = 0; r < ROWS; ++r) {
     int m = m0 + r;

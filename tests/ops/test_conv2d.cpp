@@ -24,7 +24,8 @@ std::string label(const Conv2dShapes& s, const char* pass) {
 }
 
 // Every kernel x stride x padding combination, with odd sizes for stride 1, even ones for
-// stride 2, channel counts that are not multiples of any tile, and batches 1..3.
+// stride 2, channel counts that are not multiples of any tile, and batches 1..3; plus stride-1
+// cases whose width is a multiple of 8 (the Cpu variant's vec4 kernel).
 std::vector<Conv2dShapes> all_configs() {
   const int64_t channel_pairs[][2] = {{3, 5}, {17, 33}, {33, 17}, {5, 3}};
   std::vector<Conv2dShapes> configs;
@@ -38,6 +39,13 @@ std::vector<Conv2dShapes> all_configs() {
         configs.push_back({1 + i % 3, ch[0], h, w, ch[1], {kernel, stride, padding}});
         ++i;
       }
+  // Stride 1 with widths that are multiples of 8 take the Cpu variant's vec4 path.
+  for (int kernel : {1, 3})
+    for (Padding padding : {Padding::Zeros, Padding::Circular}) {
+      const auto& ch = channel_pairs[i % 4];
+      configs.push_back({1 + i % 3, ch[0], i % 2 ? 5 : 3, i % 2 ? 8 : 16, ch[1], {kernel, 1, padding}});
+      ++i;
+    }
   return configs;
 }
 
@@ -122,12 +130,15 @@ TEST_F(Conv2dTest, BackwardDataAccumulates) {
 // x, y, dx and dy as channel views of concat tensors (batch stride > per-sample size), the way
 // the U-Net's skip connections use them. The other channels of each concat must stay intact.
 TEST_F(Conv2dTest, BatchStridedChannelViews) {
-  Conv2dShapes s{3, 5, 6, 6, 17, {3, 1, Padding::Zeros}};
+  // 6x6: the generic kernels; 4x8 (width a multiple of 8): the Cpu variant's vec4 kernel.
+  for (auto [h, w] : {std::pair<int64_t, int64_t>{6, 6}, {4, 8}}) {
+  const int64_t hw = h * w;
+  Conv2dShapes s{3, 5, h, w, 17, {3, 1, Padding::Zeros}};
   for_each_variant([&](KernelVariant) {
-    Tensor x_cat = random_tensor({3, 12, 6, 6}, 6, -1, 1, "x_cat");
-    Tensor dy_cat = random_tensor({3, 20, 6, 6}, 7, -1, 1, "dy_cat");
-    Tensor y_cat = random_tensor({3, 21, 6, 6}, 8, -1, 1, "y_cat");
-    Tensor dx_cat = random_tensor({3, 9, 6, 6}, 9, -1, 1, "dx_cat");
+    Tensor x_cat = random_tensor({3, 12, h, w}, 6, -1, 1, "x_cat");
+    Tensor dy_cat = random_tensor({3, 20, h, w}, 7, -1, 1, "dy_cat");
+    Tensor y_cat = random_tensor({3, 21, h, w}, 8, -1, 1, "y_cat");
+    Tensor dx_cat = random_tensor({3, 9, h, w}, 9, -1, 1, "dx_cat");
     Tensor x = x_cat.channel_slice(4, 5), dy = dy_cat.channel_slice(3, 17);
     Tensor y = y_cat.channel_slice(4, 17), dx = dx_cat.channel_slice(4, 5);
     Tensor w = random_tensor(s.weight(), 10, -0.5, 0.5, "w");
@@ -150,26 +161,27 @@ TEST_F(Conv2dTest, BatchStridedChannelViews) {
           v.insert(v.end(), all.begin() + (i * c + j) * hw, all.begin() + (i * c + j + 1) * hw);
       return v;
     };
-    auto hx = channels(download_f32(x_cat), 3, 12, 36, 4, 5);
-    auto hdy = channels(download_f32(dy_cat), 3, 20, 36, 3, 17);
-    auto hw = to_double(download_f32(w));
+    auto hx = channels(download_f32(x_cat), 3, 12, hw, 4, 5);
+    auto hdy = channels(download_f32(dy_cat), 3, 20, hw, 3, 17);
+    auto hweight = to_double(download_f32(w));
     auto y_after = download_f32(y_cat), dx_after = download_f32(dx_cat);
-    auto y_ref = reference::conv2d_forward(s, hx, hw, to_double(download_f32(b)));
-    auto dx_ref = reference::conv2d_backward_data(s, hdy, hw);
-    auto y_got = channels(y_after, 3, 21, 36, 4, 17), dx_got = channels(dx_after, 3, 9, 36, 4, 5);
+    auto y_ref = reference::conv2d_forward(s, hx, hweight, to_double(download_f32(b)));
+    auto dx_ref = reference::conv2d_backward_data(s, hdy, hweight);
+    auto y_got = channels(y_after, 3, 21, hw, 4, 17), dx_got = channels(dx_after, 3, 9, hw, 4, 5);
     expect_close(std::vector<float>(y_got.begin(), y_got.end()), y_ref, kTolerance, "forward into a view");
     expect_close(std::vector<float>(dx_got.begin(), dx_got.end()), dx_ref, kTolerance, "backward_data into a view");
     expect_close(download_f32(dw), reference::conv2d_backward_weight(s, hx, hdy), kTolerance, "backward_weight of views");
     expect_close(download_f32(db), reference::conv2d_backward_bias(s, hdy), kTolerance, "backward_bias of a view");
     for (int64_t n = 0; n < 3; ++n) {
       for (int64_t c : {0, 1, 2, 3})
-        for (int64_t p = 0; p < 36; ++p)
-          ASSERT_EQ(y_after[(n * 21 + c) * 36 + p], y_before[(n * 21 + c) * 36 + p]) << "y_cat channel " << c;
+        for (int64_t p = 0; p < hw; ++p)
+          ASSERT_EQ(y_after[(n * 21 + c) * hw + p], y_before[(n * 21 + c) * hw + p]) << "y_cat channel " << c;
       for (int64_t c : {0, 1, 2, 3})
-        for (int64_t p = 0; p < 36; ++p)
-          ASSERT_EQ(dx_after[(n * 9 + c) * 36 + p], dx_before[(n * 9 + c) * 36 + p]) << "dx_cat channel " << c;
+        for (int64_t p = 0; p < hw; ++p)
+          ASSERT_EQ(dx_after[(n * 9 + c) * hw + p], dx_before[(n * 9 + c) * hw + p]) << "dx_cat channel " << c;
     }
   });
+  }
 }
 
 // The reference backward passes against central finite differences of the reference forward
@@ -210,7 +222,7 @@ TEST(Conv2dReference, BackwardMatchesFiniteDifferences) {
 // to rounding, so it is compared with the usual tolerance.
 TEST_F(Conv2dTest, CircularShiftEquivariance) {
   for (int stride : {1, 2}) {
-    Conv2dShapes s{2, 5, 8, 10, 17, {3, stride, Padding::Circular}};
+    Conv2dShapes s{2, 5, 8, 16, 17, {3, stride, Padding::Circular}};
     const int64_t sy = 2, sx = 4;  // multiples of both strides
     auto shift = [](const std::vector<float>& v, const Shape& sh, int64_t dy_, int64_t dx_) {
       std::vector<float> out(v.size());
@@ -248,7 +260,7 @@ TEST_F(Conv2dTest, CircularShiftEquivariance) {
       EXPECT_EQ(0, std::memcmp(dxs_got.data(), dx_expected.data(), dxs_got.size() * 4))
           << "backward_data, stride " << stride;
       auto dws_got = download_f32(dws);
-      expect_close(dws_got, to_double(download_f32(dw)), 1e-5, "backward_weight under a shift");
+      expect_close(dws_got, to_double(download_f32(dw)), kTolerance, "backward_weight under a shift");
     });
   }
 }

@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <climits>
-#include <cstdlib>
 #include <string>
 
 #include "tessera/context.hpp"
@@ -26,10 +25,9 @@ struct ConvPush {
 };
 constexpr int32_t kFlagAccumulate = 1, kFlagBias = 2;
 
-uint32_t env_u(const char* n, uint32_t d) { const char* v = std::getenv(n); return v ? uint32_t(std::atoi(v)) : d; }
-// Cpu-variant register tile: ROWS channels x COLS pixels (or input channels) per lane.
-static const uint32_t kCpuCols = env_u("TC", 2);
-static const uint32_t kCpuLanes = env_u("TL", 64);
+// Cpu-variant kernels: workgroup size, and the weight-gradient register tile (8 x kCpuCols).
+constexpr uint32_t kCpuCols = 4;  // input channels per lane of the Cpu weight-gradient kernel
+constexpr uint32_t kCpuLanes = 64;
 constexpr uint32_t kGpuTile = 64;
 constexpr uint32_t kGpuLanes = 256;
 
@@ -38,7 +36,6 @@ bool use_cpu_kernels(const Context& ctx) {
   return ctx.variant() == KernelVariant::Cpu && info.subgroup_basic && info.subgroup_size >= 8;
 }
 
-uint32_t cpu_rows(int64_t channels) { return channels > 4 ? env_u("TR", 8) : 4; }
 
 std::vector<uint32_t> shape_constants(const Conv2dParams& p) {
   return {static_cast<uint32_t>(p.kernel), static_cast<uint32_t>(p.stride),
@@ -106,16 +103,35 @@ const Kernel& gpu_gemm_kernel(Context& ctx, const Conv2dParams& p, uint32_t mode
                             constants});
 }
 
-// Forward and data gradient share the Cpu kernel (transposed = data gradient).
+// The stride-1 vec4 kernel reads runs of 8 source pixels as aligned vec4 texels: the width must
+// be a multiple of 8, the batch stride and the view's start multiples of 4 floats.
+bool vec4_path_fits(const Tensor& src, const ConvPush& push, const Conv2dParams& p) {
+  return p.stride == 1 && push.in_w % 8 == 0 && src.batch_stride() % 4 == 0 && src.offset() % 16 == 0;
+}
+
+// Forward and data gradient share the Cpu kernels (transposed = data gradient).
 void record_cpu_implicit(CommandSequence& seq, const Tensor& src, const Tensor& w, const Tensor& bias,
                          const Tensor& dst, bool dst_read, const ConvPush& push, const Conv2dParams& p, bool transposed) {
   int64_t m_count = transposed ? push.in_channels : push.out_channels;
-  int64_t pixels = transposed ? int64_t(push.batch) * push.in_h * push.in_w
-                              : int64_t(push.batch) * push.out_h * push.out_w;
-  constexpr uint32_t rows = 8, cols = 4;  // fixed in the shader
   std::vector<uint32_t> constants = shape_constants(p);
   constants.push_back(transposed ? 1u : 0u);
-  const Kernel& k = seq.context().kernels().get(
+  Context& ctx = seq.context();
+  if (vec4_path_fits(src, push, p)) {
+    constexpr uint32_t rows = 4;  // fixed in the shader
+    const Kernel& k = ctx.kernels().get({"conv2d_s1_vec4_cpu",
+                                         {BindAs::TexelVec4, BindAs::TexelF32, BindAs::TexelF32, BindAs::TexelF32,
+                                          BindAs::Storage},
+                                         {kCpuLanes, 1, 1},
+                                         constants});
+    int64_t runs = int64_t(push.batch) * push.in_h * push.in_w / 8;
+    Groups g{div_up(runs, kCpuLanes), div_up(m_count, rows), 1};
+    seq.dispatch(k, {texel4(src), texel(src), texel(w), texel(bias), dst_read ? inout(dst) : out(dst)}, push, g);
+    return;
+  }
+  constexpr uint32_t rows = 8, cols = 4;  // fixed in the shader
+  int64_t pixels = transposed ? int64_t(push.batch) * push.in_h * push.in_w
+                              : int64_t(push.batch) * push.out_h * push.out_w;
+  const Kernel& k = ctx.kernels().get(
       {"conv2d_implicit_cpu", {BindAs::TexelF32, BindAs::TexelF32, BindAs::TexelF32, BindAs::Storage},
        {kCpuLanes, 1, 1}, constants});
   Groups g{div_up(pixels, kCpuLanes * cols), div_up(m_count, rows), 1};
@@ -125,7 +141,6 @@ void record_cpu_implicit(CommandSequence& seq, const Tensor& src, const Tensor& 
 struct WeightGradPlan {
   bool cpu;
   uint32_t lanes;      // Cpu: local size
-  uint32_t rows;       // Cpu: output channels per lane
   Groups tiles;        // workgroups per split (z = taps for Cpu, 1 for Gpu)
   int64_t splits;
   int64_t split_pixels;
@@ -142,8 +157,7 @@ WeightGradPlan plan_weight_grad(const Context& ctx, int64_t batch, int64_t ci, i
     uint32_t lanes = std::max<uint32_t>(8, ctx.info().subgroup_size);
     while (lanes < kCpuLanes && int64_t(lanes) * kCpuCols < ci) lanes *= 2;
     plan.lanes = lanes;
-    plan.rows = cpu_rows(co);
-    plan.tiles = {div_up(ci, lanes * kCpuCols), div_up(co, plan.rows), static_cast<uint32_t>(taps)};
+    plan.tiles = {div_up(ci, lanes * kCpuCols), div_up(co, 8), static_cast<uint32_t>(taps)};
     target_groups = 64;  // enough for lavapipe's worker threads to balance
     granule = 8;         // the kernel's pixel block
   } else {
@@ -257,10 +271,8 @@ void conv2d_backward_weight(CommandSequence& seq, const Tensor& x, const Tensor&
     part = scratch;
   }
   if (plan.cpu) {
-    std::vector<uint32_t> constants = shape_constants(p);
-    constants.insert(constants.end(), {plan.rows, kCpuCols});
     const Kernel& k = ctx.kernels().get({"conv2d_bwd_weight_cpu", {BindAs::TexelF32, BindAs::TexelF32, BindAs::Storage},
-                                         {plan.lanes, 1, 1}, constants});
+                                         {plan.lanes, 1, 1}, shape_constants(p)});
     Groups g = plan.tiles;
     g.z *= static_cast<uint32_t>(plan.splits);
     seq.dispatch(k, {texel(x), texel(dy), out(*part)}, push, g);
