@@ -11,7 +11,8 @@
 // gl_NumSubgroups such tiles along M (they read the same B columns, which stay in cache).
 // k advances in chunks of SG: lane l fetches A[m0+r, k0+l] for its TM rows, then every lane
 // takes each k's A values from lane k-k0 by broadcast and fetches its own row of op(B).
-// Grid: x = column tiles, y = row tiles, z = batch.
+// Grid: x = row tiles, y = column tiles, z = batch: consecutive workgroups read the same B
+// columns, which then stay in cache.
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_ballot : require
 #define MATMUL_TEXEL_OPERANDS
@@ -44,8 +45,8 @@ void load_a_column(uint a_base, uint m0, uint k, out float column[TM]) {
 void main() {
   uint batch = gl_WorkGroupID.z;
   uint lane = gl_SubgroupInvocationID;
-  uint m0 = (gl_WorkGroupID.y * gl_NumSubgroups + gl_SubgroupID) * TM;
-  uint n = gl_WorkGroupID.x * (4 * SG) + 4 * lane;
+  uint m0 = (gl_WorkGroupID.x * gl_NumSubgroups + gl_SubgroupID) * TM;
+  uint n = gl_WorkGroupID.y * (4 * SG) + 4 * lane;
   uint a_base = batch_base(batch, pc.a_offset, pc.a_stride, pc.a_group_stride);
   uint b_base = batch_base(batch, pc.b_offset, pc.b_stride, pc.b_group_stride);
 
@@ -55,13 +56,27 @@ void main() {
   for (uint k0 = 0; k0 < pc.K; k0 += SG) {
     float a_mine[TM];
     load_a_column(a_base, m0, k0 + lane, a_mine);
-    for (uint j = 0; j < SG / 4; ++j) {
-      uint kq = k0 + 4 * j;
-      if (kq >= pc.K) break;  // uniform: only in the last chunk
-      vec4 b_rows[4];
-      load_b_quad(b_base, kq, n, b_rows);
-      for (uint q = 0; q < 4; ++q) {
-        for (uint r = 0; r < TM; ++r) acc[r] += subgroupBroadcast(a_mine[r], 4 * j + q) * b_rows[q];
+    if (VEC4_B) {
+      // One fetch per column covers four k: work in quads (K % 4 == 0, so quads never straddle K).
+      for (uint j = 0; j < SG / 4; ++j) {
+        uint kq = k0 + 4 * j;
+        if (kq >= pc.K) break;
+        vec4 b_rows[4];
+        load_b_quad(b_base, kq, n, b_rows);
+        for (uint q = 0; q < 4; ++q)
+          for (uint r = 0; r < TM; ++r) acc[r] += subgroupBroadcast(a_mine[r], 4 * j + q) * b_rows[q];
+      }
+    } else if (k0 + SG <= pc.K) {
+      // Full chunk (uniform branch): constant trip count, so the broadcasts get constant lanes.
+      for (uint s = 0; s < SG; ++s) {
+        vec4 b_row = load_b_row(b_base, k0 + s, n);
+        for (uint r = 0; r < TM; ++r) acc[r] += subgroupBroadcast(a_mine[r], s) * b_row;
+      }
+    } else {
+      for (uint s = 0; s < SG; ++s) {
+        if (k0 + s >= pc.K) break;
+        vec4 b_row = load_b_row(b_base, k0 + s, n);
+        for (uint r = 0; r < TM; ++r) acc[r] += subgroupBroadcast(a_mine[r], s) * b_row;
       }
     }
   }

@@ -82,6 +82,10 @@ void load_b_quad(uint b_base, uint kq, uint n, out vec4 rows[4]) {
     for (uint q = 0; q < 4; ++q) rows[q] = vec4(col[0][q], col[1][q], col[2][q], col[3][q]);
     return;
   }
+  if (VEC4_B) {
+    for (uint q = 0; q < 4; ++q) rows[q] = texelFetch(b_tex, int((b_base + (kq + q) * pc.N + min(n, pc.N - 4)) >> 2));
+    return;
+  }
   for (uint q = 0; q < 4; ++q) rows[q] = load_b_row(b_base, min(kq + q, pc.K - 1), n);
 }
 #endif
