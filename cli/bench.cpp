@@ -1,13 +1,401 @@
-// `tessera bench`: placeholder until the conv/GEMM benchmark lands (issue 2); says so plainly.
+// `tessera bench conv`: times Tessera kernels by replaying recorded sequences (wall clock) and
+// the same cases with PyTorch CPU (tools/bench_torch.py) in the same run; prints a table with
+// both rates and their ratio, and optionally JSON.
+//
+// The case table is family-agnostic: a family (conv today; gemm can be added) contributes
+// BenchCase rows, each knowing its flop count, how to prepare tensors and record one dispatch,
+// and the spec string bench_torch.py understands for the same case.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <memory>
+#include <random>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
 
 #include "commands.hpp"
+#include "tessera/arena.hpp"
+#include "tessera/command_sequence.hpp"
+#include "tessera/context.hpp"
+#include "tessera/error.hpp"
+#include "tessera/ops/conv2d.hpp"
 
 namespace tessera::cli {
 
-int bench_main(const std::vector<std::string>&) {
-  std::fprintf(stderr, "tessera bench: no benchmarks are built yet\n");
-  return 2;
+namespace {
+
+struct BenchOptions {
+  std::string family;
+  std::vector<int64_t> batches{1, 8, 32};
+  std::vector<int64_t> channels;     // empty: all
+  std::vector<std::string> passes;   // empty: all
+  int iters = 5;
+  int threads = 0;                   // 0: hardware threads
+  std::string json_path;
+  std::string torch_script;
+  bool torch = true;
+  std::string variant;               // "", "cpu", "gpu"
+};
+
+// Records one timed operation; called once per repetition in the sequence.
+using Recorder = std::function<void(CommandSequence&)>;
+
+struct BenchCase {
+  std::string id;          // unique, also the key in bench_torch.py's output
+  std::string family;      // "conv"
+  std::string pass;        // "fwd", "bwd_data", "bwd_weight", ...
+  std::string shape;       // human-readable shape for the table
+  std::string torch_spec;  // "pass,key=value,..." for tools/bench_torch.py
+  double flops = 0;        // per operation
+  VkDeviceSize arena_bytes = 0;
+  std::function<Recorder(Arena&)> prepare;  // allocates and fills inputs, returns the recorder
+};
+
+struct Result {
+  double median_ms = NAN, min_ms = NAN;
+  double cpu_ms = NAN;  // process CPU time per operation (all threads), Tessera only
+};
+
+double process_cpu_ms() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+
+std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, sep))
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+std::vector<int64_t> int_list(const std::string& s, const char* flag) {
+  std::vector<int64_t> out;
+  for (const auto& item : split(s, ',')) {
+    char* end = nullptr;
+    long long v = std::strtoll(item.c_str(), &end, 10);
+    if (!end || *end || v <= 0) throw Error(std::string("bench: ") + flag + " expects positive integers, got '" + s + "'");
+    out.push_back(v);
+  }
+  return out;
+}
+
+Tensor random_input(Arena& arena, const Shape& shape, const char* name, float scale) {
+  Tensor t = arena.allocate(shape, DType::F32, name);
+  std::vector<float> v(static_cast<size_t>(t.numel()));
+  std::mt19937 rng(static_cast<uint32_t>(v.size()));
+  std::uniform_real_distribution<float> d(-scale, scale);
+  for (auto& x : v) x = d(rng);
+  upload_f32(t, v);
+  return t;
+}
+
+// ---- conv family ----------------------------------------------------------------------------
+struct ConvShape {
+  int64_t channels, size;
+};
+// U-Net convs: 3x3 stride 1 at 64x64 with 64 channels and 32x32 with 128 and 256 channels.
+constexpr ConvShape kUnetConvShapes[] = {{64, 64}, {128, 32}, {256, 32}};
+
+std::vector<BenchCase> conv_cases(const BenchOptions& o, const Context& ctx) {
+  std::vector<BenchCase> cases;
+  const char* all_passes[] = {"fwd", "bwd_data", "bwd_weight"};
+  for (const ConvShape& cs : kUnetConvShapes) {
+    if (!o.channels.empty() && std::find(o.channels.begin(), o.channels.end(), cs.channels) == o.channels.end())
+      continue;
+    for (int64_t n : o.batches)
+      for (const char* pass : all_passes) {
+        if (!o.passes.empty() && std::find(o.passes.begin(), o.passes.end(), pass) == o.passes.end()) continue;
+        ops::Conv2dParams p{3, 1, ops::Padding::Zeros};
+        Shape xs{n, cs.channels, cs.size, cs.size};
+        Shape ws{cs.channels, cs.channels, 3, 3};
+        Shape ys = ops::conv2d_output_shape(xs, cs.channels, p);
+        BenchCase c;
+        c.family = "conv";
+        c.pass = pass;
+        c.id = "conv3x3_c" + std::to_string(cs.channels) + "_" + std::to_string(cs.size) + "_b" + std::to_string(n) +
+               "_" + pass;
+        c.shape = "3x3 s1 " + std::to_string(cs.channels) + "->" + std::to_string(cs.channels) + " ch " +
+                  std::to_string(cs.size) + "x" + std::to_string(cs.size) + " N=" + std::to_string(n);
+        c.torch_spec = std::string(pass) + ",N=" + std::to_string(n) + ",Ci=" + std::to_string(cs.channels) +
+                       ",Co=" + std::to_string(cs.channels) + ",H=" + std::to_string(cs.size) +
+                       ",W=" + std::to_string(cs.size) + ",k=3,s=1,pad=zeros";
+        c.flops = ops::conv2d_flops(xs, cs.channels, p);
+        int64_t scratch = ops::conv2d_backward_weight_scratch_elements(ctx, xs, ws, p);
+        c.arena_bytes = static_cast<VkDeviceSize>(shape_numel(xs) + shape_numel(ys) + 2 * shape_numel(ws) +
+                                                  cs.channels + scratch) * 4 + (VkDeviceSize(8) << 20);
+        std::string which = pass;
+        c.prepare = [=](Arena& arena) -> Recorder {
+          Tensor x = random_input(arena, xs, "x", 1.0f);
+          Tensor w = random_input(arena, ws, "w", 0.1f);
+          Tensor b = random_input(arena, {cs.channels}, "b", 0.1f);
+          Tensor y = random_input(arena, ys, "y", 1.0f);  // dy for the backward passes
+          Tensor dw = arena.allocate(ws, DType::F32, "dw");
+          Tensor sc = scratch ? arena.allocate({scratch}, DType::F32, "dw_scratch") : Tensor{};
+          if (which == "fwd") return [=](CommandSequence& s) { ops::conv2d_forward(s, x, w, &b, y, p); };
+          if (which == "bwd_data")
+            return [=](CommandSequence& s) { ops::conv2d_backward_data(s, y, w, x, p, false); };
+          return [=](CommandSequence& s) { ops::conv2d_backward_weight(s, x, y, dw, p, sc.valid() ? &sc : nullptr); };
+        };
+        cases.push_back(std::move(c));
+      }
+  }
+  return cases;
+}
+
+using FamilyCases = std::function<std::vector<BenchCase>(const BenchOptions&, const Context&)>;
+const std::map<std::string, FamilyCases>& families() {
+  static const std::map<std::string, FamilyCases> table{{"conv", conv_cases}};
+  return table;
+}
+
+// ---- timing ---------------------------------------------------------------------------------
+Result time_tessera(Context& ctx, const BenchCase& c, int iters) {
+  Arena arena(ctx, c.arena_bytes, "bench");
+  Recorder record = c.prepare(arena);
+  // One replay of a single dispatch (compiles the pipeline, warms caches) sizes the sequence
+  // so a replay lasts about 0.25 s: several dispatches amortize the submit + wait cost.
+  double once_ms;
+  {
+    CommandSequence probe(ctx);
+    record(probe);
+    probe.run();
+    auto t0 = std::chrono::steady_clock::now();
+    probe.run();
+    once_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  }
+  int reps = std::clamp(static_cast<int>(250.0 / std::max(once_ms, 1e-3)), 1, 16);
+  CommandSequence seq(ctx);
+  for (int r = 0; r < reps; ++r) record(seq);
+  seq.run();  // warm-up replay
+  std::vector<double> ms;
+  double cpu0 = process_cpu_ms();
+  for (int i = 0; i < iters; ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    seq.run();
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() / reps);
+  }
+  double cpu_ms = (process_cpu_ms() - cpu0) / (double(iters) * reps);
+  std::sort(ms.begin(), ms.end());
+  return {ms[ms.size() / 2], ms.front(), cpu_ms};
+}
+
+std::string find_torch_script(const BenchOptions& o) {
+  if (!o.torch_script.empty()) return o.torch_script;
+  namespace fs = std::filesystem;
+  std::vector<fs::path> candidates{fs::path("tools/bench_torch.py")};
+  std::error_code ec;
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec)
+    for (fs::path dir = exe.parent_path(); !dir.empty() && dir != dir.root_path(); dir = dir.parent_path())
+      candidates.push_back(dir / "tools/bench_torch.py");
+  for (const auto& p : candidates)
+    if (fs::exists(p)) return p.string();
+  return "";
+}
+
+// Runs bench_torch.py; fills `results` by case id. Returns a status line for the report.
+std::string run_torch(const BenchOptions& o, const std::vector<BenchCase>& cases, int threads,
+                      std::map<std::string, Result>& results) {
+  std::string script = find_torch_script(o);
+  if (script.empty()) return "unavailable: tools/bench_torch.py not found (run from the repository root)";
+  std::string cmd = "/usr/bin/python3 '" + script + "' " + o.family + " --threads " + std::to_string(threads) +
+                    " --iters " + std::to_string(o.iters);
+  for (const auto& c : cases) cmd += " --case '" + c.id + "=" + c.torch_spec + "'";
+  cmd += " 2>&1";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  if (!pipe) return "unavailable: could not start /usr/bin/python3";
+  std::string status = "unavailable: bench_torch.py printed nothing", line;
+  char buf[4096];
+  while (std::fgets(buf, sizeof buf, pipe)) {
+    std::istringstream in(buf);
+    std::string tag;
+    in >> tag;
+    if (tag == "TORCH") {
+      std::string version, nthreads;
+      in >> version >> nthreads;
+      status = "torch " + version + ", " + nthreads + " threads";
+    } else if (tag == "TORCH_UNAVAILABLE") {
+      std::getline(in, line);
+      status = "unavailable:" + line;
+    } else if (tag == "RESULT") {
+      std::string id;
+      Result r;
+      in >> id >> r.median_ms >> r.min_ms;
+      results[id] = r;
+    } else {
+      std::fprintf(stderr, "bench_torch.py: %s", buf);
+    }
+  }
+  int rc = pclose(pipe);
+  if (rc != 0 && results.empty()) status += " (bench_torch.py failed, exit status " + std::to_string(rc) + ")";
+  return status;
+}
+
+std::string json_escape(const std::string& s) {
+  std::string out;
+  for (char ch : s) {
+    if (ch == '"' || ch == '\\') out += '\\';
+    if (static_cast<unsigned char>(ch) < 0x20) continue;
+    out += ch;
+  }
+  return out;
+}
+
+std::string json_number(double v) {
+  if (!std::isfinite(v)) return "null";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.6g", v);
+  return buf;
+}
+
+void usage() {
+  std::fprintf(stderr,
+               "usage: tessera bench conv [options]\n"
+               "  --batch LIST       batch sizes (default 1,8,32)\n"
+               "  --channels LIST    only the U-Net shapes with these channel counts (64, 128, 256)\n"
+               "  --pass LIST        fwd,bwd_data,bwd_weight (default all)\n"
+               "  --iters N          timed replays per case (default 5; the median is reported)\n"
+               "  --threads N        PyTorch threads (default: hardware threads; lavapipe uses LP_NUM_THREADS)\n"
+               "  --variant cpu|gpu  force Tessera's kernel variant (default: the device's)\n"
+               "  --json PATH        also write the results as JSON\n"
+               "  --no-torch         skip the PyTorch reference\n"
+               "  --torch-script P   path of tools/bench_torch.py\n");
+}
+
+BenchOptions parse(const std::vector<std::string>& args) {
+  BenchOptions o;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    auto value = [&]() -> const std::string& {
+      if (i + 1 >= args.size()) throw Error("bench: " + a + " needs a value");
+      return args[++i];
+    };
+    if (a == "--help" || a == "-h") {
+      usage();
+      std::exit(0);
+    } else if (a == "--batch") {
+      o.batches = int_list(value(), "--batch");
+    } else if (a == "--channels") {
+      o.channels = int_list(value(), "--channels");
+    } else if (a == "--pass") {
+      o.passes = split(value(), ',');
+    } else if (a == "--iters") {
+      o.iters = static_cast<int>(int_list(value(), "--iters").at(0));
+    } else if (a == "--threads") {
+      o.threads = static_cast<int>(int_list(value(), "--threads").at(0));
+    } else if (a == "--json") {
+      o.json_path = value();
+    } else if (a == "--no-torch") {
+      o.torch = false;
+    } else if (a == "--torch-script") {
+      o.torch_script = value();
+    } else if (a == "--variant") {
+      o.variant = value();
+      if (o.variant != "cpu" && o.variant != "gpu") throw Error("bench: --variant is cpu or gpu, got " + o.variant);
+    } else if (!a.empty() && a[0] != '-' && o.family.empty()) {
+      o.family = a;
+    } else {
+      throw Error("bench: unknown argument '" + a + "' (see tessera bench --help)");
+    }
+  }
+  if (o.family.empty()) {
+    usage();
+    throw Error("bench: say what to benchmark (conv)");
+  }
+  if (!families().count(o.family)) throw Error("bench: unknown benchmark '" + o.family + "' (known: conv)");
+  return o;
+}
+
+}  // namespace
+
+int bench_main(const std::vector<std::string>& args) {
+  BenchOptions o = parse(args);
+  int threads = o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  ContextOptions co;
+  if (!o.variant.empty()) {
+    co.force_variant = true;
+    co.variant = o.variant == "cpu" ? KernelVariant::Cpu : KernelVariant::Gpu;
+  }
+  auto ctx = Context::create(co);
+  std::vector<BenchCase> cases = families().at(o.family)(o, *ctx);
+  if (cases.empty()) throw Error("bench: the filters select no case");
+
+  char date[64];
+  std::time_t now = std::time(nullptr);
+  std::strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S UTC", std::gmtime(&now));
+  std::printf("device: %s (%s), kernel variant %s\n", ctx->info().name.c_str(), ctx->info().driver.c_str(),
+              kernel_variant_name(ctx->variant()));
+  std::printf("date: %s; %zu cases, %d timed replays each; wall clock, median per operation\n", date, cases.size(),
+              o.iters);
+  std::fflush(stdout);
+
+  std::map<std::string, Result> tessera_results;
+  for (const auto& c : cases) {
+    tessera_results[c.id] = time_tessera(*ctx, c, o.iters);
+    const Result& r = tessera_results[c.id];
+    // On a shared machine wall time includes waiting for cores; flops per CPU-second (summed
+    // over lavapipe's threads) shows the kernel's efficiency independent of that.
+    std::printf("  timed %-36s %9.3f ms wall, %9.3f ms CPU (%.2f GFLOP per CPU-second)\n", c.id.c_str(), r.median_ms,
+                r.cpu_ms, c.flops / (r.cpu_ms * 1e6));
+    std::fflush(stdout);
+  }
+  std::map<std::string, Result> torch_results;
+  std::string torch_status = o.torch ? run_torch(o, cases, threads, torch_results) : "skipped (--no-torch)";
+  bool have_torch = !torch_results.empty();
+  std::printf("PyTorch CPU reference: %s\n", torch_status.c_str());
+  if (!have_torch) std::printf("PyTorch numbers are missing: %s; Tessera's numbers follow alone.\n", torch_status.c_str());
+
+  std::printf("\n%-36s %-34s %11s %11s %11s %11s %7s\n", "case", "shape", "tessera ms", "tessera GF/s", "torch ms",
+              "torch GF/s", "ratio");
+  std::ostringstream json;
+  json << "{\n  \"benchmark\": \"" << o.family << "\",\n  \"device\": \"" << json_escape(ctx->info().name)
+       << "\",\n  \"driver\": \"" << json_escape(ctx->info().driver) << "\",\n  \"kernel_variant\": \""
+       << kernel_variant_name(ctx->variant()) << "\",\n  \"date\": \"" << date << "\",\n  \"iters\": " << o.iters
+       << ",\n  \"torch_threads\": " << threads << ",\n  \"torch\": \"" << json_escape(torch_status)
+       << "\",\n  \"results\": [\n";
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const BenchCase& c = cases[i];
+    Result t = tessera_results[c.id];
+    Result r = have_torch && torch_results.count(c.id) ? torch_results[c.id] : Result{};
+    double t_gf = c.flops / (t.median_ms * 1e6), r_gf = c.flops / (r.median_ms * 1e6);
+    double ratio = t_gf / r_gf;
+    auto fixed = [](double v, int decimals) {
+      if (!std::isfinite(v)) return std::string("-");
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+      return std::string(buf);
+    };
+    std::printf("%-36s %-34s %11.3f %11.2f %11s %11s %7s\n", c.id.c_str(), c.shape.c_str(), t.median_ms, t_gf,
+                fixed(r.median_ms, 3).c_str(), fixed(r_gf, 2).c_str(), fixed(ratio, 2).c_str());
+    json << "    {\"id\": \"" << c.id << "\", \"family\": \"" << c.family << "\", \"pass\": \"" << c.pass
+         << "\", \"shape\": \"" << c.shape << "\", \"flops\": " << json_number(c.flops)
+         << ", \"tessera_ms_median\": " << json_number(t.median_ms) << ", \"tessera_ms_min\": " << json_number(t.min_ms)
+         << ", \"tessera_gflops\": " << json_number(t_gf)
+         << ", \"tessera_cpu_ms\": " << json_number(t.cpu_ms) << ", \"torch_ms_median\": " << json_number(r.median_ms)
+         << ", \"torch_ms_min\": " << json_number(r.min_ms) << ", \"torch_gflops\": " << json_number(r_gf)
+         << ", \"ratio\": " << json_number(ratio) << "}" << (i + 1 < cases.size() ? "," : "") << "\n";
+  }
+  json << "  ]\n}\n";
+  std::printf("(ratio = Tessera GFLOP/s / PyTorch GFLOP/s; GFLOP/s = 2*N*Co*Ci*k*k*Ho*Wo / time)\n");
+  if (!o.json_path.empty()) {
+    std::ofstream f(o.json_path);
+    if (!f) throw Error("bench: cannot write " + o.json_path);
+    f << json.str();
+    std::printf("JSON written to %s\n", o.json_path.c_str());
+  }
+  return 0;
 }
 
 }  // namespace tessera::cli

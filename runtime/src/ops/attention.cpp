@@ -1,0 +1,134 @@
+#include "tessera/ops/attention.hpp"
+
+#include <cmath>
+#include <string>
+
+#include "tessera/context.hpp"
+#include "tessera/error.hpp"
+#include "tessera/ops/matmul.hpp"
+
+namespace tessera::ops {
+
+namespace {
+
+struct AttentionDims {
+  int64_t samples, channels, tokens, heads, head_dim;
+};
+
+AttentionDims attention_dims(const char* op, const Shape& qkv, const std::string& what, int64_t heads) {
+  if (qkv.size() != 4)
+    throw ShapeError(std::string(op) + ": qkv " + what + " should be [N, 3C, H, W]");
+  if (heads <= 0 || qkv[1] % (3 * heads) != 0)
+    throw ShapeError(std::string(op) + ": qkv " + what + " has " + std::to_string(qkv[1]) +
+                     " channels, not divisible by 3 * heads = 3 * " + std::to_string(heads));
+  int64_t channels = qkv[1] / 3;
+  return {qkv[0], channels, qkv[2] * qkv[3], heads, channels / heads};
+}
+
+AttentionDims check_qkv(const char* op, const Tensor& qkv, int64_t heads) {
+  if (!qkv.valid()) throw ShapeError(std::string(op) + ": qkv is not an allocated tensor");
+  require_dtype(op, qkv, DType::F32);
+  require_dense(op, qkv);
+  return attention_dims(op, qkv.shape(), qkv.describe(), heads);
+}
+
+void require_f32_shape(const char* op, const Tensor& t, const Shape& shape) {
+  require_shape(op, t, shape);
+  require_dtype(op, t, DType::F32);
+  require_dense(op, t);
+}
+
+// The (sample, head) pairs as one matmul batch: group = sample, member = head.
+struct HeadLayout {
+  const AttentionDims& d;
+  int64_t batch() const { return d.samples * d.heads; }
+  // q, k or v of every head inside qkv (or dqkv): part 0, 1 or 2.
+  MatrixBatch qkv_part(const Tensor& t, int part) const {
+    return {t, part * d.channels * d.tokens, d.head_dim * d.tokens, 3 * d.channels * d.tokens};
+  }
+  // Per-head d x T matrices of an [N, C, H, W] tensor (o, d_o).
+  MatrixBatch channels(const Tensor& t) const { return {t, 0, d.head_dim * d.tokens, d.channels * d.tokens}; }
+  // Per-head T x T matrices of an [N, heads, T, T] tensor.
+  MatrixBatch scores(const Tensor& t) const {
+    return {t, 0, d.tokens * d.tokens, d.heads * d.tokens * d.tokens};
+  }
+  MatmulParams params(int64_t m, int64_t n, int64_t k, bool ta, bool tb, float alpha, float beta) const {
+    MatmulParams p;
+    p.m = m;
+    p.n = n;
+    p.k = k;
+    p.batch = batch();
+    p.group_size = d.heads;
+    p.transpose_a = ta;
+    p.transpose_b = tb;
+    p.alpha = alpha;
+    p.beta = beta;
+    return p;
+  }
+};
+
+void dispatch_rows(CommandSequence& seq, const char* shader, std::initializer_list<Arg> args,
+                   std::vector<BindAs> bindings, const AttentionDims& d) {
+  constexpr uint32_t kLocal = 64;
+  const Kernel& k = seq.context().kernels().get({shader, std::move(bindings), {kLocal, 1, 1}});
+  uint64_t rows = static_cast<uint64_t>(d.samples * d.heads * d.tokens);
+  struct {
+    uint32_t rows, len;
+  } push{static_cast<uint32_t>(rows), static_cast<uint32_t>(d.tokens)};
+  seq.dispatch(k, args, push, groups_1d(rows, kLocal));
+}
+
+}  // namespace
+
+AttentionScratchShapes attention_scratch_shapes(const Shape& qkv, int64_t heads) {
+  AttentionDims d = attention_dims("attention_scratch_shapes", qkv, shape_string(qkv), heads);
+  Shape scores{d.samples, d.heads, d.tokens, d.tokens};
+  return {scores, scores};
+}
+
+void attention_forward(CommandSequence& seq, const Tensor& qkv, const Tensor& probs, const Tensor& o, int64_t heads) {
+  const char* op = "attention_forward";
+  AttentionDims d = check_qkv(op, qkv, heads);
+  const Shape& s = qkv.shape();
+  require_f32_shape(op, probs, {d.samples, d.heads, d.tokens, d.tokens});
+  require_f32_shape(op, o, {d.samples, d.channels, s[2], s[3]});
+  HeadLayout L{d};
+  const float scale = 1.0f / std::sqrt(static_cast<float>(d.head_dim));
+  // scores[t, s] = scale * sum_c q[c, t] k[c, s]
+  matmul(seq, L.qkv_part(qkv, 0), L.qkv_part(qkv, 1), L.scores(probs),
+         L.params(d.tokens, d.tokens, d.head_dim, true, false, scale, 0.0f));
+  dispatch_rows(seq, "attention_softmax", {inout(probs)}, {BindAs::Storage}, d);
+  // o[c, t] = sum_s v[c, s] P[t, s]
+  matmul(seq, L.qkv_part(qkv, 2), L.scores(probs), L.channels(o),
+         L.params(d.head_dim, d.tokens, d.tokens, false, true, 1.0f, 0.0f));
+}
+
+void attention_backward(CommandSequence& seq, const Tensor& qkv, const Tensor& probs, const Tensor& d_o,
+                        const Tensor& grad_scores, const Tensor& dqkv, int64_t heads, bool accumulate) {
+  const char* op = "attention_backward";
+  AttentionDims d = check_qkv(op, qkv, heads);
+  const Shape& s = qkv.shape();
+  Shape scores{d.samples, d.heads, d.tokens, d.tokens};
+  require_f32_shape(op, probs, scores);
+  require_f32_shape(op, grad_scores, scores);
+  require_f32_shape(op, d_o, {d.samples, d.channels, s[2], s[3]});
+  require_f32_shape(op, dqkv, s);
+  HeadLayout L{d};
+  const float scale = 1.0f / std::sqrt(static_cast<float>(d.head_dim));
+  const float beta = accumulate ? 1.0f : 0.0f;
+  const int64_t T = d.tokens, D = d.head_dim;
+  // dv[c, s] = sum_t do[c, t] P[t, s]
+  matmul(seq, L.channels(d_o), L.scores(probs), L.qkv_part(dqkv, 2), L.params(D, T, T, false, false, 1.0f, beta));
+  // dP[t, s] = sum_c do[c, t] v[c, s]
+  matmul(seq, L.channels(d_o), L.qkv_part(qkv, 2), L.scores(grad_scores), L.params(T, T, D, true, false, 1.0f, 0.0f));
+  // dscores = P * (dP - rowsum(dP * P)), in place
+  dispatch_rows(seq, "attention_softmax_bwd", {in(probs), inout(grad_scores)}, {BindAs::Storage, BindAs::Storage}, d);
+  // dq[c, t] = scale * sum_s k[c, s] dscores[t, s]
+  matmul(seq, L.qkv_part(qkv, 1), L.scores(grad_scores), L.qkv_part(dqkv, 0),
+         L.params(D, T, T, false, true, scale, beta));
+  // dk[c, s] = scale * sum_t q[c, t] dscores[t, s]
+  matmul(seq, L.qkv_part(qkv, 0), L.scores(grad_scores), L.qkv_part(dqkv, 1),
+         L.params(D, T, T, false, false, scale, beta));
+}
+
+}  // namespace tessera::ops

@@ -1,0 +1,104 @@
+#!/usr/bin/env python3
+"""PyTorch CPU side of `tessera bench`: times the same cases Tessera times, in the same run.
+
+usage: bench_torch.py FAMILY [--threads N] [--iters N] --case ID=SPEC [--case ID=SPEC ...]
+
+A SPEC is "pass,key=value,..." as written by cli/bench.cpp, e.g.
+  conv:  fwd,N=8,Ci=64,Co=64,H=64,W=64,k=3,s=1,pad=zeros   (pass: fwd | bwd_data | bwd_weight)
+Prints one line per case, "RESULT <id> <median_ms> <min_ms>", after a header line
+"TORCH <version> <threads>", or a single "TORCH_UNAVAILABLE <reason>" line (exit code 0,
+so the caller can still print its own numbers). New families (e.g. gemm) add a builder to
+BUILDERS: a function from (pass, params) to a zero-argument callable that runs the op once.
+"""
+import argparse
+import os
+import statistics
+import sys
+import time
+
+
+def parse_spec(spec):
+    fields = spec.split(",")
+    params = {}
+    for kv in fields[1:]:
+        key, value = kv.split("=", 1)
+        params[key] = value
+    return fields[0], params
+
+
+def conv_builder(torch, pass_name, p):
+    n, ci, co = int(p["N"]), int(p["Ci"]), int(p["Co"])
+    h, w, k, s = int(p["H"]), int(p["W"]), int(p["k"]), int(p["s"])
+    pad = k // 2
+    circular = p.get("pad", "zeros") == "circular"
+    x = torch.randn(n, ci, h, w)
+    weight = torch.randn(co, ci, k, k) * 0.1
+    F = torch.nn.functional
+
+    def padded(t):
+        return F.pad(t, (pad, pad, pad, pad), mode="circular") if circular and pad else t
+
+    conv_pad = 0 if circular else pad
+    y = F.conv2d(padded(x), weight, stride=s, padding=conv_pad)
+    dy = torch.randn_like(y)
+    if pass_name == "fwd":
+        return lambda: F.conv2d(padded(x), weight, stride=s, padding=conv_pad)
+    if pass_name == "bwd_data":
+        if circular:  # gradient through the circular pad as well: autograd
+            xg = x.clone().requires_grad_(True)
+            return lambda: torch.autograd.grad(F.conv2d(padded(xg), weight, stride=s), xg, dy)[0]
+        return lambda: torch.nn.grad.conv2d_input(x.shape, weight, dy, stride=s, padding=pad)
+    if pass_name == "bwd_weight":
+        xp = padded(x)
+        return lambda: torch.nn.grad.conv2d_weight(xp, weight.shape, dy, stride=s, padding=conv_pad)
+    raise ValueError("unknown conv pass " + pass_name)
+
+
+BUILDERS = {"conv": conv_builder}
+
+
+def time_op(fn, iters):
+    fn()  # warm-up (oneDNN primitive creation)
+    reps = 1
+    start = time.perf_counter()
+    fn()
+    once = time.perf_counter() - start
+    if once < 0.05:
+        reps = max(1, min(50, int(0.05 / max(once, 1e-6))))
+    samples = []
+    for _ in range(iters):
+        start = time.perf_counter()
+        for _ in range(reps):
+            fn()
+        samples.append((time.perf_counter() - start) / reps * 1e3)
+    return statistics.median(samples), min(samples)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("family", choices=sorted(BUILDERS))
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--iters", type=int, default=5)
+    ap.add_argument("--case", action="append", default=[], help="ID=SPEC")
+    args = ap.parse_args()
+    try:
+        import torch
+    except Exception as e:  # noqa: BLE001 - any import failure means "no torch"
+        print("TORCH_UNAVAILABLE", str(e).replace("\n", " "))
+        return 0
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    print("TORCH", torch.__version__, torch.get_num_threads(), flush=True)
+    with torch.no_grad():
+        pass
+    for case in args.case:
+        case_id, spec = case.split("=", 1)
+        pass_name, params = parse_spec(spec)
+        fn = BUILDERS[args.family](torch, pass_name, params)
+        median_ms, min_ms = time_op(fn, max(1, args.iters))
+        print("RESULT", case_id, f"{median_ms:.6f}", f"{min_ms:.6f}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
