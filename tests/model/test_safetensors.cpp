@@ -65,8 +65,7 @@ class ScratchDir {
  public:
   ScratchDir() {
     const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = fs::temp_directory_path() /
-            ("tessera-st-" + std::to_string(::getpid()) + "-" + test->name());
+    path_ = fs::temp_directory_path() / ("tessera-st-" + std::to_string(::getpid()) + "-" + test->name());
     fs::remove_all(path_);
     fs::create_directories(path_);
   }
@@ -198,9 +197,8 @@ TEST(Safetensors, EmptyFileWithoutTensorsOrMetadataRoundTrips) {
 // --- file written by the independent Python writer -----------------------------------------------
 
 const fs::path kFixture = fs::path(__FILE__).parent_path().parent_path() / "fixtures" / "reference.safetensors";
-const fs::path kFixtureScript =
-    fs::path(__FILE__).parent_path().parent_path().parent_path() / "tools" / "reference" /
-    "write_safetensors_fixture.py";
+const fs::path kFixtureScript = fs::path(__FILE__).parent_path().parent_path().parent_path() / "tools" / "reference" /
+                                "write_safetensors_fixture.py";
 
 template <typename T>
 std::vector<T> values_of(const SafetensorsTensor& t) {
@@ -258,7 +256,8 @@ TEST(Safetensors, CommittedFixtureIsWhatTheScriptWrites) {
 
 TEST(SafetensorsHostile, ShorterThanLengthField) {
   for (size_t n = 0; n < 8; ++n)
-    expect_format_error(std::vector<std::byte>(n), {"file is " + std::to_string(n) + " bytes, shorter than the 8-byte"});
+    expect_format_error(std::vector<std::byte>(n),
+                        {"file is " + std::to_string(n) + " bytes, shorter than the 8-byte"});
 }
 
 TEST(SafetensorsHostile, EveryTruncationOfAValidFileIsRejected) {
@@ -281,7 +280,7 @@ TEST(SafetensorsHostile, HeaderLengthZeroHugeOrPastTheEnd) {
 
 TEST(SafetensorsHostile, HeaderNotUtf8NotJsonNotObject) {
   expect_format_error(file_with_header("{\"a\xff\":1}"), {"header is not valid UTF-8 (byte 3 of the header)"});
-  expect_format_error(file_with_header("{\"\xc0\xaf\":1}"), {"not valid UTF-8"});  // overlong '/'
+  expect_format_error(file_with_header("{\"\xc0\xaf\":1}"), {"not valid UTF-8"});      // overlong '/'
   expect_format_error(file_with_header("{\"\xed\xa0\x80\":1}"), {"not valid UTF-8"});  // surrogate
   expect_format_error(file_with_header("{\"a\":"), {"header is not valid JSON: ", "line 1"});
   expect_format_error(file_with_header("{} {}"), {"header is not valid JSON"});
@@ -305,9 +304,9 @@ TEST(SafetensorsHostile, UnknownDtypeAndIllTypedFields) {
   expect_format_error(file_with_header(R"({"a":[1,2]})"),
                       {"tensor 'a': entry is an array, not an object with dtype, shape and data_offsets"});
   auto problems = expect_format_error(file_with_header(R"({"a":{}})"), {"3 problems"});
-  EXPECT_EQ(problems, (std::vector<std::string>{"tensor 'a': missing field 'dtype'",
-                                                "tensor 'a': missing field 'shape'",
-                                                "tensor 'a': missing field 'data_offsets'"}));
+  EXPECT_EQ(problems,
+            (std::vector<std::string>{"tensor 'a': missing field 'dtype'", "tensor 'a': missing field 'shape'",
+                                      "tensor 'a': missing field 'data_offsets'"}));
 }
 
 TEST(SafetensorsHostile, NegativeAndOverflowingShapes) {
@@ -317,15 +316,12 @@ TEST(SafetensorsHostile, NegativeAndOverflowingShapes) {
   expect_format_error(
       file_with_header(R"({"a":{"dtype":"F32","shape":[1099511627776,1099511627776],"data_offsets":[0,0]}})"),
       {"tensor 'a': shape [1099511627776,1099511627776] has more elements than fit in 64 bits"});
-  expect_format_error(
-      file_with_header(R"({"a":{"dtype":"F32","shape":[4611686018427387904],"data_offsets":[0,0]}})"),
-      {"tensor 'a': shape [4611686018427387904] F32 needs more bytes than fit in 64 bits"});
-  expect_format_error(
-      file_with_header(R"({"a":{"dtype":"F32","shape":[18446744073709551615],"data_offsets":[0,0]}})"),
-      {"tensor 'a': shape[0] = 18446744073709551615 is too large"});
-  expect_format_error(
-      file_with_header(R"({"a":{"dtype":"F32","shape":[1e300],"data_offsets":[0,0]}})"),
-      {"shape[0] is a non-integer number"});
+  expect_format_error(file_with_header(R"({"a":{"dtype":"F32","shape":[4611686018427387904],"data_offsets":[0,0]}})"),
+                      {"tensor 'a': shape [4611686018427387904] F32 needs more bytes than fit in 64 bits"});
+  expect_format_error(file_with_header(R"({"a":{"dtype":"F32","shape":[18446744073709551615],"data_offsets":[0,0]}})"),
+                      {"tensor 'a': shape[0] = 18446744073709551615 is too large"});
+  expect_format_error(file_with_header(R"({"a":{"dtype":"F32","shape":[1e300],"data_offsets":[0,0]}})"),
+                      {"shape[0] is a non-integer number"});
 }
 
 TEST(SafetensorsHostile, SizeDoesNotMatchShape) {
@@ -346,20 +342,19 @@ TEST(SafetensorsHostile, BadDataOffsets) {
 }
 
 TEST(SafetensorsHostile, OverlappingTensors) {
-  expect_format_error(
-      file_with_header(R"({"a":{"dtype":"U8","shape":[8],"data_offsets":[0,8]},)"
-                       R"("b":{"dtype":"U8","shape":[4],"data_offsets":[4,8]},)"
-                       R"("c":{"dtype":"U8","shape":[4],"data_offsets":[8,12]},)"
-                       R"("z":{"dtype":"U8","shape":[0],"data_offsets":[2,2]}})",
-                       12),
-      {"hostile.safetensors: tensors 'a' [0,8) and 'b' [4,8) overlap"});
+  expect_format_error(file_with_header(R"({"a":{"dtype":"U8","shape":[8],"data_offsets":[0,8]},)"
+                                       R"("b":{"dtype":"U8","shape":[4],"data_offsets":[4,8]},)"
+                                       R"("c":{"dtype":"U8","shape":[4],"data_offsets":[8,12]},)"
+                                       R"("z":{"dtype":"U8","shape":[0],"data_offsets":[2,2]}})",
+                                       12),
+                      {"hostile.safetensors: tensors 'a' [0,8) and 'b' [4,8) overlap"});
   // A tensor inside another: reported against the one that covers it.
-  expect_format_error(file_with_header(R"({"big":{"dtype":"U8","shape":[10],"data_offsets":[0,10]},)"
-                                       R"("mid":{"dtype":"U8","shape":[2],"data_offsets":[2,4]},)"
-                                       R"("end":{"dtype":"U8","shape":[2],"data_offsets":[6,8]}})",
-                                       10),
-                      {"2 problems", "tensors 'big' [0,10) and 'mid' [2,4) overlap",
-                       "tensors 'big' [0,10) and 'end' [6,8) overlap"});
+  expect_format_error(
+      file_with_header(R"({"big":{"dtype":"U8","shape":[10],"data_offsets":[0,10]},)"
+                       R"("mid":{"dtype":"U8","shape":[2],"data_offsets":[2,4]},)"
+                       R"("end":{"dtype":"U8","shape":[2],"data_offsets":[6,8]}})",
+                       10),
+      {"2 problems", "tensors 'big' [0,10) and 'mid' [2,4) overlap", "tensors 'big' [0,10) and 'end' [6,8) overlap"});
 }
 
 TEST(SafetensorsHostile, DuplicateNamesAndFields) {
@@ -398,7 +393,8 @@ TEST(SafetensorsHostile, AllProblemsReportedTogether) {
 TEST(SafetensorsHostile, ThousandsOfBadEntriesGiveABoundedMessage) {
   std::string header = "{";
   for (int i = 0; i < 5000; ++i)
-    header += (i ? "," : "") + std::string("\"t") + std::to_string(i) + R"(":{"dtype":"X","shape":[],"data_offsets":[0,0]})";
+    header +=
+        (i ? "," : "") + std::string("\"t") + std::to_string(i) + R"(":{"dtype":"X","shape":[],"data_offsets":[0,0]})";
   header += "}";
   auto problems = expect_format_error(file_with_header(header), {"and 4936 more"});
   EXPECT_EQ(problems.size(), 65u);
@@ -422,10 +418,10 @@ TEST(SafetensorsHostile, HostileNamesAreShownBounded) {
 }
 
 TEST(Safetensors, GapsAndUnknownFieldsAreAcceptedWithNotes) {
-  SafetensorsFile file = SafetensorsFile::parse(
-      file_with_header(R"({"a":{"dtype":"U8","shape":[2],"data_offsets":[4,6],"extra":1},)"
-                       R"("b":{"dtype":"U8","shape":[2],"data_offsets":[8,10]}})",
-                       16));
+  SafetensorsFile file =
+      SafetensorsFile::parse(file_with_header(R"({"a":{"dtype":"U8","shape":[2],"data_offsets":[4,6],"extra":1},)"
+                                              R"("b":{"dtype":"U8","shape":[2],"data_offsets":[8,10]}})",
+                                              16));
   ASSERT_EQ(file.tensors().size(), 2u);
   const auto& notes = file.notes();
   auto has = [&](const std::string& s) {
@@ -572,13 +568,12 @@ TEST(SafetensorsExpected, ReportsEveryMismatchAtOnce) {
       .expect_tensor("conv_in.bias", SafetensorsDType::F32, {64})
       .expect_tensor("conv_out.weight", SafetensorsDType::F32, {3, 64, 3, 3});
   EXPECT_THROW(expected.expect_tensor("conv_in.bias", SafetensorsDType::F32, {64}), Error);
-  EXPECT_EQ(expected.problems(file),
-            (std::vector<std::string>{
-                "tensor 'conv_in.bias' has dtype F16, config expects F32",
-                "tensor 'conv_in.weight' has shape [32,3,3,3], config expects [64,3,3,3]",
-                "missing tensor 'conv_out.weight' (config expects [3,64,3,3] F32)",
-                "unexpected tensor 'leftover' [1] U8 (not in the config)",
-            }));
+  EXPECT_EQ(expected.problems(file), (std::vector<std::string>{
+                                         "tensor 'conv_in.bias' has dtype F16, config expects F32",
+                                         "tensor 'conv_in.weight' has shape [32,3,3,3], config expects [64,3,3,3]",
+                                         "missing tensor 'conv_out.weight' (config expects [3,64,3,3] F32)",
+                                         "unexpected tensor 'leftover' [1] U8 (not in the config)",
+                                     }));
   EXPECT_EQ(expected.problems(file, /*allow_unexpected=*/true).size(), 3u);
   try {
     expected.check(file);

@@ -26,7 +26,23 @@ namespace tessera {
 
 // Element types a safetensors file may name. Only some of them exist on the device
 // (runtime_dtype); the rest can still be read and written as bytes.
-enum class SafetensorsDType : uint8_t { BOOL, U8, I8, F8_E5M2, F8_E4M3, I16, U16, F16, BF16, I32, U32, F32, I64, U64, F64 };
+enum class SafetensorsDType : uint8_t {
+  BOOL,
+  U8,
+  I8,
+  F8_E5M2,
+  F8_E4M3,
+  I16,
+  U16,
+  F16,
+  BF16,
+  I32,
+  U32,
+  F32,
+  I64,
+  U64,
+  F64
+};
 
 size_t safetensors_dtype_size(SafetensorsDType);
 const char* safetensors_dtype_name(SafetensorsDType);  // "F32", as spelled in the header
@@ -50,7 +66,7 @@ struct SafetensorsTensor {
   uint64_t data_begin = 0;          // offset of the first byte within the data section
   std::span<const std::byte> data;  // the tensor's bytes, inside the owning SafetensorsFile
 
-  int64_t numel() const;
+  int64_t numel() const;  // throws Error if the shape is negative or overflows (only hand-built ones can)
 };
 
 // A parsed file. It owns the file's bytes; tensors' data spans point into them and stay valid

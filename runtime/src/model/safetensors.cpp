@@ -128,15 +128,23 @@ size_t first_invalid_utf8(std::string_view s) {
 
 const char* json_kind(const Json& j) {
   switch (j.type()) {
-    case Json::value_t::null: return "null";
-    case Json::value_t::object: return "an object";
-    case Json::value_t::array: return "an array";
-    case Json::value_t::string: return "a string";
-    case Json::value_t::boolean: return "a boolean";
+    case Json::value_t::null:
+      return "null";
+    case Json::value_t::object:
+      return "an object";
+    case Json::value_t::array:
+      return "an array";
+    case Json::value_t::string:
+      return "a string";
+    case Json::value_t::boolean:
+      return "a boolean";
     case Json::value_t::number_integer:
-    case Json::value_t::number_unsigned: return "an integer";
-    case Json::value_t::number_float: return "a non-integer number";
-    default: return "an unexpected JSON value";
+    case Json::value_t::number_unsigned:
+      return "an integer";
+    case Json::value_t::number_float:
+      return "a non-integer number";
+    default:
+      return "an unexpected JSON value";
   }
 }
 
@@ -238,8 +246,7 @@ CheckedEntry check_entry(const std::string& name, const Json& entry, uint64_t da
     for (size_t i = 0; i < shape_it->size(); ++i) {
       const Json& d = (*shape_it)[i];
       if (d.is_number_integer() && !d.is_number_unsigned() && d.get<int64_t>() < 0) {
-        problems.add(who + ": shape[" + std::to_string(i) + "] is negative (" + std::to_string(d.get<int64_t>()) +
-                     ")");
+        problems.add(who + ": shape[" + std::to_string(i) + "] is negative (" + std::to_string(d.get<int64_t>()) + ")");
         ok = false;
         continue;
       }
@@ -356,29 +363,43 @@ std::optional<SafetensorsDType> parse_safetensors_dtype(std::string_view name) {
 
 std::optional<DType> runtime_dtype(SafetensorsDType t) {
   switch (t) {
-    case SafetensorsDType::F32: return DType::F32;
-    case SafetensorsDType::F16: return DType::F16;
-    case SafetensorsDType::U32: return DType::U32;
-    case SafetensorsDType::I32: return DType::I32;
-    case SafetensorsDType::U8: return DType::U8;
-    default: return std::nullopt;
+    case SafetensorsDType::F32:
+      return DType::F32;
+    case SafetensorsDType::F16:
+      return DType::F16;
+    case SafetensorsDType::U32:
+      return DType::U32;
+    case SafetensorsDType::I32:
+      return DType::I32;
+    case SafetensorsDType::U8:
+      return DType::U8;
+    default:
+      return std::nullopt;
   }
 }
 
 SafetensorsDType safetensors_dtype(DType t) {
   switch (t) {
-    case DType::F32: return SafetensorsDType::F32;
-    case DType::F16: return SafetensorsDType::F16;
-    case DType::U32: return SafetensorsDType::U32;
-    case DType::I32: return SafetensorsDType::I32;
-    case DType::U8: return SafetensorsDType::U8;
+    case DType::F32:
+      return SafetensorsDType::F32;
+    case DType::F16:
+      return SafetensorsDType::F16;
+    case DType::U32:
+      return SafetensorsDType::U32;
+    case DType::I32:
+      return SafetensorsDType::I32;
+    case DType::U8:
+      return SafetensorsDType::U8;
   }
   throw Error("safetensors: invalid DType value " + std::to_string(static_cast<int>(t)));
 }
 
 int64_t SafetensorsTensor::numel() const {
+  // A loaded tensor's shape was checked; this guards tensors a caller filled in by hand.
   int64_t n = 1;
-  for (int64_t d : shape) n *= d;  // validated at load: cannot overflow
+  for (int64_t d : shape)
+    if (d < 0 || __builtin_mul_overflow(n, d, &n))
+      throw Error("tensor " + quote_name(name) + ": invalid shape " + shape_text(shape));
   return n;
 }
 
@@ -422,8 +443,7 @@ SafetensorsFile SafetensorsFile::from_bytes(std::vector<std::byte> owned, const 
   file.bytes_ = bytes;
   const uint64_t size = bytes->size();
 
-  if (size < 8)
-    fail(source, "file is " + std::to_string(size) + " bytes, shorter than the 8-byte header length field");
+  if (size < 8) fail(source, "file is " + std::to_string(size) + " bytes, shorter than the 8-byte header length field");
   uint64_t header_bytes = 0;
   for (int i = 7; i >= 0; --i) header_bytes = (header_bytes << 8) | static_cast<uint8_t>((*bytes)[i]);
   if (header_bytes == 0) fail(source, "header length is 0 (no JSON header)");
@@ -447,9 +467,9 @@ SafetensorsFile SafetensorsFile::from_bytes(std::vector<std::byte> owned, const 
   HeaderScan scan;
   Json root;
   try {
-    root = Json::parse(
-        header.begin(), header.end(),
-        [&scan](int depth, Json::parse_event_t event, Json& parsed) { return scan.on_event(depth, event, parsed); });
+    root = Json::parse(header.begin(), header.end(), [&scan](int depth, Json::parse_event_t event, Json& parsed) {
+      return scan.on_event(depth, event, parsed);
+    });
   } catch (const Json::exception& e) {
     std::string what = e.what();
     // Drop nlohmann's "[json.exception.parse_error.101] " prefix; the rest says where and why.
@@ -570,9 +590,8 @@ std::vector<std::byte> serialize_safetensors(std::span<const SafetensorsTensorDa
   uint64_t offset = 0;
   for (const SafetensorsTensorData* t : order) {
     const uint64_t end = offset + t->data.size();
-    header[t->name] = {{"dtype", safetensors_dtype_name(t->dtype)},
-                       {"shape", t->shape},
-                       {"data_offsets", {offset, end}}};
+    header[t->name] = {
+        {"dtype", safetensors_dtype_name(t->dtype)}, {"shape", t->shape}, {"data_offsets", {offset, end}}};
     offset = end;
   }
   std::string text;
@@ -633,9 +652,8 @@ void write_safetensors(const std::filesystem::path& path, std::span<const Safete
   if (!path.has_filename()) throw Error("cannot write " + target + ": the path names no file");
   std::filesystem::path dir = path.parent_path();
   if (dir.empty()) dir = ".";
-  const std::filesystem::path temp_path =
-      dir / ("." + path.filename().string() + ".tmp." + std::to_string(::getpid()) + "." +
-             std::to_string(temporary_counter.fetch_add(1)));
+  const std::filesystem::path temp_path = dir / ("." + path.filename().string() + ".tmp." + std::to_string(::getpid()) +
+                                                 "." + std::to_string(temporary_counter.fetch_add(1)));
   auto failure = [&](const std::string& step, int err) {
     return Error("cannot write " + target + ": " + step + " failed: " + errno_text(err));
   };
