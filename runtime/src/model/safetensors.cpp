@@ -148,45 +148,92 @@ const char* json_kind(const Json& j) {
   }
 }
 
-// Parser-callback state. nlohmann keeps the last of duplicate keys silently, and builds
-// any nesting depth; the callback sees every key and container start, so it counts
-// duplicates and drops containers deeper than any valid header has.
-struct HeaderScan {
-  // Deepest container start a valid header has: root (0) > entry (1) > shape array (2).
-  // One more level is kept so "shape": [[1]] is reported as a bad element, not dropped.
-  static constexpr int kMaxContainerDepth = 3;
+// Builds the header's JSON value from nlohmann's SAX events. The SAX interface rather than
+// nlohmann's DOM parser because: duplicate keys must be seen (the DOM keeps the last one
+// silently); nesting deeper than any valid header is refused at once instead of built; and
+// the DOM parser's callback mode rescans a parent object after every child object, which
+// is quadratic in the number of tensors on a hostile header.
+class HeaderSax final : public nlohmann::json_sax<Json> {
+ public:
+  // Deepest container a valid header has: root (depth 0) > entry (1) > shape array (2).
+  // One more level is accepted so "shape": [[1]] is reported as a bad element.
+  static constexpr size_t kMaxContainerDepth = 3;
 
+  Json root;
   std::unordered_map<std::string, size_t> top_key_count;
   std::vector<std::string> top_keys_repeated;  // in first-repeat order
-  std::string current_entry;
-  std::set<std::string> current_entry_fields;
   std::set<std::pair<std::string, std::string>> repeated_fields;
   bool too_deep = false;
+  std::string error;  // nlohmann's parse error text, when parsing stopped on one
 
-  bool on_event(int depth, Json::parse_event_t event, const Json& parsed) {
-    switch (event) {
-      case Json::parse_event_t::object_start:
-      case Json::parse_event_t::array_start:
-        if (depth > kMaxContainerDepth) {
-          too_deep = true;
-          return false;
-        }
-        return true;
-      case Json::parse_event_t::key: {
-        const std::string& key = parsed.get_ref<const std::string&>();
-        if (depth == 1) {
-          if (++top_key_count[key] == 2) top_keys_repeated.push_back(key);
-          current_entry = key;
-          current_entry_fields.clear();
-        } else if (depth == 2) {
-          if (!current_entry_fields.insert(key).second) repeated_fields.emplace(current_entry, key);
-        }
-        return true;
-      }
-      default:
-        return true;
+  bool null() override { return put(Json(nullptr)); }
+  bool boolean(bool v) override { return put(Json(v)); }
+  bool number_integer(number_integer_t v) override { return put(Json(v)); }
+  bool number_unsigned(number_unsigned_t v) override { return put(Json(v)); }
+  bool number_float(number_float_t v, const string_t&) override { return put(Json(v)); }
+  bool string(string_t& v) override { return put(Json(std::move(v))); }
+  bool binary(binary_t&) override { return false; }  // JSON text has no binary values
+
+  bool start_object(std::size_t) override { return open(Json::object()); }
+  bool start_array(std::size_t) override { return open(Json::array()); }
+  bool end_object() override { return close(); }
+  bool end_array() override { return close(); }
+
+  bool key(string_t& k) override {
+    if (stack_.size() == 1) {
+      if (++top_key_count[k] == 2) top_keys_repeated.push_back(k);
+      current_entry_ = k;
+      current_entry_fields_.clear();
+    } else if (stack_.size() == 2 && !current_entry_fields_.insert(k).second) {
+      repeated_fields.emplace(current_entry_, k);
     }
+    // A repeated key overwrites: the value checked is the last, as in other readers.
+    slot_ = &(*stack_.back())[k];
+    return true;
   }
+
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& ex) override {
+    error = ex.what();
+    return false;
+  }
+
+ private:
+  // Places a finished value in its container (or as the root); returns where it lives.
+  Json* place(Json&& v) {
+    if (stack_.empty()) {
+      root = std::move(v);
+      return &root;
+    }
+    if (stack_.back()->is_array()) {
+      stack_.back()->push_back(std::move(v));
+      return &stack_.back()->back();
+    }
+    *slot_ = std::move(v);
+    return slot_;
+  }
+  bool put(Json&& v) {
+    place(std::move(v));
+    return true;
+  }
+  bool open(Json&& container) {
+    if (stack_.size() > kMaxContainerDepth) {
+      too_deep = true;
+      return false;
+    }
+    // The container is only appended to while it is the innermost one, so pointers to it
+    // (and to its parent's element holding it) stay valid until it closes.
+    stack_.push_back(place(std::move(container)));
+    return true;
+  }
+  bool close() {
+    stack_.pop_back();
+    return true;
+  }
+
+  std::vector<Json*> stack_;
+  Json* slot_ = nullptr;
+  std::string current_entry_;
+  std::set<std::string> current_entry_fields_;
 };
 
 // Reads a non-negative integer that fits in uint64; nullopt for anything else.
@@ -464,36 +511,38 @@ SafetensorsFile SafetensorsFile::from_bytes(std::vector<std::byte> owned, const 
   if (size_t nul = header.find('\0'); nul != std::string_view::npos)
     fail(source, "header is not valid JSON: NUL byte at byte " + std::to_string(nul) + " of the header");
 
-  HeaderScan scan;
-  Json root;
+  HeaderSax sax;
+  bool parsed = false;
   try {
-    root = Json::parse(header.begin(), header.end(), [&scan](int depth, Json::parse_event_t event, Json& parsed) {
-      return scan.on_event(depth, event, parsed);
-    });
+    parsed = Json::sax_parse(header.begin(), header.end(), &sax);
   } catch (const Json::exception& e) {
-    std::string what = e.what();
+    sax.error = e.what();
+  } catch (const std::bad_alloc&) {
+    fail(source, "header JSON needs more memory than is available");
+  }
+  if (sax.too_deep)
+    fail(source, "header JSON nests deeper than " + std::to_string(HeaderSax::kMaxContainerDepth + 1) +
+                     " levels (no valid header does)");
+  if (!parsed) {
+    std::string what = sax.error.empty() ? "parse stopped" : sax.error;
     // Drop nlohmann's "[json.exception.parse_error.101] " prefix; the rest says where and why.
     if (size_t close = what.find("] "); what.rfind("[json.exception.", 0) == 0 && close != std::string::npos)
       what.erase(0, close + 2);
     fail(source, "header is not valid JSON: " + what);
-  } catch (const std::bad_alloc&) {
-    fail(source, "header JSON needs more memory than is available");
   }
+  const Json& root = sax.root;
   if (!root.is_object()) fail(source, std::string("header is ") + json_kind(root) + ", not a JSON object");
 
   ProblemList problems;
-  for (const std::string& name : scan.top_keys_repeated) {
-    const std::string count = std::to_string(scan.top_key_count[name]);
+  for (const std::string& name : sax.top_keys_repeated) {
+    const std::string count = std::to_string(sax.top_key_count[name]);
     problems.add(name == "__metadata__" ? "__metadata__ appears " + count + " times"
                                         : "tensor name " + quote_name(name) + " appears " + count + " times");
   }
-  for (const auto& [entry, field] : scan.repeated_fields)
+  for (const auto& [entry, field] : sax.repeated_fields)
     problems.add((entry == "__metadata__" ? "metadata key " + quote_name(field)
                                           : "tensor " + quote_name(entry) + ": field " + quote_name(field)) +
                  " appears more than once");
-  if (scan.too_deep)
-    problems.add("header JSON nests deeper than " + std::to_string(HeaderScan::kMaxContainerDepth + 1) +
-                 " levels (dropped)");
 
   std::vector<CheckedEntry> entries;
   entries.reserve(root.size());
