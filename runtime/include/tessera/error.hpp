@@ -3,6 +3,8 @@
 #pragma once
 #include <stdexcept>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace tessera {
 
@@ -37,6 +39,26 @@ class UnsupportedError : public Error {
 class ShapeError : public Error {
  public:
   using Error::Error;
+};
+
+// A file's contents are malformed. problems() lists every problem found (a loader collects
+// them all rather than stopping at the first); what() is "<source>: <n> problems: a; b; ...".
+class FormatError : public Error {
+ public:
+  FormatError(const std::string& source, std::vector<std::string> problems)
+      : Error(join(source, problems)), source_(source), problems_(std::move(problems)) {}
+  const std::string& source() const { return source_; }
+  const std::vector<std::string>& problems() const { return problems_; }
+
+ private:
+  static std::string join(const std::string& source, const std::vector<std::string>& problems) {
+    std::string text = source + ": ";
+    if (problems.size() != 1) text += std::to_string(problems.size()) + " problems: ";
+    for (size_t i = 0; i < problems.size(); ++i) text += (i ? "; " : "") + problems[i];
+    return text;
+  }
+  std::string source_;
+  std::vector<std::string> problems_;
 };
 
 const char* vk_result_name(int vk_result);
