@@ -95,6 +95,29 @@ void expect_close(std::span<const float> got, std::span<const double> ref, doubl
                               << got[worst_i] << ", reference " << ref[worst_i] << ", scale " << scale << ")";
 }
 
+void expect_close_normwise(std::span<const float> got, std::span<const double> ref, double tolerance,
+                           const std::string& what) {
+  ASSERT_EQ(got.size(), ref.size()) << what << ": element counts differ";
+  double scale = 0, worst = 0;
+  size_t worst_i = 0, bad = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    scale = std::max(scale, std::abs(ref[i]));
+    if (!std::isfinite(got[i])) {
+      ++bad;
+      continue;
+    }
+    double e = std::abs(got[i] - ref[i]);
+    if (e > worst) {
+      worst = e;
+      worst_i = i;
+    }
+  }
+  EXPECT_EQ(bad, 0u) << what << ": " << bad << " non-finite elements";
+  double rel = scale > 0 ? worst / scale : worst;
+  EXPECT_LE(rel, tolerance) << what << ": normwise relative error " << rel << " (worst element " << worst_i << ": got "
+                            << got[worst_i] << ", reference " << ref[worst_i] << ", scale " << scale << ")";
+}
+
 std::vector<double> finite_difference(const std::function<double(const std::vector<double>&)>& f,
                                       std::vector<double> x, double h) {
   std::vector<double> g(x.size());

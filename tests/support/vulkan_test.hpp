@@ -50,6 +50,12 @@ std::vector<double> to_double(std::span<const float> v);
 void expect_close(std::span<const float> got, std::span<const double> ref, double tolerance,
                   const std::string& what, double floor_fraction = 1e-2);
 
+// Normwise check: max_i |got_i - ref_i| / max_i |ref_i| <= tolerance (and no NaN/Inf). The
+// measure for results of long fp32 computations (a whole network's gradients), where sums with
+// cancellation leave elements far below the tensor's scale with meaningless relative errors.
+void expect_close_normwise(std::span<const float> got, std::span<const double> ref, double tolerance,
+                           const std::string& what);
+
 // Central finite difference of a scalar function of a parameter vector (double precision).
 std::vector<double> finite_difference(const std::function<double(const std::vector<double>&)>& f,
                                       std::vector<double> x, double h = 1e-5);

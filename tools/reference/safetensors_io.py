@@ -11,7 +11,7 @@ import tempfile
 import torch
 
 _DTYPES = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
-           "I32": torch.int32, "U8": torch.uint8, "I64": torch.int64}
+           "I32": torch.int32, "U8": torch.uint8, "I64": torch.int64, "F64": torch.float64}
 _NAMES = {v: k for k, v in _DTYPES.items()}
 
 

@@ -53,7 +53,7 @@ def timestep_embedding(t, dim):
     emb = torch.cat([torch.cos(args), torch.sin(args)], dim=1)
     if dim % 2:
         emb = torch.cat([emb, torch.zeros_like(emb[:, :1])], dim=1)
-    return emb.to(torch.get_default_dtype())
+    return emb.to(t.dtype if t.is_floating_point() else torch.get_default_dtype())
 
 
 class Conv(nn.Module):
