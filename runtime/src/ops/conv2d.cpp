@@ -1,6 +1,8 @@
 // conv2d: argument checks and dispatch plans for the forward pass and the three gradients.
-// Shaders: conv2d_implicit_cpu / conv2d_bwd_weight_cpu (Cpu variant), conv2d_gemm_gpu (Gpu
-// variant and the no-subgroup fallback), conv2d_reduce_splits, conv2d_bwd_bias.
+// Shaders, Cpu variant: conv2d_s1_vec4_cpu and conv2d_bwd_weight_s1_vec4_cpu (stride 1, width a
+// multiple of 8: vec4 texel fetches), conv2d_implicit_cpu and conv2d_bwd_weight_cpu (any
+// shape). Gpu variant, also the fallback without subgroups: conv2d_gemm_gpu. Both variants:
+// conv2d_reduce_splits (split-K second pass), conv2d_bwd_bias.
 #include "tessera/ops/conv2d.hpp"
 
 #include <algorithm>
@@ -36,7 +38,6 @@ bool use_cpu_kernels(const Context& ctx) {
   return ctx.variant() == KernelVariant::Cpu && info.subgroup_basic && info.subgroup_size >= 8;
 }
 
-
 std::vector<uint32_t> shape_constants(const Conv2dParams& p) {
   return {static_cast<uint32_t>(p.kernel), static_cast<uint32_t>(p.stride),
           p.padding == Padding::Circular ? 1u : 0u};
@@ -62,7 +63,7 @@ void check_rank4_f32(const char* op, const Tensor& t) {
     throw UnsupportedError(std::string(op) + ": " + t.describe() + " has more elements than 32-bit indexing covers");
 }
 
-// Checks x / w / y (forward naming) fit together; returns the expected output shape.
+// Checks x / w / y (forward naming) fit together; throws ShapeError naming them otherwise.
 void check_conv(const char* op, const Tensor& x, const Tensor& w, const Tensor& y, const Conv2dParams& p) {
   check_params(op, p);
   check_rank4_f32(op, x);
