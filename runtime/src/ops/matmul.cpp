@@ -13,10 +13,11 @@ namespace {
 
 constexpr const char* kOp = "matmul";
 
-// Cpu-variant tiling (see matmul_cpu.comp): rows per lane (the shader's TM) and subgroups per
-// workgroup. One subgroup per workgroup measured best on lavapipe (more only add per-group work).
+// Cpu-variant tiling (see matmul_cpu.comp): rows per lane (the shader's TM), columns per lane
+// (4 * its TN4) and subgroups per workgroup; one subgroup per workgroup measured best on lavapipe.
 constexpr uint32_t kCpuRowsPerLane = 4;
 constexpr uint32_t kCpuSubgroupsPerGroup = 1;
+constexpr uint32_t kCpuColumnsPerLane = 8;
 // matmul_cpu_nosubgroup: 64 invocations, 4 * rows-per-invocation (its TM) rows by 64 columns.
 constexpr uint32_t kFallbackRowsPerInvocation = 4;
 // matmul_gpu: 16x16 invocations, 64x64 tile.
@@ -114,7 +115,7 @@ void matmul(CommandSequence& seq, const MatrixBatch& a, const MatrixBatch& b, co
             {sg * kCpuSubgroupsPerGroup, 1, 1}, constants};
     spec.constants.push_back(sg);
     groups.x = div_up(p.m, kCpuRowsPerLane * kCpuSubgroupsPerGroup);
-    groups.y = div_up(p.n, 4 * sg);
+    groups.y = div_up(p.n, kCpuColumnsPerLane * sg);
   } else if (cpu) {
     spec = {"matmul_cpu_nosubgroup", {BindAs::TexelF32, texel_kind(vec4_b), BindAs::Storage, BindAs::Storage},
             {64, 1, 1}, constants};
