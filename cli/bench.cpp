@@ -337,8 +337,10 @@ int bench_main(const std::vector<std::string>& args) {
   std::strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S UTC", std::gmtime(&now));
   std::printf("device: %s (%s), kernel variant %s\n", ctx->info().name.c_str(), ctx->info().driver.c_str(),
               kernel_variant_name(ctx->variant()));
-  std::printf("date: %s; %zu cases, %d timed replays each; wall clock, median per operation\n", date, cases.size(),
-              o.iters);
+  std::string load;  // other work on the machine skews wall-clock rates; say how much there was
+  if (std::ifstream f("/proc/loadavg"); f) std::getline(f, load);
+  std::printf("date: %s; %zu cases, %d timed replays each; wall clock, median per operation; load average %s\n",
+              date, cases.size(), o.iters, load.empty() ? "unknown" : load.c_str());
   std::fflush(stdout);
 
   std::map<std::string, Result> tessera_results;
@@ -362,7 +364,8 @@ int bench_main(const std::vector<std::string>& args) {
   std::ostringstream json;
   json << "{\n  \"benchmark\": \"" << o.family << "\",\n  \"device\": \"" << json_escape(ctx->info().name)
        << "\",\n  \"driver\": \"" << json_escape(ctx->info().driver) << "\",\n  \"kernel_variant\": \""
-       << kernel_variant_name(ctx->variant()) << "\",\n  \"date\": \"" << date << "\",\n  \"iters\": " << o.iters
+       << kernel_variant_name(ctx->variant()) << "\",\n  \"date\": \"" << date << "\",\n  \"load_average\": \"" << json_escape(load)
+       << "\",\n  \"iters\": " << o.iters
        << ",\n  \"torch_threads\": " << threads << ",\n  \"torch\": \"" << json_escape(torch_status)
        << "\",\n  \"results\": [\n";
   for (size_t i = 0; i < cases.size(); ++i) {

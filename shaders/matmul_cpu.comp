@@ -6,11 +6,12 @@
 // through texel buffers, uses no shared memory and no barriers, and shares A across the lanes
 // of a subgroup with subgroupBroadcast (SPEC §10: 10-18 GFLOP/s vs 1.5-5 for shared tiles).
 //
-// Tiling: a subgroup of SG lanes computes a TM x 4*SG tile of C; lane l owns rows m0..m0+TM-1
-// and columns n0+4l..n0+4l+3 (a vec4 of accumulators per row). The workgroup stacks
-// gl_NumSubgroups such tiles along M (they read the same B columns, which stay in cache).
+// Tiling: a subgroup of SG lanes computes a TM x 8*SG tile of C; lane l owns rows m0..m0+TM-1
+// and columns n..n+7 with n = n0 + 8l (two vec4 groups of accumulators per row: each
+// broadcast A value then feeds 8 FMAs, which measured ~1.3x faster than 4 on lavapipe).
 // k advances in chunks of SG: lane l fetches A[m0+r, k0+l] for its TM rows, then every lane
-// takes each k's A values from lane k-k0 by broadcast and fetches its own row of op(B).
+// takes each k's A values from lane k-k0 by broadcast and fetches its own columns of op(B),
+// four k at a time. One subgroup per workgroup.
 // Grid: x = row tiles, y = column tiles, z = batch: consecutive workgroups read the same B
 // columns, which then stay in cache.
 #extension GL_KHR_shader_subgroup_basic : require
@@ -20,7 +21,11 @@
 #include "matmul.glsl"
 
 layout(constant_id = 8) const uint SG = 8;  // subgroup size (host: DeviceInfo::subgroup_size, multiple of 4)
-layout(constant_id = 9) const uint TM = 4;  // rows per lane, multiple of 4
+// Rows per lane. Compile-time constants, not specialization constants: with spec-constant
+// array sizes this kernel measured 1.3-1.5x slower on lavapipe (the arrays probably stayed in
+// memory). TM = 8 with 4 columns was slower too (register spills, presumably).
+const uint TM = 4;
+const uint TN4 = 2;  // vec4 column groups per lane (the host's kCpuColumnsPerLane / 4)
 
 // A[m0..m0+TM-1, k] (zero when k >= K), rows past M clamped.
 void load_a_column(uint a_base, uint m0, uint k, out float column[TM]) {
@@ -46,38 +51,30 @@ void main() {
   uint batch = gl_WorkGroupID.z;
   uint lane = gl_SubgroupInvocationID;
   uint m0 = (gl_WorkGroupID.x * gl_NumSubgroups + gl_SubgroupID) * TM;
-  uint n = gl_WorkGroupID.y * (4 * SG) + 4 * lane;
+  uint n = gl_WorkGroupID.y * (4 * TN4 * SG) + 4 * TN4 * lane;
   uint a_base = batch_base(batch, pc.a_offset, pc.a_stride, pc.a_group_stride);
   uint b_base = batch_base(batch, pc.b_offset, pc.b_stride, pc.b_group_stride);
 
-  vec4 acc[TM];
-  for (uint r = 0; r < TM; ++r) acc[r] = vec4(0.0);
+  vec4 acc[TN4][TM];
+  for (uint g = 0; g < TN4; ++g)
+    for (uint r = 0; r < TM; ++r) acc[g][r] = vec4(0.0);
 
   for (uint k0 = 0; k0 < pc.K; k0 += SG) {
     float a_mine[TM];
     load_a_column(a_base, m0, k0 + lane, a_mine);
-    if (VEC4_B) {
-      // One fetch per column covers four k: work in quads (K % 4 == 0, so quads never straddle K).
-      for (uint j = 0; j < SG / 4; ++j) {
-        uint kq = k0 + 4 * j;
-        if (kq >= pc.K) break;
-        vec4 b_rows[4];
-        load_b_quad(b_base, kq, n, b_rows);
-        for (uint q = 0; q < 4; ++q)
-          for (uint r = 0; r < TM; ++r) acc[r] += subgroupBroadcast(a_mine[r], 4 * j + q) * b_rows[q];
-      }
-    } else if (k0 + SG <= pc.K) {
-      // Full chunk (uniform branch): constant trip count, so the broadcasts get constant lanes.
-      for (uint s = 0; s < SG; ++s) {
-        vec4 b_row = load_b_row(b_base, k0 + s, n);
-        for (uint r = 0; r < TM; ++r) acc[r] += subgroupBroadcast(a_mine[r], s) * b_row;
-      }
-    } else {
-      for (uint s = 0; s < SG; ++s) {
-        if (k0 + s >= pc.K) break;
-        vec4 b_row = load_b_row(b_base, k0 + s, n);
-        for (uint r = 0; r < TM; ++r) acc[r] += subgroupBroadcast(a_mine[r], s) * b_row;
-      }
+    // Quads of k: four op(B) rows fetched together before they are used measured about 2x
+    // faster on lavapipe than fetching one row per k. In the last chunk a quad may reach past
+    // K: its B rows are clamped and the A values there are zero.
+    for (uint j = 0; j < SG / 4; ++j) {
+      uint kq = k0 + 4 * j;
+      if (kq >= pc.K) break;  // uniform: only in the last chunk
+      vec4 b_rows[TN4][4];
+      for (uint g = 0; g < TN4; ++g) load_b_quad(b_base, kq, n + 4 * g, b_rows[g]);
+      for (uint q = 0; q < 4; ++q)
+        for (uint r = 0; r < TM; ++r) {
+          float a = subgroupBroadcast(a_mine[r], 4 * j + q);
+          for (uint g = 0; g < TN4; ++g) acc[g][r] += a * b_rows[g][q];
+        }
     }
   }
 
@@ -86,8 +83,9 @@ void main() {
   for (uint r = 0; r < TM; ++r) {
     uint m = m0 + r;
     if (m >= pc.M) break;
-    for (uint c = 0; c < 4; ++c) {
-      if (n + c < pc.N) store_c(c_base, m, n + c, acc[r][c]);
-    }
+    for (uint g = 0; g < TN4; ++g)
+      for (uint c = 0; c < 4; ++c) {
+        if (n + 4 * g + c < pc.N) store_c(c_base, m, n + 4 * g + c, acc[g][r][c]);
+      }
   }
 }

@@ -11,7 +11,7 @@
 #include "common.glsl"
 #include "matmul.glsl"
 
-layout(constant_id = 8) const uint TM = 4;  // rows per invocation, multiple of 4
+const uint TM = 4;  // rows per invocation (compile-time: see matmul_cpu.comp)
 
 void main() {
   uint batch = gl_WorkGroupID.z;

@@ -89,8 +89,6 @@ def main():
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     print("TORCH", torch.__version__, torch.get_num_threads(), flush=True)
-    with torch.no_grad():
-        pass
     for case in args.case:
         case_id, spec = case.split("=", 1)
         pass_name, params = parse_spec(spec)

@@ -1,6 +1,8 @@
 // conv2d: argument checks and dispatch plans for the forward pass and the three gradients.
-// Shaders: conv2d_implicit_cpu / conv2d_bwd_weight_cpu (Cpu variant), conv2d_gemm_gpu (Gpu
-// variant and the no-subgroup fallback), conv2d_reduce_splits, conv2d_bwd_bias.
+// Shaders, Cpu variant: conv2d_s1_vec4_cpu and conv2d_bwd_weight_s1_vec4_cpu (stride 1, width a
+// multiple of 8: vec4 texel fetches), conv2d_implicit_cpu and conv2d_bwd_weight_cpu (any
+// shape). Gpu variant, also the fallback without subgroups: conv2d_gemm_gpu. Both variants:
+// conv2d_reduce_splits (split-K second pass), conv2d_bwd_bias.
 #include "tessera/ops/conv2d.hpp"
 
 #include <algorithm>
@@ -36,7 +38,6 @@ bool use_cpu_kernels(const Context& ctx) {
   return ctx.variant() == KernelVariant::Cpu && info.subgroup_basic && info.subgroup_size >= 8;
 }
 
-
 std::vector<uint32_t> shape_constants(const Conv2dParams& p) {
   return {static_cast<uint32_t>(p.kernel), static_cast<uint32_t>(p.stride),
           p.padding == Padding::Circular ? 1u : 0u};
@@ -62,7 +63,7 @@ void check_rank4_f32(const char* op, const Tensor& t) {
     throw UnsupportedError(std::string(op) + ": " + t.describe() + " has more elements than 32-bit indexing covers");
 }
 
-// Checks x / w / y (forward naming) fit together; returns the expected output shape.
+// Checks x / w / y (forward naming) fit together; throws ShapeError naming them otherwise.
 void check_conv(const char* op, const Tensor& x, const Tensor& w, const Tensor& y, const Conv2dParams& p) {
   check_params(op, p);
   check_rank4_f32(op, x);
@@ -138,41 +139,61 @@ void record_cpu_implicit(CommandSequence& seq, const Tensor& src, const Tensor& 
   seq.dispatch(k, {texel(src), texel(w), texel(bias), dst_read ? inout(dst) : out(dst)}, push, g);
 }
 
+enum class WeightGradKernel { CpuVec4, Cpu, Gpu };
+
 struct WeightGradPlan {
-  bool cpu;
-  uint32_t lanes;      // Cpu: local size
-  Groups tiles;        // workgroups per split (z = taps for Cpu, 1 for Gpu)
+  WeightGradKernel kernel;
+  uint32_t lanes;        // local size
+  Groups tiles;          // workgroups of one split (z: taps or kernel rows for the Cpu kernels)
   int64_t splits;
-  int64_t split_pixels;
+  int64_t split_units;   // pixels per split (CpuVec4: output rows per split)
 };
 
-WeightGradPlan plan_weight_grad(const Context& ctx, int64_t batch, int64_t ci, int64_t co, int64_t out_hw,
-                                const Conv2dParams& p) {
+// Splits the sum over `units` (pixels or rows) so that about `target_groups` workgroups run,
+// in chunks that are multiples of `granule` and not smaller than `min_chunk`.
+void choose_splits(WeightGradPlan& plan, int64_t units, int64_t target_groups, int64_t granule, int64_t min_chunk) {
+  int64_t tiles = int64_t(plan.tiles.x) * plan.tiles.y * plan.tiles.z;
+  int64_t splits = std::clamp<int64_t>((target_groups + tiles - 1) / tiles, 1, std::max<int64_t>(1, units / min_chunk));
+  int64_t chunk = (units + splits - 1) / splits;
+  chunk = (chunk + granule - 1) / granule * granule;
+  plan.split_units = chunk;
+  plan.splits = (units + chunk - 1) / chunk;
+}
+
+// The plan depends on shapes and the device only, so the scratch size can be queried up front.
+WeightGradPlan plan_weight_grad(const Context& ctx, int64_t batch, int64_t ci, int64_t co, int64_t out_h,
+                                int64_t out_w, const Conv2dParams& p, WeightGradKernel kind) {
   WeightGradPlan plan{};
-  plan.cpu = use_cpu_kernels(ctx);
-  int64_t pixels = batch * out_hw;
+  plan.kernel = kind;
   int64_t taps = int64_t(p.kernel) * p.kernel;
-  int64_t target_groups, granule;
-  if (plan.cpu) {
+  if (kind == WeightGradKernel::CpuVec4) {
+    uint32_t lanes = 8;
+    while (lanes < kCpuLanes && lanes < ci) lanes *= 2;
+    plan.lanes = lanes;
+    plan.tiles = {div_up(ci, lanes), div_up(co, 8), static_cast<uint32_t>(p.kernel)};
+    choose_splits(plan, batch * out_h, 64, 1, 4);
+  } else if (kind == WeightGradKernel::Cpu) {
     uint32_t lanes = std::max<uint32_t>(8, ctx.info().subgroup_size);
     while (lanes < kCpuLanes && int64_t(lanes) * kCpuCols < ci) lanes *= 2;
     plan.lanes = lanes;
     plan.tiles = {div_up(ci, lanes * kCpuCols), div_up(co, 8), static_cast<uint32_t>(taps)};
-    target_groups = 64;  // enough for lavapipe's worker threads to balance
-    granule = 8;         // the kernel's pixel block
+    choose_splits(plan, batch * out_h * out_w, 64, 8, 64);  // granule: the kernel's pixel block
   } else {
     plan.lanes = kGpuLanes;
     plan.tiles = {div_up(ci * taps, kGpuTile), div_up(co, kGpuTile), 1};
-    target_groups = 512;  // fill a large GPU
-    granule = 16;         // the kernel's k step
+    choose_splits(plan, batch * out_h * out_w, 512, 16, 64);  // fill a large GPU; granule: k step
   }
-  int64_t tiles = int64_t(plan.tiles.x) * plan.tiles.y * plan.tiles.z;
-  int64_t splits = std::clamp<int64_t>((target_groups + tiles - 1) / tiles, 1, std::max<int64_t>(1, pixels / 64));
-  int64_t chunk = (pixels + splits - 1) / splits;
-  chunk = (chunk + granule - 1) / granule * granule;
-  plan.split_pixels = chunk;
-  plan.splits = (pixels + chunk - 1) / chunk;
   return plan;
+}
+
+// The candidate kernels for these shapes on this context, fastest first (alignment of the
+// actual views decides between the first two at record time).
+std::vector<WeightGradKernel> weight_grad_candidates(const Context& ctx, int64_t in_w, const Conv2dParams& p) {
+  if (ctx.variant() == KernelVariant::Cpu && p.stride == 1 && in_w % 8 == 0) {
+    if (use_cpu_kernels(ctx)) return {WeightGradKernel::CpuVec4, WeightGradKernel::Cpu};
+    return {WeightGradKernel::CpuVec4, WeightGradKernel::Gpu};
+  }
+  return {use_cpu_kernels(ctx) ? WeightGradKernel::Cpu : WeightGradKernel::Gpu};
 }
 
 }  // namespace
@@ -244,8 +265,12 @@ int64_t conv2d_backward_weight_scratch_elements(const Context& ctx, const Shape&
     throw ShapeError("conv2d_backward_weight: input " + shape_string(input) + " / weight " + shape_string(weight) +
                      " are not rank 4");
   Shape out = conv2d_output_shape(input, weight[0], p);
-  WeightGradPlan plan = plan_weight_grad(ctx, input[0], input[1], weight[0], out[2] * out[3], p);
-  return plan.splits > 1 ? plan.splits * shape_numel(weight) : 0;
+  int64_t most = 0;  // enough for whichever candidate the views' alignment selects
+  for (WeightGradKernel kind : weight_grad_candidates(ctx, input[3], p)) {
+    WeightGradPlan plan = plan_weight_grad(ctx, input[0], input[1], weight[0], out[2], out[3], p, kind);
+    if (plan.splits > 1) most = std::max(most, plan.splits * shape_numel(weight));
+  }
+  return most;
 }
 
 void conv2d_backward_weight(CommandSequence& seq, const Tensor& x, const Tensor& dy, const Tensor& dw,
@@ -254,9 +279,14 @@ void conv2d_backward_weight(CommandSequence& seq, const Tensor& x, const Tensor&
   check_conv(op, x, dw, dy, p);
   Context& ctx = seq.context();
   ConvPush push = make_push(x, dy);
-  WeightGradPlan plan = plan_weight_grad(ctx, push.batch, push.in_channels, push.out_channels,
-                                         int64_t(push.out_h) * push.out_w, p);
-  push.split_pixels = static_cast<int32_t>(plan.split_pixels);
+  std::vector<WeightGradKernel> candidates = weight_grad_candidates(ctx, push.in_w, p);
+  bool vec4_ok = x.offset() % 16 == 0 && dy.offset() % 16 == 0 && x.batch_stride() % 4 == 0 &&
+                 dy.batch_stride() % 4 == 0;
+  WeightGradKernel kind = candidates.front() == WeightGradKernel::CpuVec4 && !vec4_ok ? candidates.back()
+                                                                                      : candidates.front();
+  WeightGradPlan plan = plan_weight_grad(ctx, push.batch, push.in_channels, push.out_channels, push.out_h,
+                                         push.out_w, p, kind);
+  push.split_pixels = static_cast<int32_t>(plan.split_units);
   const Tensor* part = &dw;
   if (plan.splits > 1) {
     int64_t needed = plan.splits * dw.numel();
@@ -270,14 +300,19 @@ void conv2d_backward_weight(CommandSequence& seq, const Tensor& x, const Tensor&
                        std::to_string(needed) + " elements needed (conv2d_backward_weight_scratch_elements)");
     part = scratch;
   }
-  if (plan.cpu) {
+  Groups g = plan.tiles;
+  if (kind == WeightGradKernel::CpuVec4) {
+    const Kernel& k = ctx.kernels().get({"conv2d_bwd_weight_s1_vec4_cpu",
+                                         {BindAs::TexelVec4, BindAs::TexelF32, BindAs::TexelVec4, BindAs::Storage},
+                                         {plan.lanes, 1, 1}, shape_constants(p)});
+    g.z *= static_cast<uint32_t>(plan.splits);
+    seq.dispatch(k, {texel4(x), texel(x), texel4(dy), out(*part)}, push, g);
+  } else if (kind == WeightGradKernel::Cpu) {
     const Kernel& k = ctx.kernels().get({"conv2d_bwd_weight_cpu", {BindAs::TexelF32, BindAs::TexelF32, BindAs::Storage},
                                          {plan.lanes, 1, 1}, shape_constants(p)});
-    Groups g = plan.tiles;
     g.z *= static_cast<uint32_t>(plan.splits);
     seq.dispatch(k, {texel(x), texel(dy), out(*part)}, push, g);
   } else {
-    Groups g = plan.tiles;
     g.z = static_cast<uint32_t>(plan.splits);
     seq.dispatch(gpu_gemm_kernel(ctx, p, 2), {in(x), in(dy), in(dy), out(*part)}, push, g);
   }

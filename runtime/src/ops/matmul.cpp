@@ -1,7 +1,6 @@
 #include "tessera/ops/matmul.hpp"
 
 #include <algorithm>
-#include <cstdlib>
 #include <limits>
 #include <string>
 
@@ -14,14 +13,12 @@ namespace {
 
 constexpr const char* kOp = "matmul";
 
-// Cpu-variant tiling: rows per lane and subgroups stacked per workgroup (see matmul_cpu.comp).
-static uint32_t env_or(const char* name, uint32_t fallback) {
-  const char* v = std::getenv(name);
-  return v ? static_cast<uint32_t>(std::atoi(v)) : fallback;
-}
-static const uint32_t kCpuRowsPerLane = env_or("TM", 4);
-static const uint32_t kCpuSubgroupsPerGroup = env_or("SGS", 4);
-// matmul_cpu_nosubgroup: 64 invocations, 4 * rows-per-invocation rows by 64 columns.
+// Cpu-variant tiling (see matmul_cpu.comp): rows per lane (the shader's TM), columns per lane
+// (4 * its TN4) and subgroups per workgroup; one subgroup per workgroup measured best on lavapipe.
+constexpr uint32_t kCpuRowsPerLane = 4;
+constexpr uint32_t kCpuSubgroupsPerGroup = 1;
+constexpr uint32_t kCpuColumnsPerLane = 8;
+// matmul_cpu_nosubgroup: 64 invocations, 4 * rows-per-invocation (its TM) rows by 64 columns.
 constexpr uint32_t kFallbackRowsPerInvocation = 4;
 // matmul_gpu: 16x16 invocations, 64x64 tile.
 constexpr uint32_t kGpuTile = 64;
@@ -117,13 +114,11 @@ void matmul(CommandSequence& seq, const MatrixBatch& a, const MatrixBatch& b, co
     spec = {"matmul_cpu", {texel_kind(vec4_a), texel_kind(vec4_b), BindAs::Storage, BindAs::Storage},
             {sg * kCpuSubgroupsPerGroup, 1, 1}, constants};
     spec.constants.push_back(sg);
-    spec.constants.push_back(kCpuRowsPerLane);
     groups.x = div_up(p.m, kCpuRowsPerLane * kCpuSubgroupsPerGroup);
-    groups.y = div_up(p.n, 4 * sg);
+    groups.y = div_up(p.n, kCpuColumnsPerLane * sg);
   } else if (cpu) {
     spec = {"matmul_cpu_nosubgroup", {BindAs::TexelF32, texel_kind(vec4_b), BindAs::Storage, BindAs::Storage},
             {64, 1, 1}, constants};
-    spec.constants.push_back(kFallbackRowsPerInvocation);
     groups.x = div_up(p.n, 64);
     groups.y = div_up(p.m, 4 * kFallbackRowsPerInvocation);
   } else {
