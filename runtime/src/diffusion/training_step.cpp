@@ -1,0 +1,200 @@
+#include "tessera/training_step.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "tessera/context.hpp"
+#include "tessera/error.hpp"
+#include "tessera/ops/adamw.hpp"
+#include "tessera/ops/diffusion.hpp"
+#include "tessera/ops/ema.hpp"
+#include "tessera/ops/grad_norm.hpp"
+#include "tessera/ops/mse_loss.hpp"
+#include "tessera/ops/random.hpp"
+#include "tessera/rng.hpp"
+
+namespace tessera {
+
+namespace {
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// The last layer of each residual branch starts at zero (ADM's zero_module).
+bool zero_initialized(const std::string& name) {
+  for (const char* prefix : {".conv2.", ".proj.", "conv_out."})
+    if (name.find(prefix) != std::string::npos || name.rfind(prefix, 0) == 0) return true;
+  return false;
+}
+
+}  // namespace
+
+TrainingStep::TrainingStep(Context& ctx, const UNetConfig& config, int batch, int resolution,
+                           const TrainHyperParams& hp)
+    : ctx_(ctx), config_(config), batch_(batch), resolution_(resolution), hp_(hp),
+      schedule_(config.schedule, config.timesteps) {
+  if (batch <= 0) throw Error("training: batch must be positive");
+  if (!(hp.label_dropout >= 0 && hp.label_dropout <= 1)) throw Error("training: label dropout must be in [0, 1]");
+  if (!(hp.lr > 0)) throw Error("training: learning rate must be positive");
+  UNet::declare_parameters(config_, params_);
+  params_.allocate(ctx, /*with_grads=*/true);
+  unet_ = std::make_unique<UNet>(ctx, config_, params_, batch, resolution, resolution, /*training=*/true);
+
+  const Shape image{batch, config.in_channels, resolution, resolution};
+  const int64_t flat = params_.flat_elements();
+  int64_t mse_scratch = ops::mse_loss_scratch_size(shape_numel(image));
+  std::vector<Tensor> grads{params_.flat_grads()};
+  int64_t norm_scratch = ops::grad_norm_scratch_size(grads);
+  VkDeviceSize bytes = (4 * shape_numel(image) + 3 * flat + mse_scratch + norm_scratch + 16 * batch + 256) * 4 +
+                       20 * Arena::kAlignment;
+  arena_ = std::make_unique<Arena>(ctx, bytes, "training-step");
+  x0_ = arena_->allocate(image, DType::F32, "x0");
+  eps_ = arena_->allocate(image, DType::F32, "eps");
+  target_ = arena_->allocate(image, DType::F32, "target");
+  coefs_ = arena_->allocate({batch, 2}, DType::F32, "noising_coefs");
+  loss_weights_ = arena_->allocate({batch}, DType::F32, "loss_weights");
+  loss_ = arena_->allocate({1}, DType::F32, "loss");
+  loss_scratch_ = arena_->allocate({mse_scratch}, DType::F32, "loss_scratch");
+  norm_ = arena_->allocate({ops::kGradNormResultSize}, DType::F32, "grad_norm");
+  norm_scratch_ = arena_->allocate({norm_scratch}, DType::F32, "grad_norm_scratch");
+  keys_ = arena_->allocate({3}, DType::U32, "noise_key");
+  hyper_ = arena_->allocate({ops::kOptimizerBlockSize}, DType::F32, "optimizer_block");
+  ema_ = arena_->allocate({flat}, DType::F32, "ema");
+  adam_m_ = arena_->allocate({flat}, DType::F32, "adam_m");
+  adam_v_ = arena_->allocate({flat}, DType::F32, "adam_v");
+  initialize(hp.seed);
+  record();
+}
+
+TrainingStep::~TrainingStep() = default;
+
+void TrainingStep::record() {
+  seq_ = std::make_unique<CommandSequence>(ctx_);
+  CommandSequence& seq = *seq_;
+  seq.mark("start");
+  ops::random_normal(seq, keys_, eps_);
+  ops::diffusion_noise(seq, x0_, eps_, coefs_, unet_->input(), target_, config_.prediction);
+  seq.mark("noise");
+  unet_->record_forward(seq);
+  seq.mark("forward");
+  ops::mse_loss_forward(seq, unet_->output(), target_, &loss_weights_, loss_, loss_scratch_);
+  ops::mse_loss_backward(seq, unet_->output(), target_, &loss_weights_, unet_->output_grad());
+  unet_->record_backward(seq);
+  seq.mark("backward");
+  std::vector<Tensor> grads{params_.flat_grads()};
+  float max_norm = hp_.grad_clip > 0 ? float(hp_.grad_clip) : std::numeric_limits<float>::infinity();
+  ops::grad_norm(seq, grads, norm_, norm_scratch_, max_norm);
+  std::vector<ops::AdamWState> states{{params_.flat_values(), params_.flat_grads(), adam_m_, adam_v_}};
+  ops::adamw_step(seq, states, hyper_, &norm_);
+  std::vector<Tensor> p{params_.flat_values()}, e{ema_};
+  ops::ema_update(seq, p, e, hyper_);
+  seq.mark("optimizer");
+  seq.finish();
+}
+
+void TrainingStep::initialize(uint64_t seed) {
+  std::vector<float> flat(static_cast<size_t>(params_.flat_elements()), 0.0f);
+  for (const auto& e : params_.entries()) {
+    int64_t n = shape_numel(e.shape);
+    float* v = flat.data() + e.offset;
+    bool is_bias = ends_with(e.name, ".bias");
+    bool is_norm = e.name.find("norm") != std::string::npos;
+    if (zero_initialized(e.name)) continue;
+    if (is_norm) {
+      if (!is_bias) std::fill(v, v + n, 1.0f);
+      continue;
+    }
+    float bound;
+    if (e.name == "class_embed.weight") {
+      bound = std::sqrt(3.0f);  // unit variance
+    } else {
+      // fan_in of the layer this tensor belongs to: the weight's elements per output row.
+      const Shape& w = is_bias ? params_.entry(e.name.substr(0, e.name.size() - 5) + ".weight").shape : e.shape;
+      bound = 1.0f / std::sqrt(float(shape_numel(w) / w[0]));
+    }
+    for (int64_t i = 0; i < n; ++i) v[i] = (2.0f * rng::uniform(seed, kInitStream, e.offset + i) - 1.0f) * bound;
+  }
+  params_.upload_flat(flat);
+  upload_f32(ema_, flat);
+  std::vector<float> zeros(flat.size(), 0.0f);
+  upload_f32(adam_m_, zeros);
+  upload_f32(adam_v_, zeros);
+  step_ = 0;
+}
+
+double TrainingStep::learning_rate(int64_t t) const {
+  if (hp_.warmup_steps <= 0) return hp_.lr;
+  return hp_.lr * std::min(1.0, double(t) / double(hp_.warmup_steps));
+}
+
+double TrainingStep::ema_decay(int64_t t) const { return std::min(hp_.ema_decay, (1.0 + t) / (10.0 + t)); }
+
+StepResult TrainingStep::run(std::span<const float> images, std::span<const uint32_t> labels) {
+  const int64_t n = batch_;
+  if (static_cast<int64_t>(images.size()) != x0_.numel())
+    throw ShapeError("training step: batch has " + std::to_string(images.size()) + " values, expected " +
+                     std::to_string(x0_.numel()) + " (" + shape_string(x0_.shape()) + ")");
+  const int64_t t = step_ + 1;
+  const uint64_t seed = hp_.seed;
+  std::vector<float> coefs(2 * n), weights(n), timesteps(n);
+  for (int64_t i = 0; i < n; ++i) {
+    float u = rng::uniform(seed, kTimestepStream, static_cast<uint64_t>(t) * n + i);
+    int ts = std::min(config_.timesteps - 1, static_cast<int>(u * config_.timesteps));
+    timesteps[i] = float(ts);
+    coefs[2 * i] = float(schedule_.sqrt_alpha_bar(ts));
+    coefs[2 * i + 1] = float(schedule_.sqrt_one_minus_alpha_bar(ts));
+    weights[i] = float(schedule_.min_snr_weight(ts, hp_.min_snr_gamma, config_.prediction));
+  }
+  if (config_.num_classes > 0) {
+    if (static_cast<int64_t>(labels.size()) != n)
+      throw ShapeError("training step: " + std::to_string(labels.size()) + " labels for a batch of " + std::to_string(n));
+    std::vector<uint32_t> dropped(labels.begin(), labels.end());
+    for (int64_t i = 0; i < n; ++i) {
+      if (dropped[i] > static_cast<uint32_t>(config_.num_classes))
+        throw Error("training step: label " + std::to_string(dropped[i]) + " out of range for " +
+                    std::to_string(config_.num_classes) + " classes");
+      if (rng::uniform(seed, kLabelDropoutStream, static_cast<uint64_t>(t) * n + i) < hp_.label_dropout)
+        dropped[i] = static_cast<uint32_t>(config_.num_classes);
+    }
+    upload_u32(unet_->labels(), dropped);
+  }
+  upload_f32(x0_, images);
+  upload_f32(coefs_, coefs);
+  upload_f32(loss_weights_, weights);
+  upload_f32(unet_->timesteps(), timesteps);
+  auto key = rng::key_words(seed, kNoiseStreamBase + static_cast<uint32_t>(t));
+  upload_u32(keys_, key);
+  ops::OptimizerHyperParams h;
+  h.lr = learning_rate(t);
+  h.beta1 = hp_.beta1;
+  h.beta2 = hp_.beta2;
+  h.eps = hp_.adam_eps;
+  h.weight_decay = hp_.weight_decay;
+  h.step = t;
+  h.ema_decay = ema_decay(t);
+  auto block = ops::pack_optimizer_block(h);
+  upload_f32(hyper_, block);
+  seq_->run();
+  step_ = t;
+  auto loss = download_f32(loss_);
+  auto norm = download_f32(norm_);
+  return {t, loss[0], norm[ops::kGradNormIndex], h.lr};
+}
+
+TrainingStep::State TrainingStep::save_state() const {
+  return {step_, params_.download_flat(), download_f32(ema_), download_f32(adam_m_), download_f32(adam_v_)};
+}
+
+void TrainingStep::load_state(const State& s) {
+  size_t n = static_cast<size_t>(params_.flat_elements());
+  if (s.weights.size() != n || s.ema.size() != n || s.adam_m.size() != n || s.adam_v.size() != n)
+    throw Error("training state does not match this model's parameter layout (" + std::to_string(n) + " values)");
+  params_.upload_flat(s.weights);
+  upload_f32(ema_, s.ema);
+  upload_f32(adam_m_, s.adam_m);
+  upload_f32(adam_v_, s.adam_v);
+  step_ = s.step;
+}
+
+}  // namespace tessera
