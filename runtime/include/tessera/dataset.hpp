@@ -1,0 +1,49 @@
+// Training data: a folder whose sub-folders are classes (sorted names -> labels 0..K-1),
+// holding PNG/JPEG files; sub-folders without image files (LICENSES/) are ignored with a
+// warning. A folder with images and no sub-folders is one unnamed class.
+// Every image is decoded once; images smaller than the training resolution are upscaled
+// (bilinear, preserving aspect) when loaded. Unreadable files are skipped and named.
+//
+// Batches are a pure function of (seed, step): sample i of step s draws eight uniforms
+// rng::uniform(seed, kDataStream, (s * N + i) * 8 + k): k=0 picks the image, k=1,2 the crop
+// origin, k=3 a horizontal flip, k=4 a vertical flip, k=5 a 90-degree rotation (textures have
+// no "up"). A resumed run therefore sees exactly the batches it would have seen.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "tessera/image_io.hpp"
+
+namespace tessera {
+
+inline constexpr uint32_t kDataStream = 4;
+
+class Dataset {
+ public:
+  // Throws tessera::Error when the folder is missing, holds no readable image, or a class
+  // folder has none. `warnings` receives one line per skipped file.
+  static Dataset load(const std::filesystem::path& root, int min_size, std::vector<std::string>& warnings);
+
+  const std::vector<std::string>& classes() const { return classes_; }
+  size_t size() const { return images_.size(); }
+  size_t class_count(uint32_t label) const;
+
+  // images: [n, 3, res, res] planar floats in [-1, 1]; labels: [n].
+  void sample_batch(uint64_t seed, int64_t step, int n, int resolution, std::vector<float>& images,
+                    std::vector<uint32_t>& labels) const;
+
+ private:
+  struct Item {
+    Image image;
+    uint32_t label;
+  };
+  std::vector<std::string> classes_;
+  std::vector<Item> images_;
+};
+
+// Bilinear resize of a planar RGB image (used to upscale small training images).
+Image resize_bilinear(const Image& src, int width, int height);
+
+}  // namespace tessera

@@ -1,0 +1,119 @@
+#include "tessera/image_io.hpp"
+
+#include <fcntl.h>
+#include <stb/stb_image.h>
+#include <stb/stb_image_write.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <memory>
+
+#include "tessera/error.hpp"
+
+namespace tessera {
+
+Image load_image(const std::filesystem::path& path) {
+  std::string p = path.string();
+  int w = 0, h = 0, channels = 0;
+  bool sixteen = stbi_is_16_bit(p.c_str());
+  Image img;
+  if (sixteen) {
+    std::unique_ptr<stbi_us, void (*)(void*)> data(stbi_load_16(p.c_str(), &w, &h, &channels, 3), stbi_image_free);
+    if (!data) throw Error("cannot read image '" + p + "': " + stbi_failure_reason());
+    img.width = w;
+    img.height = h;
+    img.planes.resize(size_t(3) * w * h);
+    for (int c = 0; c < 3; ++c)
+      for (int i = 0; i < w * h; ++i) img.planes[size_t(c) * w * h + i] = data.get()[i * 3 + c] / 32767.5f - 1.0f;
+  } else {
+    std::unique_ptr<stbi_uc, void (*)(void*)> data(stbi_load(p.c_str(), &w, &h, &channels, 3), stbi_image_free);
+    if (!data) throw Error("cannot read image '" + p + "': " + stbi_failure_reason());
+    img.width = w;
+    img.height = h;
+    img.planes.resize(size_t(3) * w * h);
+    for (int c = 0; c < 3; ++c)
+      for (int i = 0; i < w * h; ++i) img.planes[size_t(c) * w * h + i] = data.get()[i * 3 + c] / 127.5f - 1.0f;
+  }
+  if (w <= 0 || h <= 0) throw Error("image '" + p + "' is empty");
+  return img;
+}
+
+std::vector<uint8_t> planes_to_rgba8(std::span<const float> planes, int width, int height) {
+  size_t n = size_t(width) * height;
+  if (planes.size() != 3 * n) throw Error("planes_to_rgba8: expected 3 planes of " + std::to_string(n) + " values");
+  std::vector<uint8_t> rgba(4 * n);
+  for (size_t i = 0; i < n; ++i) {
+    for (int c = 0; c < 3; ++c) {
+      float v = planes[c * n + i];
+      float b = std::isnan(v) ? 0.0f : std::floor((v + 1.0f) * 127.5f + 0.5f);
+      rgba[4 * i + c] = static_cast<uint8_t>(std::clamp(b, 0.0f, 255.0f));
+    }
+    rgba[4 * i + 3] = 255;
+  }
+  return rgba;
+}
+
+void write_file_atomically(const std::filesystem::path& path, std::span<const uint8_t> bytes) {
+  std::filesystem::path dir = path.parent_path().empty() ? std::filesystem::path(".") : path.parent_path();
+  std::string tmp = (dir / ("." + path.filename().string() + ".tmp." + std::to_string(::getpid()))).string();
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_TRUNC, 0644);
+  if (fd < 0) throw Error("cannot write '" + path.string() + "': " + std::strerror(errno));
+  size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n <= 0) {
+      int e = errno;
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      throw Error("cannot write '" + path.string() + "': " + std::strerror(e));
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    int e = errno;
+    ::unlink(tmp.c_str());
+    throw Error("cannot write '" + path.string() + "': " + std::strerror(e));
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    int e = errno;
+    ::unlink(tmp.c_str());
+    throw Error("cannot write '" + path.string() + "': " + std::strerror(e));
+  }
+}
+
+void save_png(const std::filesystem::path& path, std::span<const uint8_t> rgba, int width, int height) {
+  if (width <= 0 || height <= 0 || rgba.size() != size_t(width) * height * 4)
+    throw Error("save_png '" + path.string() + "': pixel buffer does not match " + std::to_string(width) + "x" +
+                std::to_string(height));
+  std::vector<uint8_t> png;
+  auto append = [](void* context, void* data, int size) {
+    auto* out = static_cast<std::vector<uint8_t>*>(context);
+    out->insert(out->end(), static_cast<uint8_t*>(data), static_cast<uint8_t*>(data) + size);
+  };
+  if (!stbi_write_png_to_func(append, &png, width, height, 4, rgba.data(), width * 4))
+    throw Error("cannot encode PNG '" + path.string() + "'");
+  write_file_atomically(path, png);
+}
+
+void save_image_grid(const std::filesystem::path& path, std::span<const float> images, int count, int width,
+                     int height, int columns) {
+  constexpr int gap = 2;
+  columns = std::max(1, std::min(columns, count));
+  int rows = (count + columns - 1) / columns;
+  int gw = columns * width + (columns + 1) * gap, gh = rows * height + (rows + 1) * gap;
+  std::vector<uint8_t> grid(size_t(gw) * gh * 4, 0);
+  for (size_t i = 3; i < grid.size(); i += 4) grid[i] = 255;
+  size_t per = size_t(3) * width * height;
+  if (images.size() < per * count) throw Error("save_image_grid: fewer values than " + std::to_string(count) + " images");
+  for (int k = 0; k < count; ++k) {
+    auto rgba = planes_to_rgba8(images.subspan(per * k, per), width, height);
+    int ox = gap + (k % columns) * (width + gap), oy = gap + (k / columns) * (height + gap);
+    for (int y = 0; y < height; ++y)
+      std::memcpy(&grid[(size_t(oy + y) * gw + ox) * 4], &rgba[size_t(y) * width * 4], size_t(width) * 4);
+  }
+  save_png(path, grid, gw, gh);
+}
+
+}  // namespace tessera
