@@ -1,0 +1,58 @@
+// Tessera model files and training checkpoints (docs/model-format.md, SPEC §7).
+//   model:       safetensors of every U-Net parameter (F32, names as the PyTorch reference)
+//                + metadata tessera.format_version, tessera.config, tessera.classes,
+//                tessera.provenance.*; exported with the EMA weights.
+//   checkpoint:  the same tensors for the raw weights, plus "ema/<name>", "adam_m/<name>",
+//                "adam_v/<name>", and metadata tessera.checkpoint.step / .seed / .options.
+// Both written atomically; loading checks everything against the config and names every
+// problem with the file.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "tessera/parameters.hpp"
+#include "tessera/unet_config.hpp"
+
+namespace tessera {
+
+class Context;
+
+inline constexpr const char* kModelFormatVersion = "1";
+
+struct ModelInfo {
+  UNetConfig config;
+  std::vector<std::string> classes;            // index = label
+  std::map<std::string, std::string> provenance;  // without the "tessera.provenance." prefix
+};
+
+struct LoadedModel {
+  ModelInfo info;
+  std::unique_ptr<ParameterSet> params;  // allocated without gradients
+};
+
+// Metadata only (format version, config, classes, provenance); the tensors are not checked.
+ModelInfo read_model_info(const std::filesystem::path& path);
+// Full load onto the device: every parameter of the config present, F32, right shape, nothing else.
+LoadedModel load_model(Context& ctx, const std::filesystem::path& path);
+LoadedModel load_model(Context& ctx, std::span<const std::byte> bytes, const std::string& source);
+
+// `flat`: parameter values laid out as a ParameterSet declared from info.config
+// (ParameterSet::entries() offsets), e.g. the EMA buffer downloaded from the device.
+void save_model(const std::filesystem::path& path, const ModelInfo& info, std::span<const float> flat);
+
+struct Checkpoint {
+  ModelInfo info;
+  int64_t step = 0;
+  uint64_t seed = 0;
+  std::string options_json;  // the trainer's options, for `--resume` to reuse
+  std::vector<float> weights, ema, adam_m, adam_v;  // flat layouts
+};
+void save_checkpoint(const std::filesystem::path& path, const Checkpoint& c);
+Checkpoint load_checkpoint(const std::filesystem::path& path);
+
+}  // namespace tessera
