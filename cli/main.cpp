@@ -13,6 +13,8 @@ void usage() {
   std::fprintf(stderr,
                "usage: tessera <command> [options]\n"
                "commands:\n"
+               "  train              train a texture model on a folder of images\n"
+               "  info MODEL         print a model file's config, classes and provenance\n"
                "  devices            list Vulkan devices and the one Tessera would use\n"
                "  bench [what]       time kernels on this device and PyTorch CPU side by side\n"
                "run 'tessera <command> --help' for a command's options\n");
@@ -30,6 +32,8 @@ int main(int argc, char** argv) {
   try {
     if (command == "bench") return tessera::cli::bench_main(args);
     if (command == "devices") return tessera::cli::devices_main(args);
+    if (command == "train") return tessera::cli::train_main(args);
+    if (command == "info") return tessera::cli::info_main(args);
     std::fprintf(stderr, "tessera: unknown command '%s'\n", command.c_str());
     usage();
     return 2;
