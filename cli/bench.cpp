@@ -262,7 +262,7 @@ std::string json_number(double v) {
 
 void usage() {
   std::fprintf(stderr,
-               "usage: tessera bench conv [options]\n"
+               "usage: tessera bench conv [options]   (or: tessera bench train --help)\n"
                "  --batch LIST       batch sizes (default 1,8,32)\n"
                "  --channels LIST    only the U-Net shapes with these channel counts (64, 128, 256)\n"
                "  --pass LIST        fwd,bwd_data,bwd_weight (default all)\n"
@@ -321,6 +321,7 @@ BenchOptions parse(const std::vector<std::string>& args) {
 }  // namespace
 
 int bench_main(const std::vector<std::string>& args) {
+  if (!args.empty() && args[0] == "train") return bench_train_main({args.begin() + 1, args.end()});
   BenchOptions o = parse(args);
   int threads = o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   ContextOptions co;

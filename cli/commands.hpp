@@ -9,6 +9,7 @@ namespace tessera::cli {
 int bench_main(const std::vector<std::string>& args);    // cli/bench.cpp
 int devices_main(const std::vector<std::string>& args);  // cli/devices.cpp
 int train_main(const std::vector<std::string>& args);    // cli/train.cpp
+int bench_train_main(const std::vector<std::string>& args);  // cli/bench_train.cpp
 int info_main(const std::vector<std::string>& args);     // cli/info.cpp
 
 }  // namespace tessera::cli

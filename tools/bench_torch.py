@@ -74,7 +74,50 @@ def time_op(fn, iters):
     return statistics.median(samples), min(samples)
 
 
+def train_main(argv):
+    """One training step of tools/reference/unet.py: noising, forward, MSE, backward, AdamW."""
+    import json
+    ap = argparse.ArgumentParser(prog="bench_torch.py train")
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--iters", type=int, default=5)
+    ap.add_argument("--res", type=int, default=32)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--config", default="{}")
+    args = ap.parse_args(argv)
+    try:
+        import torch
+    except Exception as e:  # noqa: BLE001
+        print("TORCH_UNAVAILABLE", str(e).replace("\n", " "))
+        return 0
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "reference"))
+    import unet
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    print("TORCH", torch.__version__, torch.get_num_threads(), flush=True)
+    model = unet.UNet(json.loads(args.config))
+    opt = torch.optim.AdamW(model.parameters(), lr=2e-4)
+    c = model.config
+    x0 = torch.rand(args.batch, c["in_channels"], args.res, args.res) * 2 - 1
+    labels = torch.arange(args.batch) % max(1, c["num_classes"]) if c["num_classes"] else None
+
+    def step():
+        t = torch.randint(0, c["timesteps"], (args.batch,))
+        eps = torch.randn_like(x0)
+        xt = 0.5 * x0 + 0.8 * eps
+        loss = torch.nn.functional.mse_loss(model(xt, t.float(), labels), eps)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+
+    median_ms, min_ms = time_op(step, max(1, args.iters))
+    print("RESULT train", f"{median_ms:.6f}", f"{min_ms:.6f}", flush=True)
+    return 0
+
+
 def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "train":
+        return train_main(sys.argv[2:])
     ap = argparse.ArgumentParser()
     ap.add_argument("family", choices=sorted(BUILDERS))
     ap.add_argument("--threads", type=int, default=os.cpu_count())

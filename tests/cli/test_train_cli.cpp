@@ -111,3 +111,18 @@ TEST_F(TrainCliTest, BadInputGetsClearErrors) {
 
 }  // namespace
 }  // namespace tessera
+
+namespace tessera {
+namespace {
+
+TEST(BenchCliTest, TrainBenchReportsRatesAndPhases) {
+  std::string config =
+      R"('{"base_channels": 8, "channel_mult": [1, 2], "num_res_blocks": 1, "attention_resolutions": [], "num_heads": 1, "norm_groups": 4, "num_classes": 0, "train_resolution": 8}')";
+  CommandResult r = run("bench train --no-torch --steps 1 --batch 2 --res 8 --config " + config);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("ms/step"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("sustains"), std::string::npos) << r.output;
+}
+
+}  // namespace
+}  // namespace tessera

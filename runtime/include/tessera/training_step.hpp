@@ -84,6 +84,8 @@ class TrainingStep {
   double learning_rate(int64_t t) const;
   double ema_decay(int64_t t) const;
   double forward_flops() const { return unet_->forward_flops(); }
+  // The recorded step; its timings() give GPU time per phase (noise, forward, backward, optimizer).
+  const CommandSequence& sequence() const { return *seq_; }
 
  private:
   void record();
