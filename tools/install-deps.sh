@@ -5,6 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config git
+  clang-14 libclang-rt-14-dev
   libvulkan-dev glslc glslang-tools spirv-tools vulkan-tools
   vulkan-validationlayers mesa-vulkan-drivers
   libgtest-dev libstb-dev nlohmann-json3-dev

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian 12 machine: installs what is missing, builds
-# a release build and an AddressSanitizer/UBSan build, and runs every test in both on the
-# Vulkan device Tessera picks (lavapipe where there is no GPU), with validation layers on.
+# a release build and an AddressSanitizer/UBSan build, runs every test in both on the
+# Vulkan device Tessera picks (lavapipe where there is no GPU) with validation layers on, and
+# fuzzes the model-file parser for a bounded number of inputs.
 # Usage: tools/test.sh            (CI=true is honoured; TESSERA_JOBS sets build parallelism)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,5 +35,9 @@ export LSAN_OPTIONS="suppressions=$PWD/tools/lsan.supp:print_suppressions=0"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:strict_string_checks=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 ctest --test-dir build-asan --output-on-failure
+
+step "fuzzing the model-file parser (bounded)"
+unset LSAN_OPTIONS
+tools/fuzz.sh 20000
 
 step "all tests passed"
