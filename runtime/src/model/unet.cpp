@@ -189,6 +189,19 @@ void UNet::Impl::build(Arena& a) {
     return Builder::slice(cat.buffer, 0, cat.h_channels);
   };
 
+  // One ResBlock of a level, followed by attention where the level has it; `dest` gets the result.
+  auto add_level_block = [&](const char* path, int level, int i, const Act& in, const Act& dest, int cout, int h,
+                             int w) {
+    std::string rn = res_name(path, level, i);
+    if (!topo.attention[level]) {
+      blocks.push_back(unet::make_res_block(b, rn, in, dest, temb_act, groups, pad));
+      return;
+    }
+    Act mid = b.make({n, cout, h, w}, rn + ".out");
+    blocks.push_back(unet::make_res_block(b, rn, in, mid, temb_act, groups, pad));
+    blocks.push_back(unet::make_attention_block(b, attn_name(path, level, i), mid, dest, c.num_heads, groups));
+  };
+
   // --- encoder ---
   int h = height, w = width;
   Act cur = skip_destination();
@@ -198,14 +211,7 @@ void UNet::Impl::build(Arena& a) {
     int cout = base * c.channel_mult[level];
     for (int i = 0; i < c.num_res_blocks; ++i) {
       Act dest = skip_destination();
-      std::string rn = res_name("down", level, i);
-      if (topo.attention[level]) {
-        Act mid = b.make({n, cout, h, w}, rn + ".out");
-        blocks.push_back(unet::make_res_block(b, rn, cur, mid, temb_act, groups, pad));
-        blocks.push_back(unet::make_attention_block(b, attn_name("down", level, i), mid, dest, c.num_heads, groups));
-      } else {
-        blocks.push_back(unet::make_res_block(b, rn, cur, dest, temb_act, groups, pad));
-      }
+      add_level_block("down", level, i, cur, dest, cout, h, w);
       cur = dest;
       ch = cout;
     }
@@ -240,14 +246,7 @@ void UNet::Impl::build(Arena& a) {
       // upsample (or the output head) reads.
       Act dest = (last_in_level) ? b.make({n, cout, h, w}, res_name("up", level, i) + ".result")
                                  : h_destination(cat_index + 1);
-      std::string rn = res_name("up", level, i);
-      if (topo.attention[level]) {
-        Act mid = b.make({n, cout, h, w}, rn + ".out");
-        blocks.push_back(unet::make_res_block(b, rn, in, mid, temb_act, groups, pad));
-        blocks.push_back(unet::make_attention_block(b, attn_name("up", level, i), mid, dest, c.num_heads, groups));
-      } else {
-        blocks.push_back(unet::make_res_block(b, rn, in, dest, temb_act, groups, pad));
-      }
+      add_level_block("up", level, i, in, dest, cout, h, w);
       ++cat_index;
       if (last_overall) final_h = dest;
       if (last_in_level && level > 0) {
