@@ -1,8 +1,8 @@
-// `tessera bench conv`: times Tessera kernels by replaying recorded sequences (wall clock) and
+// `tessera bench conv|gemm`: times Tessera kernels by replaying recorded sequences (wall clock) and
 // the same cases with PyTorch CPU (tools/bench_torch.py) in the same run; prints a table with
 // both rates and their ratio, and optionally JSON.
 //
-// The case table is family-agnostic: a family (conv today; gemm can be added) contributes
+// The case table is family-agnostic: a family (conv, gemm) contributes
 // BenchCase rows, each knowing its flop count, how to prepare tensors and record one dispatch,
 // and the spec string bench_torch.py understands for the same case.
 #include <algorithm>
@@ -28,6 +28,7 @@
 #include "tessera/context.hpp"
 #include "tessera/error.hpp"
 #include "tessera/ops/conv2d.hpp"
+#include "tessera/ops/matmul.hpp"
 
 namespace tessera::cli {
 
@@ -154,9 +155,66 @@ std::vector<BenchCase> conv_cases(const BenchOptions& o, const Context& ctx) {
   return cases;
 }
 
+// ---- gemm family ----------------------------------------------------------------------------
+// One batched product C[b] = op(A[b]) op(B[b]), each operand packed and strided by its size.
+struct GemmShape {
+  const char* pass;  // the group, for --pass: attn_qk, attn_pv, linear, square
+  int64_t m, n, k, batch;
+  bool ta, tb;
+  const char* what;
+};
+// Attention at 16x16 (T = 256 tokens), head_dim d = C/heads, batch = N*heads, with the layouts
+// attention.cpp uses: scores = Q^T K (T x T x d, A transposed), O = V P^T (d x T x T, B
+// transposed). Linear layers (time embedding, ResBlock time projections): x[N, in] W^T, W
+// stored [out, in]. Square products for comparison with the usual GEMM figures.
+constexpr GemmShape kGemmShapes[] = {
+    {"attn_qk", 256, 256, 32, 32, true, false, "scores Q^T K, d=32, N*heads=32"},
+    {"attn_qk", 256, 256, 64, 32, true, false, "scores Q^T K, d=64, N*heads=32"},
+    {"attn_qk", 256, 256, 32, 128, true, false, "scores Q^T K, d=32, N*heads=128"},
+    {"attn_pv", 32, 256, 256, 32, false, true, "out V P^T, d=32, N*heads=32"},
+    {"attn_pv", 64, 256, 256, 32, false, true, "out V P^T, d=64, N*heads=32"},
+    {"attn_pv", 32, 256, 256, 128, false, true, "out V P^T, d=32, N*heads=128"},
+    {"linear", 8, 256, 256, 1, false, true, "linear N=8, 256->256"},
+    {"linear", 32, 256, 256, 1, false, true, "linear N=32, 256->256"},
+    {"linear", 8, 1024, 256, 1, false, true, "linear N=8, 256->1024"},
+    {"linear", 32, 1024, 256, 1, false, true, "linear N=32, 256->1024"},
+    {"square", 256, 256, 256, 1, false, false, "square 256"},
+    {"square", 512, 512, 512, 1, false, false, "square 512"},
+    {"square", 1024, 1024, 1024, 1, false, false, "square 1024"},
+};
+
+BenchCase gemm_case(const GemmShape& g) {
+  BenchCase c;
+  c.family = "gemm";
+  c.pass = g.pass;
+  c.id = std::string("gemm_") + g.pass + "_" + std::to_string(g.m) + "x" + std::to_string(g.n) + "x" +
+         std::to_string(g.k) + "_b" + std::to_string(g.batch);
+  c.shape = std::string(g.what) + " (" + (g.ta ? "t" : "n") + (g.tb ? "t" : "n") + ")";
+  c.torch_spec = "mm,M=" + std::to_string(g.m) + ",N=" + std::to_string(g.n) + ",K=" + std::to_string(g.k) +
+                 ",batch=" + std::to_string(g.batch) + ",ta=" + (g.ta ? "1" : "0") + ",tb=" + (g.tb ? "1" : "0");
+  c.flops = static_cast<double>(ops::matmul_flops(g.m, g.n, g.k, g.batch));
+  c.arena_bytes =
+      static_cast<VkDeviceSize>(g.batch * (g.m * g.k + g.k * g.n + g.m * g.n)) * 4 + (VkDeviceSize(8) << 20);
+  c.prepare = [g](Arena& arena) -> Recorder {
+    Tensor a = random_input(arena, g.ta ? Shape{g.batch, g.k, g.m} : Shape{g.batch, g.m, g.k}, "a", 1.0f);
+    Tensor b = random_input(arena, g.tb ? Shape{g.batch, g.n, g.k} : Shape{g.batch, g.k, g.n}, "b", 1.0f);
+    Tensor out = arena.allocate({g.batch, g.m, g.n}, DType::F32, "c");
+    return [=](CommandSequence& s) { ops::matmul(s, a, b, out, g.ta, g.tb); };
+  };
+  return c;
+}
+
+std::vector<BenchCase> gemm_cases(const BenchOptions& o, const Context&) {
+  std::vector<BenchCase> cases;
+  for (const GemmShape& g : kGemmShapes)
+    if (o.passes.empty() || std::find(o.passes.begin(), o.passes.end(), g.pass) != o.passes.end())
+      cases.push_back(gemm_case(g));
+  return cases;
+}
+
 using FamilyCases = std::function<std::vector<BenchCase>(const BenchOptions&, const Context&)>;
 const std::map<std::string, FamilyCases>& families() {
-  static const std::map<std::string, FamilyCases> table{{"conv", conv_cases}};
+  static const std::map<std::string, FamilyCases> table{{"conv", conv_cases}, {"gemm", gemm_cases}};
   return table;
 }
 
@@ -262,11 +320,12 @@ std::string json_number(double v) {
 
 void usage() {
   std::fprintf(stderr,
-               "usage: tessera bench conv [options]   (or: tessera bench train --help)\n"
-               "  --batch LIST       batch sizes (default 1,8,32)\n"
-               "  --channels LIST    only the U-Net shapes with these channel counts (64, 128, 256)\n"
-               "  --pass LIST        fwd,bwd_data,bwd_weight (default all)\n"
-               "  --iters N          timed replays per case (default 5; the median is reported)\n"
+               "usage: tessera bench conv|gemm [options]   (or: tessera bench train --help)\n"
+               "  --batch LIST       conv: batch sizes (default 1,8,32)\n"
+               "  --channels LIST    conv: only the U-Net shapes with these channel counts (64, 128, 256)\n"
+               "  --pass LIST        conv: fwd,bwd_data,bwd_weight; gemm: attn_qk,attn_pv,linear,square\n"
+               "                     (default all)\n"
+               "  --iters N          timed replays per case (default 5; median and best are reported)\n"
                "  --threads N        PyTorch threads (default: hardware threads; lavapipe uses LP_NUM_THREADS)\n"
                "  --variant cpu|gpu  force Tessera's kernel variant (default: the device's)\n"
                "  --json PATH        also write the results as JSON\n"
@@ -312,9 +371,9 @@ BenchOptions parse(const std::vector<std::string>& args) {
   }
   if (o.family.empty()) {
     usage();
-    throw Error("bench: say what to benchmark (conv)");
+    throw Error("bench: say what to benchmark (conv, gemm or train)");
   }
-  if (!families().count(o.family)) throw Error("bench: unknown benchmark '" + o.family + "' (known: conv)");
+  if (!families().count(o.family)) throw Error("bench: unknown benchmark '" + o.family + "' (known: conv, gemm, train)");
   return o;
 }
 
@@ -360,8 +419,8 @@ int bench_main(const std::vector<std::string>& args) {
   std::printf("PyTorch CPU reference: %s\n", torch_status.c_str());
   if (!have_torch) std::printf("PyTorch numbers are missing: %s; Tessera's numbers follow alone.\n", torch_status.c_str());
 
-  std::printf("\n%-36s %-34s %11s %11s %11s %11s %7s\n", "case", "shape", "tessera ms", "tessera GF/s", "torch ms",
-              "torch GF/s", "ratio");
+  std::printf("\n%-36s %-42s %11s %11s %12s %11s %11s %7s\n", "case", "shape", "tessera ms", "best ms",
+              "tessera GF/s", "torch ms", "torch GF/s", "ratio");
   std::ostringstream json;
   json << "{\n  \"benchmark\": \"" << o.family << "\",\n  \"device\": \"" << json_escape(ctx->info().name)
        << "\",\n  \"driver\": \"" << json_escape(ctx->info().driver) << "\",\n  \"kernel_variant\": \""
@@ -381,8 +440,8 @@ int bench_main(const std::vector<std::string>& args) {
       std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
       return std::string(buf);
     };
-    std::printf("%-36s %-34s %11.3f %11.2f %11s %11s %7s\n", c.id.c_str(), c.shape.c_str(), t.median_ms, t_gf,
-                fixed(r.median_ms, 3).c_str(), fixed(r_gf, 2).c_str(), fixed(ratio, 2).c_str());
+    std::printf("%-36s %-42s %11.3f %11.3f %12.2f %11s %11s %7s\n", c.id.c_str(), c.shape.c_str(), t.median_ms,
+                t.min_ms, t_gf, fixed(r.median_ms, 3).c_str(), fixed(r_gf, 2).c_str(), fixed(ratio, 2).c_str());
     json << "    {\"id\": \"" << c.id << "\", \"family\": \"" << c.family << "\", \"pass\": \"" << c.pass
          << "\", \"shape\": \"" << c.shape << "\", \"flops\": " << json_number(c.flops)
          << ", \"tessera_ms_median\": " << json_number(t.median_ms) << ", \"tessera_ms_min\": " << json_number(t.min_ms)
@@ -392,7 +451,8 @@ int bench_main(const std::vector<std::string>& args) {
          << ", \"ratio\": " << json_number(ratio) << "}" << (i + 1 < cases.size() ? "," : "") << "\n";
   }
   json << "  ]\n}\n";
-  std::printf("(ratio = Tessera GFLOP/s / PyTorch GFLOP/s; GFLOP/s = 2*N*Co*Ci*k*k*Ho*Wo / time)\n");
+  std::printf("(ratio = Tessera GFLOP/s / PyTorch GFLOP/s, both from the median; GFLOP/s = %s / time)\n",
+              o.family == "gemm" ? "2*M*N*K*batch" : "2*N*Co*Ci*k*k*Ho*Wo");
   if (!o.json_path.empty()) {
     std::ofstream f(o.json_path);
     if (!f) throw Error("bench: cannot write " + o.json_path);

@@ -5,6 +5,7 @@ usage: bench_torch.py FAMILY [--threads N] [--iters N] --case ID=SPEC [--case ID
 
 A SPEC is "pass,key=value,..." as written by cli/bench.cpp, e.g.
   conv:  fwd,N=8,Ci=64,Co=64,H=64,W=64,k=3,s=1,pad=zeros   (pass: fwd | bwd_data | bwd_weight)
+  gemm:  mm,M=256,N=256,K=32,batch=32,ta=1,tb=0            (C = op(A) op(B); A stored [K,M] if ta)
 Prints one line per case, "RESULT <id> <median_ms> <min_ms>", after a header line
 "TORCH <version> <threads>", or a single "TORCH_UNAVAILABLE <reason>" line (exit code 0,
 so the caller can still print its own numbers). New families (e.g. gemm) add a builder to
@@ -54,7 +55,22 @@ def conv_builder(torch, pass_name, p):
     raise ValueError("unknown conv pass " + pass_name)
 
 
-BUILDERS = {"conv": conv_builder}
+def gemm_builder(torch, pass_name, p):
+    if pass_name != "mm":
+        raise ValueError("unknown gemm pass " + pass_name)
+    m, n, k, batch = int(p["M"]), int(p["N"]), int(p["K"]), int(p["batch"])
+    ta, tb = p.get("ta", "0") == "1", p.get("tb", "0") == "1"
+    # The same stored layouts as Tessera: a transposed operand is stored the other way round
+    # and handed to torch.matmul as a transposed view (no copy).
+    a = torch.randn(batch, k, m).transpose(1, 2) if ta else torch.randn(batch, m, k)
+    b = torch.randn(batch, n, k).transpose(1, 2) if tb else torch.randn(batch, k, n)
+    out = torch.empty(batch, m, n)
+    if batch == 1:
+        a, b, out = a[0], b[0], out[0]
+    return lambda: torch.matmul(a, b, out=out)
+
+
+BUILDERS = {"conv": conv_builder, "gemm": gemm_builder}
 
 
 def time_op(fn, iters):
