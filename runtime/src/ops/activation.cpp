@@ -6,6 +6,7 @@
 #include "tessera/error.hpp"
 #include "tessera/kernel.hpp"
 #include "tessera/ops/concat.hpp"
+#include "ops/per_sample_dispatch.hpp"
 
 namespace tessera::ops {
 
@@ -18,15 +19,10 @@ void require_operand(const char* op, const Context& ctx, const Tensor& t) {
   require_dtype(op, t, DType::F32);
   if (t.rank() < 1) throw ShapeError(std::string(op) + ": " + t.describe() + " needs a batch dimension");
   require_bindable(op, ctx, t);
-  if (static_cast<uint64_t>(t.span_bytes() / 4) > std::numeric_limits<uint32_t>::max())
-    throw UnsupportedError(std::string(op) + ": " + t.describe() + " has more than 2^32 elements");
+  require_32bit_indexing(op, t);
 }
 
-Groups sample_groups(const Tensor& t) {
-  Groups g = groups_1d(static_cast<uint64_t>(t.numel() / t.dim(0)), kLocalSize);
-  g.z = static_cast<uint32_t>(t.dim(0));
-  return g;
-}
+Groups sample_groups(const Tensor& t) { return per_sample_groups(t.numel() / t.dim(0), t.dim(0), kLocalSize); }
 
 }  // namespace
 

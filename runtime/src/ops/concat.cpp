@@ -7,6 +7,7 @@
 #include "tessera/context.hpp"
 #include "tessera/error.hpp"
 #include "tessera/kernel.hpp"
+#include "ops/per_sample_dispatch.hpp"
 
 namespace tessera::ops {
 
@@ -20,17 +21,7 @@ void require_nchw_f32(const char* op, const Tensor& t) {
   if (t.rank() != 4) throw ShapeError(std::string(op) + ": " + t.describe() + " should be NCHW (rank 4)");
 }
 
-// Per-sample index arithmetic in the shaders is 32-bit.
-void require_32bit_indexing(const char* op, const Tensor& t) {
-  if (static_cast<uint64_t>(t.span_bytes() / 4) > std::numeric_limits<uint32_t>::max())
-    throw UnsupportedError(std::string(op) + ": " + t.describe() + " has more than 2^32 elements");
-}
-
-Groups sample_groups(int64_t per_sample, int64_t batch) {
-  Groups g = groups_1d(static_cast<uint64_t>(per_sample), kLocalSize);
-  g.z = static_cast<uint32_t>(batch);
-  return g;
-}
+Groups sample_groups(int64_t per_sample, int64_t batch) { return per_sample_groups(per_sample, batch, kLocalSize); }
 
 }  // namespace
 

@@ -9,6 +9,7 @@
 #include "tessera/error.hpp"
 #include "tessera/kernel.hpp"
 #include "tessera/ops/concat.hpp"
+#include "ops/per_sample_dispatch.hpp"
 
 namespace tessera::ops {
 
@@ -34,8 +35,7 @@ void require_activation(const char* op, const Context& ctx, const Tensor& t, con
   require_shape(op, t, expected);
   require_dtype(op, t, DType::F32);
   require_bindable(op, ctx, t);
-  if (static_cast<uint64_t>(t.span_bytes() / 4) > std::numeric_limits<uint32_t>::max())
-    throw UnsupportedError(std::string(op) + ": " + t.describe() + " has more than 2^32 elements");
+  require_32bit_indexing(op, t);
 }
 
 void require_small(const char* op, const Context& ctx, const Tensor& t, const Shape& expected) {

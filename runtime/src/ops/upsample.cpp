@@ -6,6 +6,7 @@
 #include "tessera/error.hpp"
 #include "tessera/kernel.hpp"
 #include "tessera/ops/concat.hpp"
+#include "ops/per_sample_dispatch.hpp"
 
 namespace tessera::ops {
 
@@ -18,17 +19,14 @@ void require_operand(const char* op, const Context& ctx, const Tensor& t) {
   require_dtype(op, t, DType::F32);
   if (t.rank() != 4) throw ShapeError(std::string(op) + ": " + t.describe() + " should be NCHW (rank 4)");
   require_bindable(op, ctx, t);
-  if (static_cast<uint64_t>(t.span_bytes() / 4) > std::numeric_limits<uint32_t>::max())
-    throw UnsupportedError(std::string(op) + ": " + t.describe() + " has more than 2^32 elements");
+  require_32bit_indexing(op, t);
 }
 
 Shape upsampled(const Tensor& small) { return {small.dim(0), small.dim(1), 2 * small.dim(2), 2 * small.dim(3)}; }
 
 // One invocation per element of the low-resolution tensor, samples along z.
 Groups sample_groups(const Tensor& small) {
-  Groups g = groups_1d(static_cast<uint64_t>(small.numel() / small.dim(0)), kLocalSize);
-  g.z = static_cast<uint32_t>(small.dim(0));
-  return g;
+  return per_sample_groups(small.numel() / small.dim(0), small.dim(0), kLocalSize);
 }
 
 }  // namespace
