@@ -11,6 +11,8 @@
 #include <sstream>
 #include <thread>
 
+#include "support/run_command.hpp"
+
 namespace tessera {
 namespace {
 
@@ -21,20 +23,8 @@ const std::string kData = std::string(TESSERA_SOURCE_DIR) + "/tests/fixtures/tex
 const std::string kModel =
     " --batch 4 --res 16 --base 16 --mult 1,2 --groups 4 --attn 8 --sample-every 0 --checkpoint-every 100";
 
-struct CommandResult {
-  int status;
-  std::string output;
-};
-
-CommandResult run(const std::string& args) {
-  std::string cmd = kTessera + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
+using testing::CommandResult;
+using testing::run_tessera;
 
 std::string slurp(const fs::path& p) {
   std::ifstream f(p, std::ios::binary);
@@ -56,14 +46,14 @@ class TrainCliTest : public ::testing::Test {
 
 TEST_F(TrainCliTest, ResumeContinuesBitIdentically) {
   std::string a = (dir_ / "a").string(), b = (dir_ / "b").string();
-  ASSERT_EQ(run("train --data " + kData + " --out " + a + " --steps 8" + kModel).status, 0);
-  ASSERT_EQ(run("train --data " + kData + " --out " + b + " --steps 4" + kModel).status, 0);
-  CommandResult resumed = run("train --data " + kData + " --out " + b + " --resume --steps 8 --sample-every 0");
+  ASSERT_EQ(run_tessera("train --data " + kData + " --out " + a + " --steps 8" + kModel).status, 0);
+  ASSERT_EQ(run_tessera("train --data " + kData + " --out " + b + " --steps 4" + kModel).status, 0);
+  CommandResult resumed = run_tessera("train --data " + kData + " --out " + b + " --resume --steps 8 --sample-every 0");
   ASSERT_EQ(resumed.status, 0) << resumed.output;
   EXPECT_NE(resumed.output.find("resumed at step 4"), std::string::npos) << resumed.output;
   EXPECT_EQ(slurp(dir_ / "a" / "checkpoint.safetensors"), slurp(dir_ / "b" / "checkpoint.safetensors"));
   for (const char* f : {"model.safetensors", "loss.csv", "loss.png"}) EXPECT_TRUE(fs::exists(dir_ / "b" / f)) << f;
-  CommandResult info = run("info " + (dir_ / "b" / "model.safetensors").string());
+  CommandResult info = run_tessera("info " + (dir_ / "b" / "model.safetensors").string());
   EXPECT_EQ(info.status, 0);
   EXPECT_NE(info.output.find("1  rock"), std::string::npos) << info.output;
 }
@@ -89,23 +79,23 @@ TEST_F(TrainCliTest, CtrlCSavesACheckpointAndExits) {
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 130);
   EXPECT_TRUE(fs::exists(fs::path(out) / "checkpoint.safetensors"));
-  CommandResult resumed = run("train --data " + kData + " --out " + out + " --resume --steps 1 --sample-every 0");
+  CommandResult resumed = run_tessera("train --data " + kData + " --out " + out + " --resume --steps 1 --sample-every 0");
   EXPECT_EQ(resumed.status, 0) << resumed.output;  // a valid checkpoint (already past step 1)
 }
 
 TEST_F(TrainCliTest, BadInputGetsClearErrors) {
-  CommandResult r = run("train --data /no/such/folder");
+  CommandResult r = run_tessera("train --data /no/such/folder");
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.output.find("is not a folder"), std::string::npos) << r.output;
-  r = run("train --data " + kData + " --steps -5");
+  r = run_tessera("train --data " + kData + " --steps -5");
   EXPECT_NE(r.output.find("--steps must be an integer"), std::string::npos) << r.output;
-  r = run("train --data " + kData + " --resume --out " + (dir_ / "none").string());
+  r = run_tessera("train --data " + kData + " --resume --out " + (dir_ / "none").string());
   EXPECT_NE(r.output.find("no checkpoint"), std::string::npos) << r.output;
   std::ofstream(dir_ / "junk.safetensors") << "definitely not a model";
-  r = run("info " + (dir_ / "junk.safetensors").string());
+  r = run_tessera("info " + (dir_ / "junk.safetensors").string());
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.output.find("junk.safetensors"), std::string::npos) << r.output;
-  r = run("frobnicate");
+  r = run_tessera("frobnicate");
   EXPECT_EQ(r.status, 2);
 }
 
@@ -118,7 +108,7 @@ namespace {
 TEST(BenchCliTest, TrainBenchReportsRatesAndPhases) {
   std::string config =
       R"('{"base_channels": 8, "channel_mult": [1, 2], "num_res_blocks": 1, "attention_resolutions": [], "num_heads": 1, "norm_groups": 4, "num_classes": 0, "train_resolution": 8}')";
-  CommandResult r = run("bench train --no-torch --steps 1 --batch 2 --res 8 --config " + config);
+  CommandResult r = run_tessera("bench train --no-torch --steps 1 --batch 2 --res 8 --config " + config);
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("ms/step"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("sustains"), std::string::npos) << r.output;

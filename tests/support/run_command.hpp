@@ -1,0 +1,26 @@
+// Runs the built `tessera` binary as a user would, for the CLI tests.
+#pragma once
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <string>
+
+namespace tessera::testing {
+
+struct CommandResult {
+  int status;          // exit code, or -1 when killed by a signal
+  std::string output;  // stdout and stderr together
+};
+
+inline CommandResult run_tessera(const std::string& args) {
+  std::string cmd = std::string(TESSERA_BINARY_DIR) + "/tessera " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return {-1, "popen failed: " + cmd};
+  std::string out;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  int status = pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+}  // namespace tessera::testing
