@@ -1,5 +1,5 @@
 // Image files: PNG/JPEG in (8- or 16-bit, gray/RGB/RGBA, via stb_image), PNG out (RGBA8),
-// written atomically. In memory, images are planar float RGB [3, H, W] in [-1, 1], the
+// written atomically (tessera/atomic_file.hpp). In memory, images are planar float RGB [3, H, W] in [-1, 1], the
 // model's layout.
 #pragma once
 #include <cstdint>
@@ -28,8 +28,5 @@ void save_png(const std::filesystem::path& path, std::span<const uint8_t> rgba, 
 // Tiles N planar images [N, 3, H, W] into a grid of `columns` with 2-pixel dark gaps.
 void save_image_grid(const std::filesystem::path& path, std::span<const float> images, int count, int width,
                      int height, int columns);
-
-// Writes `bytes` to `path` atomically (temp + fsync + rename).
-void write_file_atomically(const std::filesystem::path& path, std::span<const uint8_t> bytes);
 
 }  // namespace tessera

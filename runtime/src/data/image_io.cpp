@@ -1,15 +1,14 @@
 #include "tessera/image_io.hpp"
 
-#include <fcntl.h>
 #include <stb/stb_image.h>
 #include <stb/stb_image_write.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <memory>
 
+#include "tessera/atomic_file.hpp"
 #include "tessera/error.hpp"
 
 namespace tessera {
@@ -55,34 +54,6 @@ std::vector<uint8_t> planes_to_rgba8(std::span<const float> planes, int width, i
   return rgba;
 }
 
-void write_file_atomically(const std::filesystem::path& path, std::span<const uint8_t> bytes) {
-  std::filesystem::path dir = path.parent_path().empty() ? std::filesystem::path(".") : path.parent_path();
-  std::string tmp = (dir / ("." + path.filename().string() + ".tmp." + std::to_string(::getpid()))).string();
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_TRUNC, 0644);
-  if (fd < 0) throw Error("cannot write '" + path.string() + "': " + std::strerror(errno));
-  size_t done = 0;
-  while (done < bytes.size()) {
-    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n <= 0) {
-      int e = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      throw Error("cannot write '" + path.string() + "': " + std::strerror(e));
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    int e = errno;
-    ::unlink(tmp.c_str());
-    throw Error("cannot write '" + path.string() + "': " + std::strerror(e));
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    int e = errno;
-    ::unlink(tmp.c_str());
-    throw Error("cannot write '" + path.string() + "': " + std::strerror(e));
-  }
-}
-
 void save_png(const std::filesystem::path& path, std::span<const uint8_t> rgba, int width, int height) {
   if (width <= 0 || height <= 0 || rgba.size() != size_t(width) * height * 4)
     throw Error("save_png '" + path.string() + "': pixel buffer does not match " + std::to_string(width) + "x" +
@@ -94,7 +65,7 @@ void save_png(const std::filesystem::path& path, std::span<const uint8_t> rgba, 
   };
   if (!stbi_write_png_to_func(append, &png, width, height, 4, rgba.data(), width * 4))
     throw Error("cannot encode PNG '" + path.string() + "'");
-  write_file_atomically(path, png);
+  write_file_atomically(path, std::as_bytes(std::span(png)));
 }
 
 void save_image_grid(const std::filesystem::path& path, std::span<const float> images, int count, int width,
