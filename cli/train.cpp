@@ -1,7 +1,7 @@
 // `tessera train`: trains a U-Net on a folder of textures (SPEC §5), entirely on the Vulkan
 // device. Writes into --out: checkpoint.safetensors (raw weights, AdamW moments, EMA, step),
 // model.safetensors (EMA weights, the file to sample with), loss.csv, loss.png and
-// samples/step-NNNNNNN.png grids. --resume continues bit-identically from the checkpoint;
+// samples/step-NNNNNNN.png grids (DPM-Solver++, one row per class). --resume continues bit-identically from the checkpoint;
 // Ctrl-C saves a checkpoint and exits.
 #include <unistd.h>
 
@@ -77,16 +77,20 @@ class GridWriter {
     rows_ = classes > 0 ? std::min(classes, 9) : 4;
     UNet::declare_parameters(info.config, weights_);
     weights_.allocate(ctx, false);
-    DdimOptions o;
+    SamplerOptions o;
+    o.kind = SamplerKind::DpmSolver2M;
     o.steps = steps;
-    sampler_ = std::make_unique<DdimSampler>(ctx, info.config, weights_, rows_ * kColumns, res, res, o);
+    sampler_ = std::make_unique<Sampler>(ctx, info.config, weights_, rows_ * kColumns, res, res, o);
   }
   void write(const fs::path& path, const std::vector<float>& ema, uint64_t seed) {
     weights_.upload_flat(ema);
     std::vector<uint32_t> labels(rows_ * kColumns);
-    for (size_t i = 0; i < labels.size(); ++i)
+    std::vector<uint64_t> seeds(labels.size());
+    for (size_t i = 0; i < labels.size(); ++i) {
       labels[i] = info_.config.num_classes > 0 ? uint32_t(i / kColumns) : 0;
-    auto images = sampler_->sample(seed, labels);
+      seeds[i] = seed + i % kColumns;  // the same noise in every row: only the class differs
+    }
+    auto images = sampler_->sample({seeds, labels});
     save_image_grid(path, images, rows_ * kColumns, res_, res_, kColumns);
   }
 
@@ -95,7 +99,7 @@ class GridWriter {
   ModelInfo info_;
   int res_, rows_;
   ParameterSet weights_;
-  std::unique_ptr<DdimSampler> sampler_;
+  std::unique_ptr<Sampler> sampler_;
 };
 
 }  // namespace

@@ -56,50 +56,83 @@ TEST_F(DiffusionOpsTest, NoiseAndTargetsMatchReference) {
   }
 }
 
-TEST_F(DiffusionOpsTest, DdimStepMatchesReference) {
-  NoiseSchedule s(Schedule::Linear, 1000);
+// The op's own contract (shaders/sampler_step.comp) with arbitrary coefficients; the coefficients
+// of each sampler are checked against the PyTorch reference in test_sampler_reference.cpp.
+TEST_F(DiffusionOpsTest, SamplerStepMatchesReference) {
   for (Prediction pred : {Prediction::Eps, Prediction::V})
-    for (double eta : {0.0, 1.0})
-      for (bool clip : {false, true}) {
-        Shape shape{2, 3, 4, 5};
-        Tensor x = random_tensor(shape, 4, -3, 3, "x"), out = random_tensor(shape, 5, -2, 2, "out");
-        Tensor z = random_tensor(shape, 6, -2, 2, "z");
-        auto hx = download_f32(x), ho = download_f32(out), hz = download_f32(z);
-        auto c = ops::ddim_coefficients(s.alpha_bar(600), s.alpha_bar(400), eta);
-        CommandSequence seq(ctx());
-        ops::ddim_step(seq, x, out, z, c, pred, clip);
-        seq.run();
-        double at = std::sqrt(s.alpha_bar(600)), bt = std::sqrt(1 - s.alpha_bar(600));
-        double ap = std::sqrt(s.alpha_bar(400));
-        double sigma = eta * std::sqrt((1 - s.alpha_bar(400)) / (1 - s.alpha_bar(600)) *
-                                       (1 - s.alpha_bar(600) / s.alpha_bar(400)));
-        double dir = std::sqrt(1 - s.alpha_bar(400) - sigma * sigma);
-        std::vector<double> ref(hx.size());
-        for (size_t i = 0; i < ref.size(); ++i) {
-          double x0, eps;
-          if (pred == Prediction::V) {
-            x0 = at * hx[i] - bt * ho[i];
-            eps = bt * hx[i] + at * ho[i];
-          } else {
-            eps = ho[i];
-            x0 = (hx[i] - bt * eps) / at;
+    for (bool clip : {false, true})
+      for (bool guided : {false, true})
+        for (bool history : {false, true}) {
+          Shape shape{2, 3, 4, 5}, out_shape{guided ? 4 : 2, 3, 4, 5};
+          Tensor x = random_tensor(shape, 4, -3, 3, "x"), out = random_tensor(out_shape, 5, -2, 2, "out");
+          Tensor z = random_tensor(shape, 6, -2, 2, "z"), x0 = random_tensor(shape, 7, -1, 1, "x0");
+          auto hx = download_f32(x), ho = download_f32(out), hz = download_f32(z), hl = download_f32(x0);
+          StepCoefficients c{0.6, 0.8};
+          c.c_x = 0.3, c.c_x0 = 0.7, c.c_x0_last = history ? -0.2 : 0.0, c.c_eps = 0.4, c.sigma = 0.25;
+          c.uses_history = history;
+          const double w = 2.5;
+          CommandSequence seq(ctx());
+          ops::sampler_step(seq, x, out, z, x0, c, w, {pred, clip, guided});
+          seq.run();
+          std::vector<double> ref(hx.size()), ref_x0(hx.size());
+          for (size_t i = 0; i < ref.size(); ++i) {
+            double o = guided ? ho[i + hx.size()] + w * (ho[i] - ho[i + hx.size()]) : ho[i];
+            double e, d;
+            if (pred == Prediction::V) {
+              d = c.a_t * hx[i] - c.b_t * o;
+              e = c.b_t * hx[i] + c.a_t * o;
+            } else {
+              e = o;
+              d = (hx[i] - c.b_t * e) / c.a_t;
+            }
+            if (clip) {
+              d = std::clamp(d, -1.0, 1.0);
+              e = (hx[i] - c.a_t * d) / c.b_t;
+            }
+            ref[i] = c.c_x * hx[i] + c.c_x0 * d + c.c_x0_last * hl[i] + c.c_eps * e + c.sigma * hz[i];
+            ref_x0[i] = d;
           }
-          if (clip) {
-            x0 = std::clamp(x0, -1.0, 1.0);
-            eps = (hx[i] - at * x0) / bt;
-          }
-          ref[i] = ap * x0 + dir * eps + sigma * hz[i];
+          // A handful of roundings, amplified up to ~4x by the divisions and the guidance weight.
+          expect_close(download_f32(x), ref, 2e-5, "sampler step");
+          expect_close(download_f32(x0), ref_x0, 2e-5, "x0 estimate");
         }
-        // Division by a_t = 0.37 and b_t = 0.93 amplify rounding of the inputs by a few times.
-        expect_close(download_f32(x), ref, 2e-5, "ddim step");
-      }
+}
+
+TEST_F(DiffusionOpsTest, BlendKnownKeepsExactlyWhereKeepIsOne) {
+  Shape shape{2, 3, 4, 4};
+  Tensor x = random_tensor(shape, 1, -3, 3, "x"), zk = random_tensor(shape, 2, -2, 2, "zk");
+  Tensor known = random_tensor({3, 4, 4}, 3, -1, 1, "known"), keep = random_tensor({4, 4}, 4, 0, 1, "keep");
+  std::vector<float> hk = download_f32(keep);
+  hk[0] = 1.0f, hk[1] = 0.0f;
+  upload_f32(keep, hk);
+  auto hx = download_f32(x), hz = download_f32(zk), hn = download_f32(known);
+  CommandSequence seq(ctx());
+  ops::sampler_blend_known(seq, x, known, zk, &keep, 1.0, 0.0);  // the final step: the known image itself
+  seq.run();
+  auto got = download_f32(x);
+  for (size_t i = 0; i < got.size(); ++i) {
+    float k = hk[i % 16], n = hn[i % 48];
+    if (k == 1.0f) ASSERT_EQ(got[i], n);
+    else if (k == 0.0f) ASSERT_EQ(got[i], hx[i]);
+    else ASSERT_NEAR(got[i], hx[i] * (1 - k) + n * k, 1e-5);
+  }
+  CommandSequence img2img(ctx());
+  ops::sampler_blend_known(img2img, x, known, zk, nullptr, 0.6, 0.8);
+  img2img.run();
+  std::vector<double> ref(got.size());
+  for (size_t i = 0; i < ref.size(); ++i) ref[i] = 0.6 * hn[i % 48] + 0.8 * hz[i];
+  expect_close(download_f32(x), ref, 1e-6, "img2img start");
 }
 
 TEST_F(DiffusionOpsTest, BadShapesAreClearErrors) {
   Tensor x = random_tensor({2, 3, 4, 4}, 1), coefs = random_tensor({3, 2}, 2);
   CommandSequence seq(ctx());
   EXPECT_THROW(ops::diffusion_noise(seq, x, x, coefs, x, x, Prediction::Eps), ShapeError);
-  EXPECT_THROW(ops::ddim_coefficients(0.5, 0.4, 0.0), Error);  // prev must be less noisy
+  NoiseSchedule schedule(Schedule::Linear, 1000);
+  EXPECT_THROW(step_coefficients(schedule, SamplerKind::Ddim, {400, 600}), Error);  // prev must be less noisy
+  Tensor guided_out = random_tensor({2, 3, 4, 4}, 3);
+  StepCoefficients c{0.6, 0.8};
+  EXPECT_THROW(ops::sampler_step(seq, x, guided_out, x, x, c, 2.0, {Prediction::Eps, true, true}), ShapeError);
 }
 
 }  // namespace

@@ -1,50 +1,111 @@
-// DDIM sampling (Song et al. 2021) with the U-Net, every step on the device. The whole loop -
-// initial noise, per-step timestep fill, U-Net forward, DDIM update - is recorded once into
-// one command buffer and replayed for each new seed or label set; the host writes only the
-// noise key and the labels. (The Sampling issue adds DDPM, DPM-Solver++ and guidance.)
+// Sampling (SPEC §4): DDPM ancestral, DDIM(eta) and DPM-Solver++(2M) with classifier-free
+// guidance, img2img and inpainting, every tensor operation on the device.
+//
+// A Sampler is a plan for one batch, image size and option set. At construction it records
+// one command buffer for the start (initial noise, the img2img / inpainting start) and one per
+// step (timestep fill, model forward - conditional and null passes as one batch when guided -,
+// the update, the known-pixel blend); sampling replays them, the host only writes seeds,
+// labels and images between runs. Steps run one at a time, so a caller can spread a
+// generation over frames (the plugin's per-frame budget) and show the x0 preview as it goes.
+//
+// Noise: sample k of a batch draws from its own key (seed_k, kSamplerNoiseStream), element e of
+// step slot s at counter s*2P + e (P = C*H*W; slot 0 = start, slot i+1 = step i; the known-pixel
+// noise at + P), so an image depends on its seed only, not on the batch it was made in.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <vector>
 
+#include "tessera/arena.hpp"
 #include "tessera/command_sequence.hpp"
+#include "tessera/denoiser.hpp"
 #include "tessera/noise_schedule.hpp"
 #include "tessera/parameters.hpp"
-#include "tessera/unet.hpp"
+#include "tessera/sampler_schedule.hpp"
+#include "tessera/unet_config.hpp"
 
 namespace tessera {
 
-struct DdimOptions {
-  int steps = 50;      // evenly spaced timesteps from T-1 down to 0
-  double eta = 0.0;    // 0: deterministic DDIM; 1: DDPM-like variance
-  bool clip_x0 = true;
-};
-
 inline constexpr uint32_t kSamplerNoiseStream = 0x20000000u;
 
-class DdimSampler {
- public:
-  // `weights`: the model's parameters (e.g. EMA weights), used in place - not copied.
-  DdimSampler(Context& ctx, const UNetConfig& config, const ParameterSet& weights, int batch, int height, int width,
-              const DdimOptions& options = {});
-  ~DdimSampler();
+struct SamplerOptions {
+  SamplerKind kind = SamplerKind::DpmSolver2M;
+  int steps = 25;
+  double eta = 0.0;                                  // DDIM: 0 deterministic, 1 DDPM-like
+  DdpmVariance variance = DdpmVariance::BetaTilde;  // DDPM
+  bool clip_x0 = true;                               // clamp the x0 estimate to [-1, 1]
+  double guidance = 1.0;       // classifier-free guidance w: eps_null + w (eps_cond - eps_null); 1 = off
+  bool force_guided_batch = false;  // run the null pass even at w = 1 (tests of the guided path)
+  bool init_image = false;     // img2img: start() takes an init image, noised to `strength`
+  double strength = 1.0;       // img2img: fraction of the schedule re-run (0 returns the input)
+  bool mask = false;           // inpainting: start() takes a known image and a keep mask
+};
 
-  // Generates a batch: images f32 [N, C, H, W] (in [-1, 1] when clip_x0). labels: one per sample
-  // (num_classes = unconditional) for class-conditional models, ignored otherwise.
-  std::vector<float> sample(uint64_t seed, std::span<const uint32_t> labels);
+// What one generation starts from. Images are [C, H, W] in [-1, 1], keep is [H, W] in [0, 1]
+// (1 = keep the known pixel, 0 = generate it).
+struct SampleRequest {
+  std::span<const uint64_t> seeds;   // one per sample
+  std::span<const uint32_t> labels;  // one per sample (class-conditional models; num_classes = null)
+  std::span<const float> image;      // init image (img2img) and/or known image (inpainting)
+  std::span<const float> keep;       // inpainting mask
+};
+
+class Sampler {
+ public:
+  // Builds the denoiser for a model batch (the sample batch, doubled when guided).
+  using DenoiserFactory = std::function<std::unique_ptr<Denoiser>(int model_batch)>;
+
+  // The U-Net of `config` with `weights` (used in place, e.g. EMA weights).
+  Sampler(Context& ctx, const UNetConfig& config, const ParameterSet& weights, int batch, int height, int width,
+          const SamplerOptions& options);
+  // Any denoiser; config gives the schedule, prediction, classes and channels.
+  Sampler(Context& ctx, const UNetConfig& config, const DenoiserFactory& factory, int batch, int height, int width,
+          const SamplerOptions& options);
+  ~Sampler();
+  Sampler(const Sampler&) = delete;
+  Sampler& operator=(const Sampler&) = delete;
+
+  // Uploads the request and runs the start; then step() advances one step at a time.
+  void start(const SampleRequest& request);
+  bool step();  // runs the next step; false when there was none left
+  bool done() const { return started_ && next_step_ == timesteps_.size(); }
+  int steps_total() const { return static_cast<int>(timesteps_.size()); }
+  int steps_done() const { return static_cast<int>(next_step_); }
+  double last_step_gpu_ms() const { return last_step_ms_; }  // 0 where the queue has no timestamps
+
+  std::vector<float> image() const;    // x [N, C, H, W]: the result once done()
+  std::vector<float> preview() const;  // the current x0 estimate [N, C, H, W]
+  const Tensor& image_tensor() const { return x_; }
+  const Tensor& preview_tensor() const { return x0_; }
+
+  // start + every step; returns the images.
+  std::vector<float> sample(const SampleRequest& request);
+
   const std::vector<int>& timesteps() const { return timesteps_; }
+  bool guided() const { return guided_; }
+  int batch() const { return batch_; }
+  const Denoiser& denoiser() const { return *model_; }
 
  private:
-  Context& ctx_;
+  void record(Context& ctx);
+  void noise(CommandSequence& seq, const Tensor& out, uint64_t slot, bool known_noise) const;
+
   UNetConfig config_;
-  DdimOptions options_;
+  SamplerOptions options_;
   NoiseSchedule schedule_;
-  std::unique_ptr<UNet> unet_;
+  int batch_, height_, width_;
+  bool guided_ = false;
+  std::unique_ptr<Denoiser> model_;
   std::unique_ptr<Arena> arena_;
-  Tensor x_, z_, keys_;
-  std::unique_ptr<CommandSequence> seq_;
+  Tensor x_, x0_, z_, zk_, known_, keep_, keys_;
+  std::unique_ptr<CommandSequence> start_seq_;
+  std::vector<std::unique_ptr<CommandSequence>> step_seqs_;
   std::vector<int> timesteps_;
+  size_t next_step_ = 0;
+  bool started_ = false;
+  double last_step_ms_ = 0;
 };
 
 }  // namespace tessera

@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "tessera/command_sequence.hpp"
+#include "tessera/denoiser.hpp"
 #include "tessera/parameters.hpp"
 #include "tessera/tensor.hpp"
 #include "tessera/unet_config.hpp"
@@ -18,7 +19,7 @@ namespace tessera {
 
 class Context;
 
-class UNet {
+class UNet : public Denoiser {
  public:
   // Declares every parameter of `config` (names and shapes as docs/model-format.md).
   static void declare_parameters(const UNetConfig& config, ParameterSet& params);
@@ -27,21 +28,21 @@ class UNet {
   // height and width must be multiples of config.size_multiple().
   UNet(Context& ctx, const UNetConfig& config, const ParameterSet& params, int batch, int height, int width,
        bool training);
-  ~UNet();
+  ~UNet() override;
   UNet(const UNet&) = delete;
   UNet& operator=(const UNet&) = delete;
 
   // Inputs the caller fills (by upload or by kernels recorded before record_forward).
-  const Tensor& input() const;      // x_t [N, in_channels, H, W]
-  const Tensor& timesteps() const;  // [N] f32 (timestep values, 0..T-1)
-  const Tensor& labels() const;     // [N] u32 class labels (num_classes = null label); invalid if unconditional
-  const Tensor& output() const;     // model output [N, out_channels, H, W]
+  const Tensor& input() const override;      // x_t [N, in_channels, H, W]
+  const Tensor& timesteps() const override;  // [N] f32 (timestep values, 0..T-1)
+  const Tensor& labels() const override;     // [N] u32 class labels (num_classes = null label); invalid if unconditional
+  const Tensor& output() const override;     // model output [N, out_channels, H, W]
   // Training only: the caller writes dL/d(output) here before the recorded backward runs;
   // after it, every parameter gradient is in params.flat_grads() and dL/dx in input_grad().
   const Tensor& output_grad() const;
   const Tensor& input_grad() const;
 
-  void record_forward(CommandSequence& seq) const;
+  void record_forward(CommandSequence& seq) const override;
   void record_backward(CommandSequence& seq) const;
 
   const UNetConfig& config() const;

@@ -30,30 +30,77 @@ void diffusion_noise(CommandSequence& seq, const Tensor& x0, const Tensor& eps, 
   seq.dispatch(k, {in(x0), in(eps), in(coefs), out(xt), out(target)}, push, groups_1d(push.total, kLocal));
 }
 
-DdimCoefficients ddim_coefficients(double ab_t, double ab_prev, double eta) {
-  if (!(ab_t > 0 && ab_t < 1 && ab_prev > 0 && ab_prev <= 1 && ab_prev >= ab_t))
-    throw Error("ddim_coefficients: need 0 < alpha_bar_t <= alpha_bar_prev <= 1");
-  double sigma = eta * std::sqrt((1 - ab_prev) / (1 - ab_t)) * std::sqrt(1 - ab_t / ab_prev);
-  double dir = std::sqrt(std::max(0.0, 1 - ab_prev - sigma * sigma));
-  return {float(std::sqrt(ab_t)), float(std::sqrt(1 - ab_t)), float(std::sqrt(ab_prev)), float(dir), float(sigma)};
-}
-
-void ddim_step(CommandSequence& seq, const Tensor& x, const Tensor& model_out, const Tensor& z,
-               const DdimCoefficients& c, Prediction prediction, bool clip_x0) {
-  const char* op = "ddim_step";
-  for (const Tensor* t : {&x, &model_out, &z}) {
+void sampler_step(CommandSequence& seq, const Tensor& x, const Tensor& model_out, const Tensor& z, const Tensor& x0,
+                  const StepCoefficients& c, double guidance, const SamplerStepFlags& flags) {
+  const char* op = "sampler_step";
+  for (const Tensor* t : {&x, &model_out, &z, &x0}) {
     require_dtype(op, *t, DType::F32);
     require_dense(op, *t);
-    require_same_shape(op, x, *t);
+  }
+  require_same_shape(op, x, z);
+  require_same_shape(op, x, x0);
+  if (flags.guided) {
+    Shape doubled = x.shape();
+    doubled[0] *= 2;
+    require_shape(op, model_out, doubled);
+  } else {
+    require_same_shape(op, x, model_out);
   }
   const Kernel& k = seq.context().kernels().get(
-      {"ddim_step", std::vector<BindAs>(3, BindAs::Storage), {kLocal, 1, 1},
-       {prediction == Prediction::V ? 1u : 0u, clip_x0 ? 1u : 0u}});
+      {"sampler_step", std::vector<BindAs>(4, BindAs::Storage), {kLocal, 1, 1},
+       {flags.prediction == Prediction::V ? 1u : 0u, flags.clip_x0 ? 1u : 0u, flags.guided ? 1u : 0u,
+        c.uses_history ? 1u : 0u}});
   struct {
     uint32_t total;
-    float a_t, b_t, a_prev, dir_coef, sigma;
-  } push{static_cast<uint32_t>(x.numel()), c.a_t, c.b_t, c.a_prev, c.dir_coef, c.sigma};
-  seq.dispatch(k, {inout(x), in(model_out), in(z)}, push, groups_1d(push.total, kLocal));
+    float guidance, a_t, b_t, c_x, c_x0, c_x0_last, c_eps, sigma;
+  } push{static_cast<uint32_t>(x.numel()), float(guidance), float(c.a_t),     float(c.b_t),    float(c.c_x),
+         float(c.c_x0),                    float(c.c_x0_last), float(c.c_eps), float(c.sigma)};
+  seq.dispatch(k, {inout(x), in(model_out), in(z), inout(x0)}, push, groups_1d(push.total, kLocal));
+}
+
+void sampler_blend_known(CommandSequence& seq, const Tensor& x, const Tensor& known, const Tensor& zk,
+                         const Tensor* keep, double a, double b) {
+  const char* op = "sampler_blend_known";
+  for (const Tensor* t : {&x, &known, &zk}) {
+    require_dtype(op, *t, DType::F32);
+    require_dense(op, *t);
+  }
+  if (x.rank() != 4) throw ShapeError(std::string(op) + ": x must be [N, C, H, W]");
+  require_same_shape(op, x, zk);
+  require_shape(op, known, {x.dim(1), x.dim(2), x.dim(3)});
+  if (keep) {
+    require_dtype(op, *keep, DType::F32);
+    require_dense(op, *keep);
+    require_shape(op, *keep, {x.dim(2), x.dim(3)});
+  }
+  const Kernel& kernel = seq.context().kernels().get(
+      {"sampler_blend_known", std::vector<BindAs>(4, BindAs::Storage), {kLocal, 1, 1}, {keep ? 1u : 0u}});
+  struct {
+    uint32_t total, image_elements, plane_elements;
+    float a, b;
+  } push{static_cast<uint32_t>(x.numel()), static_cast<uint32_t>(known.numel()),
+         static_cast<uint32_t>(x.dim(2) * x.dim(3)), float(a), float(b)};
+  // Without a keep mask the binding is unused; bind `known` there so every binding is valid.
+  seq.dispatch(kernel, {inout(x), in(known), in(zk), in(keep ? *keep : known)}, push, groups_1d(push.total, kLocal));
+}
+
+void gaussian_eps_oracle(CommandSequence& seq, const Tensor& x, const Tensor& timesteps, const Tensor& alpha_bar,
+                         const Tensor& result, double mu, double s2, Prediction prediction) {
+  const char* op = "gaussian_eps_oracle";
+  for (const Tensor* t : {&x, &timesteps, &alpha_bar, &result}) {
+    require_dtype(op, *t, DType::F32);
+    require_dense(op, *t);
+  }
+  require_same_shape(op, x, result);
+  require_shape(op, timesteps, {x.dim(0)});
+  if (alpha_bar.rank() != 1) throw ShapeError(std::string(op) + ": alpha_bar must be [T]");
+  const Kernel& k = seq.context().kernels().get({"gaussian_eps_oracle", std::vector<BindAs>(4, BindAs::Storage),
+                                                 {kLocal, 1, 1}, {prediction == Prediction::V ? 1u : 0u}});
+  struct {
+    uint32_t total, per_sample;
+    float mu, s2;
+  } push{static_cast<uint32_t>(x.numel()), static_cast<uint32_t>(x.numel() / x.dim(0)), float(mu), float(s2)};
+  seq.dispatch(k, {in(x), in(timesteps), in(alpha_bar), out(result)}, push, groups_1d(push.total, kLocal));
 }
 
 }  // namespace tessera::ops
