@@ -17,6 +17,7 @@ void usage() {
   std::fprintf(stderr,
                "usage: tessera <command> [options]\n"
                "commands:\n"
+               "  sample             generate textures with a model (the bundled one by default)\n"
                "  train              train a texture model on a folder of images\n"
                "  info MODEL         print a model file's config, classes and provenance\n"
                "  devices            list Vulkan devices and the one Tessera would use\n"
@@ -43,6 +44,7 @@ int main(int argc, char** argv) {
     if (command == "devices") return tessera::cli::devices_main(args);
     if (command == "train") return tessera::cli::train_main(args);
     if (command == "info") return tessera::cli::info_main(args);
+    if (command == "sample") return tessera::cli::sample_main(args);
     std::fprintf(stderr, "tessera: unknown command '%s'\n", command.c_str());
     usage();
     return 2;

@@ -1,0 +1,234 @@
+// `tessera sample`: generates textures with a trained model (SPEC §4): DDPM, DDIM or
+// DPM-Solver++(2M), classifier-free guidance, img2img (--init, --strength) and inpainting
+// (--mask: white = generate, black = keep the init image's pixel). Image i of a run uses seed
+// --seed + i, so any image can be regenerated alone; same seed, same device: same bytes.
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+
+#include "args.hpp"
+#include "commands.hpp"
+#include "tessera/context.hpp"
+#include "tessera/error.hpp"
+#include "tessera/image_io.hpp"
+#include "tessera/model_file.hpp"
+#include "tessera/sampler.hpp"
+
+namespace tessera::cli {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+const char* kUsage =
+    "usage: tessera sample [options]\n"
+    "  --model FILE          model (default: the bundled models/default.safetensors)\n"
+    "  --class NAME|INDEX    class to generate (class-conditional models; default 0)\n"
+    "  --seed N --count N    image i uses seed N+i (default 0, 1)\n"
+    "  --size WxH            output size, a multiple of the model's factor (default: training size)\n"
+    "  --sampler ddpm|ddim|dpmpp2m  (default dpmpp2m)   --steps N (default 25)\n"
+    "  --guidance W          classifier-free guidance weight, 1 = off (default 1)\n"
+    "  --eta E               DDIM noise, 0..1 (default 0)   --variance beta|beta_tilde (DDPM)\n"
+    "  --no-clip             do not clamp the x0 estimate to [-1, 1]\n"
+    "  --init IMG --strength S   img2img: noise IMG to strength S (0..1) and denoise\n"
+    "  --mask IMG            inpainting: white = generate, black = keep --init's pixel\n"
+    "  --out PATTERN.png     output path; {seed}, {index} and {class} are replaced\n"
+    "                        (default {class}-{seed}.png)\n"
+    "  --grid                write all images as one grid PNG at --out\n"
+    "  --batch N             images generated together (default min(count, 4))\n";
+
+fs::path default_model_path() {
+  std::error_code ec;
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  for (const fs::path& candidate :
+       {exe.parent_path().parent_path() / "models/default.safetensors",
+        exe.parent_path().parent_path() / "share/tessera/models/default.safetensors",
+        fs::path(TESSERA_SOURCE_DIR_FOR_CLI) / "models/default.safetensors"})
+    if (fs::exists(candidate, ec)) return candidate;
+  throw Error("no --model given and no bundled model found next to the executable (models/default.safetensors)");
+}
+
+uint32_t class_label(const ModelInfo& info, const std::string& wanted) {
+  const auto& classes = info.classes;
+  std::string list;
+  for (size_t i = 0; i < classes.size(); ++i) list += (i ? ", " : "") + std::to_string(i) + " " + classes[i];
+  if (info.config.num_classes == 0) throw Error("--class: this model is unconditional (it has no classes)");
+  for (size_t i = 0; i < classes.size(); ++i)
+    if (classes[i] == wanted) return static_cast<uint32_t>(i);
+  char* end = nullptr;
+  long index = std::strtol(wanted.c_str(), &end, 10);
+  if (!wanted.empty() && *end == '\0' && index >= 0 && index < info.config.num_classes)
+    return static_cast<uint32_t>(index);
+  throw Error("--class: unknown class '" + wanted + "'; this model's classes: " + list);
+}
+
+void parse_size(const std::string& text, int& width, int& height) {
+  int w = 0, h = 0;
+  char x = 0, extra = 0;
+  if (std::sscanf(text.c_str(), "%d%c%d%c", &w, &x, &h, &extra) != 3 || (x != 'x' && x != 'X') || w < 1 || h < 1 ||
+      w > 8192 || h > 8192)
+    throw Error("--size: expected WxH with 1 <= W, H <= 8192, e.g. 128x128; got '" + text + "'");
+  width = w;
+  height = h;
+}
+
+std::string replace_all(std::string s, const std::string& key, const std::string& value) {
+  for (size_t p = s.find(key); p != std::string::npos; p = s.find(key, p + value.size())) s.replace(p, key.size(), value);
+  return s;
+}
+
+fs::path output_path(std::string pattern, int count, int index, uint64_t seed, const std::string& class_name) {
+  bool numbered = pattern.find("{seed}") != std::string::npos || pattern.find("{index}") != std::string::npos;
+  if (count > 1 && !numbered) {  // several images need several names
+    fs::path p(pattern);
+    pattern = (p.parent_path() / (p.stem().string() + "-{index}" + p.extension().string())).string();
+  }
+  pattern = replace_all(pattern, "{seed}", std::to_string(seed));
+  pattern = replace_all(pattern, "{index}", std::to_string(index));
+  return replace_all(pattern, "{class}", class_name);
+}
+
+// Inpainting mask from a grayscale/colour image: luminance 1 (white) = generate, 0 = keep.
+std::vector<float> keep_from_mask(const Image& mask) {
+  size_t plane = static_cast<size_t>(mask.width) * mask.height;
+  std::vector<float> keep(plane);
+  for (size_t i = 0; i < plane; ++i) {
+    double lum = (0.2126 * mask.planes[i] + 0.7152 * mask.planes[plane + i] + 0.0722 * mask.planes[2 * plane + i] + 1) / 2;
+    keep[i] = float(std::clamp(1.0 - lum, 0.0, 1.0));
+  }
+  return keep;
+}
+
+void print_progress(int done, int total, double seconds_per_step, bool tty) {
+  int width = 24, filled = total ? done * width / total : width;
+  double eta = seconds_per_step * (total - done);
+  std::fprintf(stderr, "%ssampling %5d/%d [%s%s] %6.3f s/step  ETA %d:%02d%s", tty ? "\r" : "", done, total,
+               std::string(filled, '#').c_str(), std::string(width - filled, '-').c_str(), seconds_per_step,
+               int(eta) / 60, int(eta) % 60, tty ? "" : "\n");
+}
+
+}  // namespace
+
+int sample_main(const std::vector<std::string>& argv) {
+  Args a(argv,
+         {"model", "class", "seed", "count", "size", "sampler", "steps", "guidance", "eta", "variance", "init",
+          "strength", "mask", "out", "batch"},
+         {"grid", "no-clip", "help"});
+  if (a.has("help")) {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  if (!a.positional().empty()) throw Error("unexpected argument '" + a.positional()[0] + "' (see --help)");
+  SamplerOptions o;
+  std::string sampler_name = a.str("sampler", "dpmpp2m");
+  auto kind = parse_sampler_kind(sampler_name);
+  if (!kind) throw Error("--sampler: unknown sampler '" + sampler_name + "' (ddpm, ddim or dpmpp2m)");
+  o.kind = *kind;
+  o.steps = static_cast<int>(a.integer("steps", 25, 1, 1000));
+  o.guidance = a.number("guidance", 1.0, 0.0, 100.0);
+  o.eta = a.number("eta", 0.0, 0.0, 1.0);
+  std::string variance = a.str("variance", "beta_tilde");
+  if (variance != "beta" && variance != "beta_tilde") throw Error("--variance must be beta or beta_tilde");
+  o.variance = variance == "beta" ? DdpmVariance::Beta : DdpmVariance::BetaTilde;
+  o.clip_x0 = !a.has("no-clip");
+  if (a.has("strength") && !a.has("init")) throw Error("--strength needs --init IMG");
+  if (a.has("mask") && !a.has("init")) throw Error("--mask needs --init IMG (the image whose pixels are kept)");
+  const int count = static_cast<int>(a.integer("count", 1, 1, 100000));
+  const uint64_t seed = static_cast<uint64_t>(a.integer("seed", 0, 0, INT64_MAX));
+  const int batch = static_cast<int>(a.integer("batch", std::min(count, 4), 1, 256));
+  const std::string out_pattern = a.str("out", "");
+
+  // Inputs are read and checked before the device starts: bad arguments fail fast.
+  fs::path model_path = a.has("model") ? fs::path(a.str("model", "")) : default_model_path();
+  ModelInfo info = read_model_info(model_path);
+  const UNetConfig& config = info.config;
+  uint32_t label = config.num_classes > 0 ? class_label(info, a.str("class", "0")) : 0;
+  if (config.num_classes == 0 && a.has("class")) class_label(info, a.str("class", ""));  // throws, naming why
+  std::string class_name = config.num_classes > 0 ? info.classes.at(label) : "sample";
+  Image init, mask;
+  if (a.has("init")) {
+    init = load_image(a.str("init", ""));
+    o.init_image = !a.has("mask");  // with a mask the init image is the known image, generated from noise
+    o.mask = a.has("mask");
+    o.strength = o.init_image ? a.number("strength", 0.75, 0.0, 1.0) : 1.0;
+    if (a.has("mask")) {
+      if (a.has("strength")) throw Error("--strength applies to img2img; inpainting (--mask) regenerates from noise");
+      mask = load_image(a.str("mask", ""));
+      if (mask.width != init.width || mask.height != init.height)
+        throw Error("--mask is " + std::to_string(mask.width) + "x" + std::to_string(mask.height) + " but --init is " +
+                    std::to_string(init.width) + "x" + std::to_string(init.height));
+    }
+  }
+  int width = config.train_resolution, height = config.train_resolution;
+  if (a.has("size")) parse_size(a.str("size", ""), width, height);
+  else if (a.has("init")) width = init.width, height = init.height;
+  if (a.has("init") && (init.width != width || init.height != height))
+    throw Error("--init is " + std::to_string(init.width) + "x" + std::to_string(init.height) + " but --size is " +
+                std::to_string(width) + "x" + std::to_string(height));
+  const int multiple = config.size_multiple();
+  if (width % multiple || height % multiple)
+    throw Error("--size " + std::to_string(width) + "x" + std::to_string(height) + " is not a multiple of " +
+                std::to_string(multiple) + " (this model has " + std::to_string(config.levels()) + " levels)");
+  if (config.num_classes == 0 && o.guidance != 1.0)
+    throw Error("--guidance needs a class-conditional model; this one is unconditional");
+
+  auto ctx = Context::create();
+  std::fprintf(stderr, "device: %s (%s)\n", ctx->info().name.c_str(), ctx->info().selection_reason.c_str());
+  LoadedModel model = load_model(*ctx, model_path);
+  std::fprintf(stderr, "model: %s (%s, %lld parameters); %d image%s %dx%d, %s %d steps, guidance %g\n",
+               model_path.string().c_str(), class_name.c_str(), (long long)model.params->parameter_count(), count,
+               count == 1 ? "" : "s", width, height, to_string(o.kind).c_str(), o.steps, o.guidance);
+  const int run_batch = std::min(batch, count);
+  Sampler sampler(*ctx, config, *model.params, run_batch, height, width, o);
+
+  const bool tty = ::isatty(STDERR_FILENO);
+  const int chunks = (count + run_batch - 1) / run_batch;
+  const int total_steps = chunks * sampler.steps_total();
+  std::vector<float> all;
+  std::vector<float> keep = a.has("mask") ? keep_from_mask(mask) : std::vector<float>{};
+  auto start_time = std::chrono::steady_clock::now();
+  int steps_done = 0;
+  for (int chunk = 0; chunk < chunks; ++chunk) {
+    // The last chunk is padded with the following seeds; their images are dropped (each image
+    // depends only on its own seed, so padding changes nothing else).
+    std::vector<uint64_t> seeds(run_batch);
+    for (int i = 0; i < run_batch; ++i) seeds[i] = seed + uint64_t(chunk) * run_batch + i;
+    std::vector<uint32_t> labels(run_batch, label);
+    sampler.start({seeds, labels, a.has("init") ? std::span<const float>(init.planes) : std::span<const float>{}, keep});
+    while (sampler.step()) {
+      ++steps_done;
+      double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_time).count();
+      if (tty || steps_done == total_steps) print_progress(steps_done, total_steps, elapsed / steps_done, tty);
+    }
+    auto images = sampler.image();
+    size_t per_image = images.size() / run_batch;
+    int keep_count = std::min(run_batch, count - chunk * run_batch);
+    all.insert(all.end(), images.begin(), images.begin() + per_image * keep_count);
+  }
+  if (tty && total_steps > 0) std::fputc('\n', stderr);
+
+  size_t per_image = static_cast<size_t>(3) * width * height;
+  if (a.has("grid")) {
+    fs::path path = out_pattern.empty() ? fs::path(class_name + "-grid.png") : fs::path(out_pattern);
+    int columns = static_cast<int>(std::ceil(std::sqrt(double(count))));
+    save_image_grid(path, all, count, width, height, columns);
+    std::printf("%s\n", path.string().c_str());
+  } else {
+    for (int i = 0; i < count; ++i) {
+      fs::path path = output_path(out_pattern.empty() ? "{class}-{seed}.png" : out_pattern, count, i, seed + i, class_name);
+      std::span<const float> planes(all.data() + per_image * i, per_image);
+      save_png(path, planes_to_rgba8(planes, width, height), width, height);
+      std::printf("%s\n", path.string().c_str());
+    }
+  }
+  if (auto messages = ctx->validation_messages(); !messages.empty()) {
+    for (const auto& m : messages) std::fprintf(stderr, "vulkan validation: %s\n", m.c_str());
+    return 3;
+  }
+  return 0;
+}
+
+}  // namespace tessera::cli
