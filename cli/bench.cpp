@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_support.hpp"
 #include "commands.hpp"
 #include "tessera/arena.hpp"
 #include "tessera/command_sequence.hpp"
@@ -249,56 +250,14 @@ Result time_tessera(Context& ctx, const BenchCase& c, int iters) {
   return {ms[ms.size() / 2], ms.front(), cpu_ms};
 }
 
-std::string find_torch_script(const BenchOptions& o) {
-  if (!o.torch_script.empty()) return o.torch_script;
-  namespace fs = std::filesystem;
-  std::vector<fs::path> candidates{fs::path("tools/bench_torch.py")};
-  std::error_code ec;
-  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  if (!ec)
-    for (fs::path dir = exe.parent_path(); !dir.empty() && dir != dir.root_path(); dir = dir.parent_path())
-      candidates.push_back(dir / "tools/bench_torch.py");
-  for (const auto& p : candidates)
-    if (fs::exists(p)) return p.string();
-  return "";
-}
-
 // Runs bench_torch.py; fills `results` by case id. Returns a status line for the report.
 std::string run_torch(const BenchOptions& o, const std::vector<BenchCase>& cases, int threads,
                       std::map<std::string, Result>& results) {
-  std::string script = find_torch_script(o);
-  if (script.empty()) return "unavailable: tools/bench_torch.py not found (run from the repository root)";
-  std::string cmd = "/usr/bin/python3 '" + script + "' " + o.family + " --threads " + std::to_string(threads) +
-                    " --iters " + std::to_string(o.iters);
-  for (const auto& c : cases) cmd += " --case '" + c.id + "=" + c.torch_spec + "'";
-  cmd += " 2>&1";
-  FILE* pipe = popen(cmd.c_str(), "r");
-  if (!pipe) return "unavailable: could not start /usr/bin/python3";
-  std::string status = "unavailable: bench_torch.py printed nothing", line;
-  char buf[4096];
-  while (std::fgets(buf, sizeof buf, pipe)) {
-    std::istringstream in(buf);
-    std::string tag;
-    in >> tag;
-    if (tag == "TORCH") {
-      std::string version, nthreads;
-      in >> version >> nthreads;
-      status = "torch " + version + ", " + nthreads + " threads";
-    } else if (tag == "TORCH_UNAVAILABLE") {
-      std::getline(in, line);
-      status = "unavailable:" + line;
-    } else if (tag == "RESULT") {
-      std::string id;
-      Result r;
-      in >> id >> r.median_ms >> r.min_ms;
-      results[id] = r;
-    } else {
-      std::fprintf(stderr, "bench_torch.py: %s", buf);
-    }
-  }
-  int rc = pclose(pipe);
-  if (rc != 0 && results.empty()) status += " (bench_torch.py failed, exit status " + std::to_string(rc) + ")";
-  return status;
+  std::string args = o.family + " --threads " + std::to_string(threads) + " --iters " + std::to_string(o.iters);
+  for (const auto& c : cases) args += " --case '" + c.id + "=" + c.torch_spec + "'";
+  TorchRun run = run_bench_torch(find_bench_torch_script(o.torch_script), args);
+  for (const auto& [id, t] : run.results) results[id] = Result{t.median_ms, t.min_ms};
+  return run.status;
 }
 
 std::string json_escape(const std::string& s) {
@@ -320,7 +279,7 @@ std::string json_number(double v) {
 
 void usage() {
   std::fprintf(stderr,
-               "usage: tessera bench conv|gemm [options]   (or: tessera bench train --help)\n"
+               "usage: tessera bench conv|gemm [options]   (or: tessera bench train|sample --help)\n"
                "  --batch LIST       conv: batch sizes (default 1,8,32)\n"
                "  --channels LIST    conv: only the U-Net shapes with these channel counts (64, 128, 256)\n"
                "  --pass LIST        conv: fwd,bwd_data,bwd_weight; gemm: attn_qk,attn_pv,linear,square\n"
@@ -371,9 +330,9 @@ BenchOptions parse(const std::vector<std::string>& args) {
   }
   if (o.family.empty()) {
     usage();
-    throw Error("bench: say what to benchmark (conv, gemm or train)");
+    throw Error("bench: say what to benchmark (conv, gemm, train or sample)");
   }
-  if (!families().count(o.family)) throw Error("bench: unknown benchmark '" + o.family + "' (known: conv, gemm, train)");
+  if (!families().count(o.family)) throw Error("bench: unknown benchmark '" + o.family + "' (known: conv, gemm, train, sample)");
   return o;
 }
 
@@ -381,6 +340,7 @@ BenchOptions parse(const std::vector<std::string>& args) {
 
 int bench_main(const std::vector<std::string>& args) {
   if (!args.empty() && args[0] == "train") return bench_train_main({args.begin() + 1, args.end()});
+  if (!args.empty() && args[0] == "sample") return bench_sample_main({args.begin() + 1, args.end()});
   BenchOptions o = parse(args);
   int threads = o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   ContextOptions co;

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "args.hpp"
+#include "bench_support.hpp"
 #include "commands.hpp"
 #include "tessera/arena.hpp"
 #include "tessera/context.hpp"
@@ -31,33 +32,6 @@ constexpr const char* kDefaultConfig =
 
 double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
-}
-
-// Median ms of a conv forward at [batch, c, res, res] -> c (3x3), the model's dominant kernel.
-double conv_reference_ms(Context& ctx, int batch, int c, int res, const UNetConfig& config, int iters) {
-  ops::Conv2dParams p{3, 1, config.padding == PaddingMode::Circular ? ops::Padding::Circular : ops::Padding::Zeros};
-  Shape xs{batch, c, res, res}, ws{c, c, 3, 3};
-  Arena arena(ctx, (2 * shape_numel(xs) + shape_numel(ws) + c) * 4 + 8 * Arena::kAlignment, "bench-conv");
-  Tensor x = arena.allocate(xs, DType::F32, "x"), y = arena.allocate(xs, DType::F32, "y");
-  Tensor w = arena.allocate(ws, DType::F32, "w"), b = arena.allocate({c}, DType::F32, "b");
-  std::vector<float> v(static_cast<size_t>(x.numel()));
-  rng::fill_uniform(v, 1, 1);
-  upload_f32(x, v);
-  v.resize(static_cast<size_t>(w.numel()));
-  rng::fill_uniform(v, 2, 1);
-  upload_f32(w, v);
-  upload_f32(b, std::vector<float>(c, 0.0f));
-  CommandSequence seq(ctx);
-  ops::conv2d_forward(seq, x, w, &b, y, p);
-  seq.run();  // warm-up (pipeline creation)
-  std::vector<double> ms;
-  for (int i = 0; i < iters; ++i) {
-    auto t = std::chrono::steady_clock::now();
-    seq.run();
-    ms.push_back(1e3 * seconds_since(t));
-  }
-  std::sort(ms.begin(), ms.end());
-  return ms[ms.size() / 2];
 }
 
 }  // namespace
@@ -80,14 +54,9 @@ int bench_train_main(const std::vector<std::string>& argv) {
   config.validate();
 
   auto ctx = Context::create();
-  std::string load;
-  if (std::ifstream f("/proc/loadavg"); f) std::getline(f, load);
-  char date[64];
-  std::time_t now = std::time(nullptr);
-  std::strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S UTC", std::gmtime(&now));
   std::printf("device: %s (%s), kernel variant %s\ndate: %s, load average %s\nconfig: %s, %dx%d, batch %d\n",
-              ctx->info().name.c_str(), ctx->info().driver.c_str(), kernel_variant_name(ctx->variant()), date,
-              load.c_str(), config.to_json().c_str(), res, res, batch);
+              ctx->info().name.c_str(), ctx->info().driver.c_str(), kernel_variant_name(ctx->variant()),
+              bench_date().c_str(), load_average().c_str(), config.to_json().c_str(), res, res, batch);
 
   TrainHyperParams hp;
   TrainingStep step(*ctx, config, batch, res, hp);
@@ -126,20 +95,12 @@ int bench_train_main(const std::vector<std::string>& argv) {
   }
 
   if (a.has("no-torch")) return 0;
-  std::string script = a.str("torch-script", std::string(TESSERA_SOURCE_DIR_FOR_CLI) + "/tools/bench_torch.py");
-  std::string cmd = "/usr/bin/python3 " + script + " train --threads " + std::to_string(threads) + " --iters " +
-                    std::to_string(steps) + " --res " + std::to_string(res) + " --batch " + std::to_string(batch) +
-                    " --config '" + config.to_json() + "' 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) throw Error("bench: cannot run " + cmd);
-  char line[512];
-  double torch_ms = 0;
-  std::string torch_status = "no result";
-  while (fgets(line, sizeof line, p)) {
-    if (std::sscanf(line, "RESULT train %lf", &torch_ms) == 1) torch_status = "ok";
-    else if (std::strncmp(line, "TORCH_UNAVAILABLE", 17) == 0) torch_status = line;
-  }
-  pclose(p);
+  TorchRun torch = run_bench_torch(
+      find_bench_torch_script(a.str("torch-script", "")),
+      "train --threads " + std::to_string(threads) + " --iters " + std::to_string(steps) + " --res " +
+          std::to_string(res) + " --batch " + std::to_string(batch) + " --config '" + config.to_json() + "'");
+  double torch_ms = torch.results.count("train") ? torch.results["train"].median_ms : 0;
+  std::string torch_status = torch.status;
   if (torch_ms > 0) {
     std::printf("pytorch CPU (%d threads): %.1f ms/step, %.2f images/s -> ratio tessera/pytorch %.2f\n", threads,
                 torch_ms, batch * 1e3 / torch_ms, torch_ms / step_ms);

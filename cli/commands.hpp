@@ -10,6 +10,7 @@ int bench_main(const std::vector<std::string>& args);    // cli/bench.cpp
 int devices_main(const std::vector<std::string>& args);  // cli/devices.cpp
 int train_main(const std::vector<std::string>& args);    // cli/train.cpp
 int bench_train_main(const std::vector<std::string>& args);  // cli/bench_train.cpp
+int bench_sample_main(const std::vector<std::string>& args);  // cli/bench_sample.cpp
 int info_main(const std::vector<std::string>& args);     // cli/info.cpp
 int sample_main(const std::vector<std::string>& args);   // cli/sample.cpp
 

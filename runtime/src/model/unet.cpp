@@ -138,6 +138,17 @@ struct UNet::Impl {
 void UNet::Impl::build(Arena& a) {
   blocks.clear();
   Builder b(ctx, a, params, training);
+  // A block's own tensors (normalised activations, attention scores, ...) are needed by its
+  // forward only, unless the backward pass reads them. For inference every block's tensors
+  // are released once it is built, so all blocks share one region: sampling memory is the
+  // persistent activations (skips, block outputs) plus the largest block, not the sum of
+  // all blocks. Build order is execution order, so a reused range is never live twice; the
+  // command sequence's hazard tracking puts barriers between the reuses.
+  auto add_block = [&](auto&& make) {
+    Arena::Mark before = a.mark();
+    blocks.push_back(make());
+    if (!training) a.release(before);
+  };
   const UNetConfig& c = config;
   ops::Padding pad = c.padding == PaddingMode::Circular ? ops::Padding::Circular : ops::Padding::Zeros;
   int base = c.base_channels, temb_dim = c.time_embed_dim(), groups = c.norm_groups;
@@ -194,18 +205,18 @@ void UNet::Impl::build(Arena& a) {
                              int w) {
     std::string rn = res_name(path, level, i);
     if (!topo.attention[level]) {
-      blocks.push_back(unet::make_res_block(b, rn, in, dest, temb_act, groups, pad));
+      add_block([&] { return unet::make_res_block(b, rn, in, dest, temb_act, groups, pad); });
       return;
     }
     Act mid = b.make({n, cout, h, w}, rn + ".out");
-    blocks.push_back(unet::make_res_block(b, rn, in, mid, temb_act, groups, pad));
-    blocks.push_back(unet::make_attention_block(b, attn_name(path, level, i), mid, dest, c.num_heads, groups));
+    add_block([&] { return unet::make_res_block(b, rn, in, mid, temb_act, groups, pad); });
+    add_block([&] { return unet::make_attention_block(b, attn_name(path, level, i), mid, dest, c.num_heads, groups); });
   };
 
   // --- encoder ---
   int h = height, w = width;
   Act cur = skip_destination();
-  blocks.push_back(unet::make_conv_block(b, "conv_in", x, cur, {3, 1, pad}, /*input_needs_grad=*/true));
+  add_block([&] { return unet::make_conv_block(b, "conv_in", x, cur, {3, 1, pad}, /*input_needs_grad=*/true); });
   int ch = base;
   for (int level = 0; level < c.levels(); ++level) {
     int cout = base * c.channel_mult[level];
@@ -219,8 +230,8 @@ void UNet::Impl::build(Arena& a) {
       h /= 2;
       w /= 2;
       Act dest = skip_destination();
-      blocks.push_back(unet::make_conv_block(b, "down." + std::to_string(level) + ".downsample.conv", cur, dest,
-                                             {3, 2, pad}, true));
+      add_block([&] { return unet::make_conv_block(b, "down." + std::to_string(level) + ".downsample.conv", cur, dest,
+                                             {3, 2, pad}, true); });
       cur = dest;
     }
   }
@@ -229,9 +240,9 @@ void UNet::Impl::build(Arena& a) {
   // --- middle ---
   Act m0 = b.make({n, ch, h, w}, "mid.res0.out");
   Act m1 = b.make({n, ch, h, w}, "mid.attn.out");
-  blocks.push_back(unet::make_res_block(b, "mid.res0", cur, m0, temb_act, groups, pad));
-  blocks.push_back(unet::make_attention_block(b, "mid.attn", m0, m1, c.num_heads, groups));
-  blocks.push_back(unet::make_res_block(b, "mid.res1", m1, h_destination(0), temb_act, groups, pad));
+  add_block([&] { return unet::make_res_block(b, "mid.res0", cur, m0, temb_act, groups, pad); });
+  add_block([&] { return unet::make_attention_block(b, "mid.attn", m0, m1, c.num_heads, groups); });
+  add_block([&] { return unet::make_res_block(b, "mid.res1", m1, h_destination(0), temb_act, groups, pad); });
 
   // --- decoder ---
   size_t cat_index = 0;
@@ -252,13 +263,13 @@ void UNet::Impl::build(Arena& a) {
       if (last_in_level && level > 0) {
         h *= 2;
         w *= 2;
-        blocks.push_back(unet::make_upsample_block(b, "up." + std::to_string(level) + ".upsample", dest,
-                                                   h_destination(cat_index), pad));
+        add_block([&] { return unet::make_upsample_block(b, "up." + std::to_string(level) + ".upsample", dest,
+                                                   h_destination(cat_index), pad); });
       }
     }
   }
   out = b.make({n, c.out_channels, height, width}, "output");
-  blocks.push_back(unet::make_output_block(b, final_h, out, groups, pad));
+  add_block([&] { return unet::make_output_block(b, final_h, out, groups, pad); });
 }
 
 void UNet::Impl::record_time_embedding_forward(CommandSequence& seq) const {

@@ -1,5 +1,6 @@
 #include "tessera/ops/attention.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -92,15 +93,46 @@ void attention_forward(CommandSequence& seq, const Tensor& qkv, const Tensor& pr
   const Shape& s = qkv.shape();
   require_f32_shape(op, probs, {d.samples, d.heads, d.tokens, d.tokens});
   require_f32_shape(op, o, {d.samples, d.channels, s[2], s[3]});
-  HeadLayout L{d};
   const float scale = 1.0f / std::sqrt(static_cast<float>(d.head_dim));
-  // scores[t, s] = scale * sum_c q[c, t] k[c, s]
-  matmul(seq, L.qkv_part(qkv, 0), L.qkv_part(qkv, 1), L.scores(probs),
-         L.params(d.tokens, d.tokens, d.head_dim, true, false, scale, 0.0f));
-  dispatch_rows(seq, "attention_softmax", {inout(probs)}, {BindAs::Storage}, d);
-  // o[c, t] = sum_s v[c, s] P[t, s]
-  matmul(seq, L.qkv_part(qkv, 2), L.scores(probs), L.channels(o),
-         L.params(d.head_dim, d.tokens, d.tokens, false, true, 1.0f, 0.0f));
+  const uint64_t score_bytes = static_cast<uint64_t>(d.tokens * d.tokens) * 4;
+  const uint64_t max_range = seq.context().info().max_storage_buffer_range;
+  if (static_cast<uint64_t>(probs.numel()) * 4 <= max_range) {
+    HeadLayout L{d};
+    // scores[t, s] = scale * sum_c q[c, t] k[c, s]
+    matmul(seq, L.qkv_part(qkv, 0), L.qkv_part(qkv, 1), L.scores(probs),
+           L.params(d.tokens, d.tokens, d.head_dim, true, false, scale, 0.0f));
+    dispatch_rows(seq, "attention_softmax", {inout(probs)}, {BindAs::Storage}, d);
+    // o[c, t] = sum_s v[c, s] P[t, s]
+    matmul(seq, L.qkv_part(qkv, 2), L.scores(probs), L.channels(o),
+           L.params(d.head_dim, d.tokens, d.tokens, false, true, 1.0f, 0.0f));
+    return;
+  }
+  // Large images (a model generating far above its training size): the score matrices of all
+  // heads exceed what one binding may span, so they are processed a few heads at a time, each
+  // chunk bound as its own view of `probs`.
+  const int64_t per_chunk = static_cast<int64_t>(max_range / score_bytes);
+  if (per_chunk < 1)
+    throw ShapeError(std::string(op) + ": one head's " + std::to_string(d.tokens) + "x" + std::to_string(d.tokens) +
+                     " attention scores exceed the device's storage-buffer range");
+  const int64_t T = d.tokens, D = d.head_dim, C = d.channels;
+  for (int64_t n = 0; n < d.samples; ++n)
+    for (int64_t h0 = 0; h0 < d.heads; h0 += per_chunk) {
+      int64_t count = std::min(per_chunk, d.heads - h0);
+      Tensor chunk = probs.view((n * d.heads + h0) * T * T, {count, T, T}, probs.name() + ".chunk");
+      MatmulParams p;
+      p.batch = count;
+      auto part = [&](const Tensor& t, int64_t first_channel) {
+        return MatrixBatch{t, (n * t.dim(1) + first_channel + h0 * D) * T, D * T, 0};
+      };
+      p.m = T, p.n = T, p.k = D, p.transpose_a = true, p.alpha = scale;
+      matmul(seq, part(qkv, 0), part(qkv, C), MatrixBatch{chunk, 0, T * T, 0}, p);
+      AttentionDims cd{count, C, T, 1, D};
+      dispatch_rows(seq, "attention_softmax", {inout(chunk)}, {BindAs::Storage}, cd);
+      p = MatmulParams{};
+      p.batch = count;
+      p.m = D, p.n = T, p.k = T, p.transpose_b = true;
+      matmul(seq, part(qkv, 2 * C), MatrixBatch{chunk, 0, T * T, 0}, part(o, 0), p);
+    }
 }
 
 void attention_backward(CommandSequence& seq, const Tensor& qkv, const Tensor& probs, const Tensor& d_o,
