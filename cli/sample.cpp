@@ -26,7 +26,8 @@ namespace {
 const char* kUsage =
     "usage: tessera sample [options]\n"
     "  --model FILE          model (default: the bundled models/default.safetensors)\n"
-    "  --class NAME|INDEX    class to generate (class-conditional models; default 0)\n"
+    "  --class NAME|INDEX|all  class to generate (class-conditional models; default 0);\n"
+    "                        all: --count images of every class, the same seeds for each\n"
     "  --seed N --count N    image i uses seed N+i (default 0, 1)\n"
     "  --size WxH            output size, a multiple of the model's factor (default: training size)\n"
     "  --sampler ddpm|ddim|dpmpp2m  (default dpmpp2m)   --steps N (default 25)\n"
@@ -37,7 +38,8 @@ const char* kUsage =
     "  --mask IMG            inpainting: white = generate, black = keep --init's pixel\n"
     "  --out PATTERN.png     output path; {seed}, {index} and {class} are replaced\n"
     "                        (default {class}-{seed}.png)\n"
-    "  --grid                write all images as one grid PNG at --out\n"
+    "  --grid                write all images as one grid PNG at --out (with --class all:\n"
+    "                        one row per class)\n"
     "  --batch N             images generated together (default min(count, 4))\n";
 
 fs::path default_model_path() {
@@ -145,9 +147,17 @@ int sample_main(const std::vector<std::string>& argv) {
   fs::path model_path = a.has("model") ? fs::path(a.str("model", "")) : default_model_path();
   ModelInfo info = read_model_info(model_path);
   const UNetConfig& config = info.config;
-  uint32_t label = config.num_classes > 0 ? class_label(info, a.str("class", "0")) : 0;
+  // What to make: (label, seed) per image; --class all repeats the seeds for every class.
+  const bool all_classes = config.num_classes > 0 && a.str("class", "") == "all";
+  std::vector<uint32_t> job_labels;
+  if (all_classes)
+    for (int c = 0; c < config.num_classes; ++c) job_labels.insert(job_labels.end(), count, uint32_t(c));
+  else
+    job_labels.assign(count, config.num_classes > 0 ? class_label(info, a.str("class", "0")) : 0);
   if (config.num_classes == 0 && a.has("class")) class_label(info, a.str("class", ""));  // throws, naming why
-  std::string class_name = config.num_classes > 0 ? info.classes.at(label) : "sample";
+  auto class_name = [&](uint32_t label) { return config.num_classes > 0 ? info.classes.at(label) : "sample"; };
+  const std::string run_name = all_classes ? "all" : class_name(job_labels.front());
+  const int images_total = static_cast<int>(job_labels.size());
   Image init, mask;
   if (a.has("init")) {
     init = load_image(a.str("init", ""));
@@ -179,13 +189,13 @@ int sample_main(const std::vector<std::string>& argv) {
   std::fprintf(stderr, "device: %s (%s)\n", ctx->info().name.c_str(), ctx->info().selection_reason.c_str());
   LoadedModel model = load_model(*ctx, model_path);
   std::fprintf(stderr, "model: %s (%s, %lld parameters); %d image%s %dx%d, %s %d steps, guidance %g\n",
-               model_path.string().c_str(), class_name.c_str(), (long long)model.params->parameter_count(), count,
-               count == 1 ? "" : "s", width, height, to_string(o.kind).c_str(), o.steps, o.guidance);
-  const int run_batch = std::min(batch, count);
+               model_path.string().c_str(), run_name.c_str(), (long long)model.params->parameter_count(), images_total,
+               images_total == 1 ? "" : "s", width, height, to_string(o.kind).c_str(), o.steps, o.guidance);
+  const int run_batch = std::min(batch, images_total);
   Sampler sampler(*ctx, config, *model.params, run_batch, height, width, o);
 
   const bool tty = ::isatty(STDERR_FILENO);
-  const int chunks = (count + run_batch - 1) / run_batch;
+  const int chunks = (images_total + run_batch - 1) / run_batch;
   const int total_steps = chunks * sampler.steps_total();
   std::vector<float> all;
   std::vector<float> keep = a.has("mask") ? keep_from_mask(mask) : std::vector<float>{};
@@ -193,10 +203,14 @@ int sample_main(const std::vector<std::string>& argv) {
   int steps_done = 0;
   for (int chunk = 0; chunk < chunks; ++chunk) {
     // The last chunk is padded with the following seeds; their images are dropped (each image
-    // depends only on its own seed, so padding changes nothing else).
+    // depends only on its own seed and label, so padding changes nothing else).
     std::vector<uint64_t> seeds(run_batch);
-    for (int i = 0; i < run_batch; ++i) seeds[i] = seed + uint64_t(chunk) * run_batch + i;
-    std::vector<uint32_t> labels(run_batch, label);
+    std::vector<uint32_t> labels(run_batch);
+    for (int i = 0; i < run_batch; ++i) {
+      int job = chunk * run_batch + i;
+      seeds[i] = seed + uint64_t(job % count) + (job >= images_total ? uint64_t(count) : 0);
+      labels[i] = job_labels[std::min(job, images_total - 1)];
+    }
     sampler.start({seeds, labels, a.has("init") ? std::span<const float>(init.planes) : std::span<const float>{}, keep});
     while (sampler.step()) {
       ++steps_done;
@@ -205,20 +219,21 @@ int sample_main(const std::vector<std::string>& argv) {
     }
     auto images = sampler.image();
     size_t per_image = images.size() / run_batch;
-    int keep_count = std::min(run_batch, count - chunk * run_batch);
+    int keep_count = std::min(run_batch, images_total - chunk * run_batch);
     all.insert(all.end(), images.begin(), images.begin() + per_image * keep_count);
   }
   if (tty && total_steps > 0) std::fputc('\n', stderr);
 
   size_t per_image = static_cast<size_t>(3) * width * height;
   if (a.has("grid")) {
-    fs::path path = out_pattern.empty() ? fs::path(class_name + "-grid.png") : fs::path(out_pattern);
-    int columns = static_cast<int>(std::ceil(std::sqrt(double(count))));
-    save_image_grid(path, all, count, width, height, columns);
+    fs::path path = out_pattern.empty() ? fs::path(run_name + "-grid.png") : fs::path(out_pattern);
+    int columns = all_classes ? count : static_cast<int>(std::ceil(std::sqrt(double(count))));
+    save_image_grid(path, all, images_total, width, height, columns);
     std::printf("%s\n", path.string().c_str());
   } else {
-    for (int i = 0; i < count; ++i) {
-      fs::path path = output_path(out_pattern.empty() ? "{class}-{seed}.png" : out_pattern, count, i, seed + i, class_name);
+    for (int i = 0; i < images_total; ++i) {
+      fs::path path = output_path(out_pattern.empty() ? "{class}-{seed}.png" : out_pattern, images_total, i,
+                                  seed + uint64_t(i % count), class_name(job_labels[i]));
       std::span<const float> planes(all.data() + per_image * i, per_image);
       save_png(path, planes_to_rgba8(planes, width, height), width, height);
       std::printf("%s\n", path.string().c_str());

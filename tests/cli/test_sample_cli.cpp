@@ -83,6 +83,21 @@ TEST_F(SampleCliTest, WritesNamedImagesDeterministically) {
   EXPECT_EQ(load_image(dir_ / "grid.png").width, 2 * 16 + 3 * 2);  // 2 columns, 2-pixel gaps
 }
 
+// --class all: --count images per class with the same seeds; as a grid, one row per class.
+TEST_F(SampleCliTest, AllClassesGiveOneRowPerClassWithTheSameSeeds) {
+  CommandResult r = run_tessera("sample" + model() + " --class all --count 3 --seed 4 --steps 3 --batch 2 --out " +
+                                at("every-{class}-{seed}.png"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  ASSERT_EQ(run_tessera("sample" + model() + " --class moss --seed 5 --steps 3 --out " + at("moss-alone.png")).status, 0);
+  EXPECT_EQ(slurp(dir_ / "every-moss-5.png"), slurp(dir_ / "moss-alone.png"));  // batching and labels mixed freely
+  EXPECT_TRUE(fs::exists(dir_ / "every-brick-6.png"));
+  r = run_tessera("sample" + model() + " --class all --count 3 --steps 2 --grid --out " + at("classes.png"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  Image grid = load_image(dir_ / "classes.png");
+  EXPECT_EQ(grid.width, 3 * 16 + 4 * 2);   // a column per seed
+  EXPECT_EQ(grid.height, 2 * 16 + 3 * 2);  // a row per class
+}
+
 TEST_F(SampleCliTest, Img2ImgAtStrengthZeroAndInpaintingKeepTheInput) {
   CommandResult r = run_tessera("sample" + model() + " --init " + at("input.png") + " --strength 0 --out " + at("same.png"));
   ASSERT_EQ(r.status, 0) << r.output;

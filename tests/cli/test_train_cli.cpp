@@ -114,5 +114,17 @@ TEST(BenchCliTest, TrainBenchReportsRatesAndPhases) {
   EXPECT_NE(r.output.find("sustains"), std::string::npos) << r.output;
 }
 
+TEST(BenchCliTest, SampleBenchTimesEverySizeAndRejectsABadOne) {
+  std::string config =
+      R"('{"base_channels": 8, "channel_mult": [1, 2], "num_res_blocks": 1, "attention_resolutions": [8], "num_heads": 1, "norm_groups": 4, "num_classes": 2, "train_resolution": 8}')";
+  CommandResult r = run_tessera("bench sample --no-torch --iters 1 --steps 3 --res 8,16 --config " + config);
+  ASSERT_EQ(r.status, 0) << r.output;
+  for (const char* expected : {"8x8", "16x16", "of conv", "skipped (--no-torch)"})
+    EXPECT_NE(r.output.find(expected), std::string::npos) << "missing '" << expected << "' in:\n" << r.output;
+  r = run_tessera("bench sample --no-torch --iters 1 --res 9 --config " + config);
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("not a multiple of 2"), std::string::npos) << r.output;
+}
+
 }  // namespace
 }  // namespace tessera
