@@ -257,7 +257,7 @@ def cmd_verify(args):
             if mx < 0:
                 print("verify:   %s: different size" % rel)
             else:
-                print("verify:   %s: max %d, mean %.3f, %.1f%%" % (rel, mx, mean, 100 * frac))
+                print("verify:   %s: max %d, mean %.3f, %.3f%%" % (rel, mx, mean, 100 * frac))
         sized = [d for d in diffs if d[0] >= 0]
         if sized:
             print("verify: over all %d mismatched PNGs: max |diff| %d, mean |diff| %.4f"
