@@ -15,7 +15,7 @@
 #
 # Needs Debian 12 (bookworm) apt sources; installs the Debian packages below when missing
 # (as root, or through sudo). Peak disk use about 5 GB in --work (the 0ad-data .deb is 1.4 GB
-# and holds a 3.3 GB public.zip); the set itself is about 60 MB.
+# and holds a 3.3 GB public.zip); the set itself is about 50 MB.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -45,7 +45,7 @@ while [ $# -gt 0 ]; do
     --work) work="$2"; shift 2 ;;
     --jobs|-j) jobs="$2"; shift 2 ;;
     --keep) keep=1; shift ;;
-    -h|--help) sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "rebuild-textures: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
 done
