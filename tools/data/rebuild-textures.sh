@@ -45,7 +45,7 @@ while [ $# -gt 0 ]; do
     --work) work="$2"; shift 2 ;;
     --jobs|-j) jobs="$2"; shift 2 ;;
     --keep) keep=1; shift ;;
-    -h|--help) sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "rebuild-textures: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
 done
