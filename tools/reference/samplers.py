@@ -238,3 +238,23 @@ def gaussian_denoiser(sched, mu, s2, prediction="eps"):
         eps = (x - a * x0) / b
         return eps if prediction == "eps" else a * eps - b * x0
     return model
+
+
+def _main(argv):
+    """samplers.py timesteps T,STEPS,STRENGTH,SAMPLER ...: per spec one line, "error" for a
+    rejected one, else the step times "t:prev:last" of every step (for the C++ tests)."""
+    if len(argv) < 1 or argv[0] != "timesteps":
+        raise SystemExit(_main.__doc__)
+    for spec in argv[1:]:
+        T, steps, strength, sampler = spec.split(",")
+        try:
+            ts = timesteps(int(T), int(steps), float(strength))
+        except ValueError:
+            print("error")
+            continue
+        print(" ".join("%d:%d:%d" % step_times(ts, i, sampler) for i in range(len(ts))))
+
+
+if __name__ == "__main__":
+    import sys
+    _main(sys.argv[1:])
