@@ -93,6 +93,22 @@ def time_op(fn, iters):
     return statistics.median(samples), min(samples)
 
 
+def start_torch(threads):
+    """Imports torch, sets the thread count and seed and prints the "TORCH <version> <threads>"
+    header; tools/reference becomes importable. None (after "TORCH_UNAVAILABLE <reason>") when
+    torch cannot be imported: the caller exits 0 so tessera still prints its own numbers."""
+    try:
+        import torch
+    except Exception as e:  # noqa: BLE001 - any import failure means "no torch"
+        print("TORCH_UNAVAILABLE", str(e).replace("\n", " "))
+        return None
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "reference"))
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    print("TORCH", torch.__version__, torch.get_num_threads(), flush=True)
+    return torch
+
+
 def train_main(argv):
     """One training step of tools/reference/unet.py: noising, forward, MSE, backward, AdamW."""
     import json
@@ -103,16 +119,10 @@ def train_main(argv):
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--config", default="{}")
     args = ap.parse_args(argv)
-    try:
-        import torch
-    except Exception as e:  # noqa: BLE001
-        print("TORCH_UNAVAILABLE", str(e).replace("\n", " "))
+    torch = start_torch(args.threads)
+    if torch is None:
         return 0
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "reference"))
     import unet
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
-    print("TORCH", torch.__version__, torch.get_num_threads(), flush=True)
     model = unet.UNet(json.loads(args.config))
     opt = torch.optim.AdamW(model.parameters(), lr=2e-4)
     c = model.config
@@ -150,17 +160,11 @@ def sample_main(argv):
     ap.add_argument("--guidance", type=float, default=1.0)
     ap.add_argument("--config", default="{}")
     args = ap.parse_args(argv)
-    try:
-        import torch
-    except Exception as e:  # noqa: BLE001
-        print("TORCH_UNAVAILABLE", str(e).replace("\n", " "))
+    torch = start_torch(args.threads)
+    if torch is None:
         return 0
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "reference"))
     import samplers
     import unet
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
-    print("TORCH", torch.__version__, torch.get_num_threads(), flush=True)
     model = unet.UNet(json.loads(args.config)).eval()
     c = model.config
     sched = samplers.Schedule(c["schedule"], c["timesteps"])
@@ -215,14 +219,9 @@ def main():
     ap.add_argument("--iters", type=int, default=5)
     ap.add_argument("--case", action="append", default=[], help="ID=SPEC")
     args = ap.parse_args()
-    try:
-        import torch
-    except Exception as e:  # noqa: BLE001 - any import failure means "no torch"
-        print("TORCH_UNAVAILABLE", str(e).replace("\n", " "))
+    torch = start_torch(args.threads)
+    if torch is None:
         return 0
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
-    print("TORCH", torch.__version__, torch.get_num_threads(), flush=True)
     for case in args.case:
         case_id, spec = case.split("=", 1)
         pass_name, params = parse_spec(spec)

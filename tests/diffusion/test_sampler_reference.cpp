@@ -150,8 +150,8 @@ TEST_F(SamplerReferenceTest, EveryStepMatchesPyTorch) {
     const std::string p = c.name + "/";
     names += (names.empty() ? "" : ",") + c.name;
     tensors.push_back({p + "x", SafetensorsDType::F32, shape, bytes_of(c.x)});
-    tensors.push_back({p + "model_out", SafetensorsDType::F32, c.guidance->guided ? guided_shape : shape,
-                       bytes_of(c.out)});
+    tensors.push_back(
+        {p + "model_out", SafetensorsDType::F32, c.guidance->guided ? guided_shape : shape, bytes_of(c.out)});
     tensors.push_back({p + "z", SafetensorsDType::F32, shape, bytes_of(c.z)});
     tensors.push_back({p + "x0_last", SafetensorsDType::F32, shape, bytes_of(c.x0_last)});
     if (c.blend) {
@@ -176,8 +176,8 @@ TEST_F(SamplerReferenceTest, EveryStepMatchesPyTorch) {
   }
   meta["cases"] = names;
   write_safetensors(dir_ / "in.safetensors", tensors, meta);
-  CommandResult py =
-      run_python_reference("sampler_step.py", (dir_ / "in.safetensors").string() + " " + (dir_ / "out.safetensors").string());
+  CommandResult py = run_python_reference(
+      "sampler_step.py", (dir_ / "in.safetensors").string() + " " + (dir_ / "out.safetensors").string());
   ASSERT_EQ(py.status, 0) << py.output;
   auto ref = SafetensorsFile::load(dir_ / "out.safetensors");
 
@@ -185,7 +185,8 @@ TEST_F(SamplerReferenceTest, EveryStepMatchesPyTorch) {
   Tensor x = arena().allocate(shape, DType::F32, "x"), z = arena().allocate(shape, DType::F32, "z");
   Tensor x0 = arena().allocate(shape, DType::F32, "x0"), zk = arena().allocate(shape, DType::F32, "zk");
   Tensor out = arena().allocate(shape, DType::F32, "out"), out2 = arena().allocate(guided_shape, DType::F32, "out2");
-  Tensor known_t = arena().allocate({kC, kH, kW}, DType::F32, "known"), keep_t = arena().allocate({kH, kW}, DType::F32, "keep");
+  Tensor known_t = arena().allocate({kC, kH, kW}, DType::F32, "known"),
+         keep_t = arena().allocate({kH, kW}, DType::F32, "keep");
   upload_f32(known_t, known);
   upload_f32(keep_t, keep);
   const NoiseSchedule linear(Schedule::Linear, 1000), cosine(Schedule::Cosine, 1000);
@@ -197,8 +198,8 @@ TEST_F(SamplerReferenceTest, EveryStepMatchesPyTorch) {
     upload_f32(model_out, c.out);
     upload_f32(z, c.z);
     upload_f32(x0, c.x0_last);
-    StepCoefficients k = step_coefficients(c.schedule == Schedule::Cosine ? cosine : linear, c.variant->kind,
-                                           c.times, c.variant->eta, c.variant->variance);
+    StepCoefficients k = step_coefficients(c.schedule == Schedule::Cosine ? cosine : linear, c.variant->kind, c.times,
+                                           c.variant->eta, c.variant->variance);
     CommandSequence seq(ctx());
     ops::sampler_step(seq, x, model_out, z, x0, k, c.guidance->w, {c.prediction, c.clip, c.guidance->guided});
     if (c.blend) {
@@ -229,7 +230,8 @@ TEST_F(SamplerReferenceTest, TimestepsMatchPyTorch) {
   for (int T : {10, 1000})
     for (int steps : {1, 2, 3, 7, 10, 25, 333, 999, 1000, 1001})
       for (double strength : {1.0, 0.5, 0.3, 0.0})
-        for (SamplerKind kind : {SamplerKind::Ddim, SamplerKind::DpmSolver2M}) specs.push_back({T, steps, strength, kind});
+        for (SamplerKind kind : {SamplerKind::Ddim, SamplerKind::DpmSolver2M})
+          specs.push_back({T, steps, strength, kind});
   std::string args = "timesteps";
   for (const Spec& s : specs) {
     std::ostringstream o;
