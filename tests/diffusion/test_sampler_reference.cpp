@@ -249,7 +249,8 @@ TEST_F(SamplerReferenceTest, TimestepsMatchPyTorch) {
       std::vector<int> ts = sampler_timesteps(s.T, s.steps, s.strength);
       for (size_t i = 0; i < ts.size(); ++i) {
         StepTimes st = sampler_step_times(ts, i, s.kind);
-        mine += (i ? " " : "") + std::to_string(st.t) + ":" + std::to_string(st.prev) + ":" + std::to_string(st.last);
+        if (i) mine += ' ';
+        mine += std::to_string(st.t) + ":" + std::to_string(st.prev) + ":" + std::to_string(st.last);
       }
     } catch (const Error&) {
       mine = "error";
