@@ -8,7 +8,7 @@ Data x0 ~ N(mu, s2 I) has an exact denoiser (samplers.gaussian_denoiser), so:
     DDIM(eta = 0) and DPM-Solver++(2M) at many steps must land on it, at first / second order;
   - ancestral sampling (DDPM beta / beta-tilde, DDIM eta = 1) must reproduce mean mu, variance s2.
 Identities between the papers' formulas: DDIM(eta = 1) is the DDPM posterior with beta-tilde;
-DPM-Solver++(1) (first step, no history) is DDIM(eta = 0) (Lu et al. 2022, sec. 4.1).
+DPM-Solver++(1) (first step, no history) is DDIM(eta = 0) (Lu et al. 2022).
 """
 import math
 import os
