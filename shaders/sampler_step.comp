@@ -1,8 +1,8 @@
 #version 450
 // One sampler step for every sampler (DDPM ancestral, DDIM, DPM-Solver++(2M)), all samples at
 // the same timestep. Each of them is a linear combination once x0 and eps are known:
-//   model output  o = o_c + w (o_c - o_u)         classifier-free guidance (GUIDED = 1): the
-//                                                  null pass is the second half of model_out
+//   model output  o = o_u + w (o_c - o_u)         classifier-free guidance (GUIDED = 1; w = 1 is
+//                                                  o_c): the null pass is the second half of model_out
 //   eps-model:    eps = o,  x0 = (x - b_t eps) / a_t
 //   v-model:      x0 = a_t x - b_t o,  eps = b_t x + a_t o
 //   CLIP_X0:      x0 clamped to [-1, 1], eps re-derived from it

@@ -2,6 +2,9 @@
 """PyTorch CPU side of `tessera bench`: times the same cases Tessera times, in the same run.
 
 usage: bench_torch.py FAMILY [--threads N] [--iters N] --case ID=SPEC [--case ID=SPEC ...]
+       bench_torch.py train [--threads N] [--iters N] [--res R] [--batch N] [--config JSON]
+       bench_torch.py sample [--threads N] [--iters N] [--gen-iters N] [--res R1,R2] [--steps S]
+                             [--guidance W] [--config JSON]     (see sample_main)
 
 A SPEC is "pass,key=value,..." as written by cli/bench.cpp, e.g.
   conv:  fwd,N=8,Ci=64,Co=64,H=64,W=64,k=3,s=1,pad=zeros   (pass: fwd | bwd_data | bwd_weight)
@@ -90,6 +93,22 @@ def time_op(fn, iters):
     return statistics.median(samples), min(samples)
 
 
+def start_torch(threads):
+    """Imports torch, sets the thread count and seed and prints the "TORCH <version> <threads>"
+    header; tools/reference becomes importable. None (after "TORCH_UNAVAILABLE <reason>") when
+    torch cannot be imported: the caller exits 0 so tessera still prints its own numbers."""
+    try:
+        import torch
+    except Exception as e:  # noqa: BLE001 - any import failure means "no torch"
+        print("TORCH_UNAVAILABLE", str(e).replace("\n", " "))
+        return None
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "reference"))
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    print("TORCH", torch.__version__, torch.get_num_threads(), flush=True)
+    return torch
+
+
 def train_main(argv):
     """One training step of tools/reference/unet.py: noising, forward, MSE, backward, AdamW."""
     import json
@@ -100,16 +119,10 @@ def train_main(argv):
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--config", default="{}")
     args = ap.parse_args(argv)
-    try:
-        import torch
-    except Exception as e:  # noqa: BLE001
-        print("TORCH_UNAVAILABLE", str(e).replace("\n", " "))
+    torch = start_torch(args.threads)
+    if torch is None:
         return 0
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "reference"))
     import unet
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
-    print("TORCH", torch.__version__, torch.get_num_threads(), flush=True)
     model = unet.UNet(json.loads(args.config))
     opt = torch.optim.AdamW(model.parameters(), lr=2e-4)
     c = model.config
@@ -131,23 +144,84 @@ def train_main(argv):
     return 0
 
 
+def sample_main(argv):
+    """Generation latency of tools/reference/unet.py at batch 1, beside `tessera bench sample`:
+    one DPM-Solver++(2M) step from the middle of a generation (U-Net forward - conditional and
+    null passes as one batch of 2 when guided - plus the update of tools/reference/samplers.py)
+    and a whole STEPS-step generation, per resolution. Float32, random weights (speed does not
+    depend on their values). Prints RESULT step_<res> and RESULT gen_<res> (median, min ms)."""
+    import json
+    ap = argparse.ArgumentParser(prog="bench_torch.py sample")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--iters", type=int, default=5, help="timed single steps per resolution")
+    ap.add_argument("--gen-iters", type=int, default=1, help="timed generations per resolution")
+    ap.add_argument("--res", default="64,256", help="comma-separated sizes")
+    ap.add_argument("--steps", type=int, default=25)
+    ap.add_argument("--guidance", type=float, default=1.0)
+    ap.add_argument("--config", default="{}")
+    args = ap.parse_args(argv)
+    torch = start_torch(args.threads)
+    if torch is None:
+        return 0
+    import samplers
+    import unet
+    model = unet.UNet(json.loads(args.config)).eval()
+    c = model.config
+    sched = samplers.Schedule(c["schedule"], c["timesteps"])
+    guided = c["num_classes"] > 0 and args.guidance != 1.0
+    labels = None
+    if c["num_classes"]:
+        labels = torch.tensor([0, c["num_classes"]] if guided else [0])
+
+    def denoise(x, t):
+        xin = torch.cat([x, x]) if guided else x
+        out = model(xin, torch.full((xin.shape[0],), float(t)), labels)
+        return (out[:1], out[1:]) if guided else out
+
+    ts = samplers.timesteps(c["timesteps"], args.steps)
+    for res in [int(r) for r in args.res.split(",")]:
+        shape = (1, c["out_channels"], res, res)
+        x = torch.randn(shape)
+        x0_last = torch.randn(shape).clamp(-1, 1)
+        i = len(ts) // 2  # single steps from the middle of a generation, as tessera times them
+        t, prev, last = samplers.step_times(ts, i)
+
+        def one_step():
+            out = denoise(x, t)
+            cond, uncond = out if guided else (out, None)
+            return samplers.step(x, cond, sched, "dpmpp2m", t, prev, last, x0_last, None,
+                                 prediction=c["prediction"], clip=True, guidance=args.guidance, out_uncond=uncond)
+
+        def generate():
+            return samplers.sample(denoise, shape, sched, "dpmpp2m", args.steps, prediction=c["prediction"],
+                                   guidance=args.guidance, guided=guided, dtype=torch.float32)
+
+        with torch.no_grad():
+            median_ms, min_ms = time_op(one_step, max(1, args.iters))
+            print("RESULT", f"step_{res}", f"{median_ms:.6f}", f"{min_ms:.6f}", flush=True)
+            gen = []
+            for _ in range(max(1, args.gen_iters)):  # already warm from the steps
+                start = time.perf_counter()
+                generate()
+                gen.append((time.perf_counter() - start) * 1e3)
+            print("RESULT", f"gen_{res}", f"{statistics.median(gen):.6f}", f"{min(gen):.6f}", flush=True)
+    return 0
+
+
 def main():
     if len(sys.argv) > 1 and sys.argv[1] == "train":
         return train_main(sys.argv[2:])
+    if len(sys.argv) > 1 and sys.argv[1] == "sample":
+        return sample_main(sys.argv[2:])
     ap = argparse.ArgumentParser()
     ap.add_argument("family", choices=sorted(BUILDERS))
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--iters", type=int, default=5)
     ap.add_argument("--case", action="append", default=[], help="ID=SPEC")
     args = ap.parse_args()
-    try:
-        import torch
-    except Exception as e:  # noqa: BLE001 - any import failure means "no torch"
-        print("TORCH_UNAVAILABLE", str(e).replace("\n", " "))
+    torch = start_torch(args.threads)
+    if torch is None:
         return 0
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
-    print("TORCH", torch.__version__, torch.get_num_threads(), flush=True)
     for case in args.case:
         case_id, spec = case.split("=", 1)
         pass_name, params = parse_spec(spec)

@@ -23,6 +23,15 @@ ninja -C build -j "$jobs"
 step "tests (release)"
 ctest --test-dir build --output-on-failure
 
+step "PyTorch sampler reference self-checks"
+# Closed-form checks of tools/reference/samplers.py, which the C++ sampler tests compare against
+# (~10 s, so not inside tessera_tests). Skipped where /usr/bin/python3 has no torch, like the tests.
+if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+  /usr/bin/python3 tools/reference/test_samplers_selfcheck.py
+else
+  echo "skipped: /usr/bin/python3 cannot import torch"
+fi
+
 step "sanitizer build (ASan + UBSan)"
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DTESSERA_SANITIZE=ON >/dev/null
 ninja -C build-asan -j "$jobs" tessera_tests

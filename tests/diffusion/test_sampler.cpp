@@ -37,6 +37,35 @@ class SamplerTest : public VulkanTest {
   std::unique_ptr<ParameterSet> weights_;
 };
 
+// The step sequence: DPM-Solver++(2M) takes its history from the previous step, except on the
+// first step and, with the lower-order final step (the default), on the step into t = 0; the
+// final step (prev = -1) never uses history. Also checked against samplers.py in
+// test_sampler_reference.cpp where torch is available.
+TEST(SamplerScheduleTest, StepTimesAndLowerOrderFinal) {
+  const std::vector<int> ts = sampler_timesteps(1000, 5);
+  ASSERT_EQ(ts, (std::vector<int>{999, 749, 500, 250, 0}));  // 499.5 rounds away from zero
+  auto times = [&](size_t i, SamplerKind kind, bool lower_order_final) {
+    StepTimes t = sampler_step_times(ts, i, kind, lower_order_final);
+    return std::vector<int>{t.t, t.prev, t.last};
+  };
+  using V = std::vector<int>;
+  EXPECT_EQ(times(0, SamplerKind::DpmSolver2M, true), (V{999, 749, -1}));
+  EXPECT_EQ(times(2, SamplerKind::DpmSolver2M, true), (V{500, 250, 749}));
+  EXPECT_EQ(times(3, SamplerKind::DpmSolver2M, true), (V{250, 0, -1}));
+  EXPECT_EQ(times(4, SamplerKind::DpmSolver2M, true), (V{0, -1, -1}));
+  EXPECT_EQ(times(3, SamplerKind::DpmSolver2M, false), (V{250, 0, 500}));
+  EXPECT_EQ(times(4, SamplerKind::DpmSolver2M, false), (V{0, -1, 250}));
+  EXPECT_EQ(times(3, SamplerKind::Ddim, true), (V{250, 0, 500}));  // history unused by DDIM / DDPM
+  EXPECT_THROW(sampler_step_times(ts, 5, SamplerKind::Ddim), Error);
+  EXPECT_THROW(sampler_timesteps(1000, 1001), Error);
+  NoiseSchedule schedule(Schedule::Cosine, 1000);
+  auto coefficients = [&](size_t i) {
+    return step_coefficients(schedule, SamplerKind::DpmSolver2M, sampler_step_times(ts, i, SamplerKind::DpmSolver2M));
+  };
+  EXPECT_TRUE(coefficients(2).uses_history);
+  EXPECT_FALSE(coefficients(3).uses_history);
+}
+
 // A freshly initialised model predicts eps = 0 exactly (its output conv starts at zero). DDIM
 // with eta = 0 then telescopes: x_prev = a_prev * x_t / a_t, so the final image is
 // x_T / sqrt(alpha_bar_{T-1}), with x_T each sample's own noise - reproducible on the CPU.

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <fstream>
 
+#include "support/run_command.hpp"
 #include "support/vulkan_test.hpp"
 #include "tessera/error.hpp"
 #include "tessera/model_file.hpp"
@@ -76,14 +77,13 @@ TEST_F(ModelFileTest, RoundTripsExactly) {
 }
 
 TEST_F(ModelFileTest, LoadsAModelExportedFromPyTorch) {
-  if (std::system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") != 0) GTEST_SKIP() << "no torch in /usr/bin/python3";
+  if (!python_has_torch()) GTEST_SKIP() << "no torch in /usr/bin/python3";
   fs::path p = dir_ / "torch.safetensors";
   // The exporter writes no class names, so export the unconditional variant of the config.
   UNetConfig unconditional = info_.config;
   unconditional.num_classes = 0;
-  std::string cmd = "/usr/bin/python3 " + std::string(TESSERA_SOURCE_DIR) + "/tools/reference/unet.py --config '" +
-        unconditional.to_json() + "' --export " + p.string();
-  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  CommandResult py = run_python_reference("unet.py", "--config '" + unconditional.to_json() + "' --export " + p.string());
+  ASSERT_EQ(py.status, 0) << py.output;
   LoadedModel m = load_model(ctx(), p);
   auto file = SafetensorsFile::load(p);
   auto values = m.params->download_flat();

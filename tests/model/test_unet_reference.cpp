@@ -7,6 +7,7 @@
 #include <cstring>
 #include <random>
 
+#include "support/run_command.hpp"
 #include "support/vulkan_test.hpp"
 #include "tessera/safetensors.hpp"
 #include "tessera/unet.hpp"
@@ -15,11 +16,6 @@ namespace tessera::testing {
 namespace {
 
 namespace fs = std::filesystem;
-
-bool python_has_torch() {
-  static bool ok = std::system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") == 0;
-  return ok;
-}
 
 std::span<const std::byte> bytes_of(const std::vector<float>& v) { return std::as_bytes(std::span(v)); }
 
@@ -95,10 +91,10 @@ TEST_P(UNetReferenceTest, ForwardAndBackwardMatchPyTorch) {
   if (config.num_classes)
     inputs.push_back({"labels", SafetensorsDType::I32, {n}, std::as_bytes(std::span(labels_i))});
   write_safetensors(dir / "inputs.safetensors", inputs, {});
-  std::string cmd = "/usr/bin/python3 " + std::string(TESSERA_SOURCE_DIR) + "/tools/reference/check_unet.py " +
-                    (dir / "model.safetensors").string() + " " + (dir / "inputs.safetensors").string() + " " +
-                    (dir / "reference.safetensors").string();
-  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  CommandResult py = run_python_reference("check_unet.py", (dir / "model.safetensors").string() + " " +
+                                                              (dir / "inputs.safetensors").string() + " " +
+                                                              (dir / "reference.safetensors").string());
+  ASSERT_EQ(py.status, 0) << py.output;
   auto ref = SafetensorsFile::load(dir / "reference.safetensors");
   auto as_doubles = [&](const std::string& name) {
     const auto& t = ref.tensor(name);

@@ -1,8 +1,10 @@
-// Runs the built `tessera` binary as a user would, for the CLI tests.
+// Runs commands for the tests: the built `tessera` binary as a user would (CLI tests), and the
+// PyTorch references under tools/reference with Debian's /usr/bin/python3 (python3-torch).
 #pragma once
 #include <sys/wait.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 namespace tessera::testing {
@@ -12,8 +14,8 @@ struct CommandResult {
   std::string output;  // stdout and stderr together
 };
 
-inline CommandResult run_tessera(const std::string& args) {
-  std::string cmd = std::string(TESSERA_BINARY_DIR) + "/tessera " + args + " 2>&1";
+inline CommandResult run_command(const std::string& command) {
+  std::string cmd = command + " 2>&1";
   FILE* p = popen(cmd.c_str(), "r");
   if (!p) return {-1, "popen failed: " + cmd};
   std::string out;
@@ -21,6 +23,21 @@ inline CommandResult run_tessera(const std::string& args) {
   while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
   int status = pclose(p);
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+inline CommandResult run_tessera(const std::string& args) {
+  return run_command(std::string(TESSERA_BINARY_DIR) + "/tessera " + args);
+}
+
+// Whether the reference tests can run; they GTEST_SKIP otherwise.
+inline bool python_has_torch() {
+  static bool ok = std::system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") == 0;
+  return ok;
+}
+
+// "/usr/bin/python3 SOURCE/tools/reference/SCRIPT ARGS".
+inline CommandResult run_python_reference(const std::string& script, const std::string& args) {
+  return run_command("/usr/bin/python3 " + std::string(TESSERA_SOURCE_DIR) + "/tools/reference/" + script + " " + args);
 }
 
 }  // namespace tessera::testing

@@ -36,6 +36,7 @@ struct SamplerOptions {
   double eta = 0.0;                                  // DDIM: 0 deterministic, 1 DDPM-like
   DdpmVariance variance = DdpmVariance::BetaTilde;  // DDPM
   bool clip_x0 = true;                               // clamp the x0 estimate to [-1, 1]
+  bool lower_order_final = true;  // DPM-Solver++(2M): first order into the last timestep (sampler_step_times)
   double guidance = 1.0;       // classifier-free guidance w: eps_null + w (eps_cond - eps_null); 1 = off
   bool force_guided_batch = false;  // run the null pass even at w = 1 (tests of the guided path)
   bool init_image = false;     // img2img: start() takes an init image, noised to `strength`

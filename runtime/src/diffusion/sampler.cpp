@@ -93,8 +93,7 @@ void Sampler::record(Context& ctx) {
   const ops::SamplerStepFlags flags{config_.prediction, options_.clip_x0, guided_};
   for (size_t i = 0; i < timesteps_.size(); ++i) {
     auto seq = std::make_unique<CommandSequence>(ctx);
-    StepTimes times{timesteps_[i], i + 1 < timesteps_.size() ? timesteps_[i + 1] : -1,
-                    i > 0 ? timesteps_[i - 1] : -1};
+    StepTimes times = sampler_step_times(timesteps_, i, options_.kind, options_.lower_order_final);
     StepCoefficients c = step_coefficients(schedule_, options_.kind, times, options_.eta, options_.variance);
     seq->mark("begin");
     seq->fill(model_->timesteps(), float(times.t));

@@ -37,6 +37,14 @@ std::vector<int> sampler_timesteps(int timesteps, int steps, double strength) {
   return ts;
 }
 
+StepTimes sampler_step_times(const std::vector<int>& timesteps, size_t i, SamplerKind kind, bool lower_order_final) {
+  if (i >= timesteps.size())
+    throw Error("sampler: step " + std::to_string(i) + " of " + std::to_string(timesteps.size()));
+  StepTimes times{timesteps[i], i + 1 < timesteps.size() ? timesteps[i + 1] : -1, i > 0 ? timesteps[i - 1] : -1};
+  if (kind == SamplerKind::DpmSolver2M && lower_order_final && i + 2 >= timesteps.size()) times.last = -1;
+  return times;
+}
+
 StepCoefficients step_coefficients(const NoiseSchedule& schedule, SamplerKind kind, const StepTimes& times,
                                    double eta, DdpmVariance variance) {
   const int T = schedule.timesteps();
