@@ -1,4 +1,4 @@
-// Runs the built `tessera` binary as a user would, for the CLI tests.
+// Runs commands and the built `tessera` binary as a user would (CLI and host tests).
 #pragma once
 #include <sys/wait.h>
 
@@ -12,15 +12,19 @@ struct CommandResult {
   std::string output;  // stdout and stderr together
 };
 
-inline CommandResult run_tessera(const std::string& args) {
-  std::string cmd = std::string(TESSERA_BINARY_DIR) + "/tessera " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return {-1, "popen failed: " + cmd};
+// Runs a shell command line; stdout and stderr together.
+inline CommandResult run_command(const std::string& command) {
+  FILE* p = popen((command + " 2>&1").c_str(), "r");
+  if (!p) return {-1, "popen failed: " + command};
   std::string out;
   char buf[4096];
   while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
   int status = pclose(p);
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+inline CommandResult run_tessera(const std::string& args) {
+  return run_command(std::string(TESSERA_BINARY_DIR) + "/tessera " + args);
 }
 
 }  // namespace tessera::testing
