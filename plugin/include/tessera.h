@@ -219,6 +219,7 @@ typedef struct tsr_tick_stats {
   uint32_t jobs_finished;
   uint32_t jobs_pending; /* queued or running after the tick */
   double gpu_ms;         /* GPU time of the steps run (timestamp queries) */
+  double max_step_ms;    /* the longest of those steps: a tick overruns its budget by less than this */
 } tsr_tick_stats;
 
 /* Advances queued jobs within budget_ms of GPU time (> 0): at least one step when any job is

@@ -139,6 +139,7 @@ void ContextState::advance(Job& job, tsr_tick_stats& stats) {
     job.last_step_ms = last_step_ms = ms;
     job.steps_done = static_cast<uint32_t>(job.sampler->steps_done());
     stats.gpu_ms += ms;
+    stats.max_step_ms = std::max(stats.max_step_ms, ms);
     stats.steps_run++;
   }
   if (job.sampler->done()) {

@@ -22,9 +22,18 @@ inline const char* kPluginModelConfig =
     R"({"base_channels": 8, "channel_mult": [1, 2], "num_res_blocks": 1, "attention_resolutions": [],
         "num_heads": 2, "norm_groups": 4, "num_classes": 2, "padding": "circular", "train_resolution": 16})";
 
+// The folder (model, files the tests write) is removed when the test process exits.
 inline const fs::path& plugin_model_path() {
-  static fs::path path = [] {
+  struct Folder {
     fs::path dir = fs::temp_directory_path() / ("tessera-plugin-" + std::to_string(::getpid()));
+    ~Folder() {
+      std::error_code ec;
+      fs::remove_all(dir, ec);
+    }
+  };
+  static Folder folder;
+  static fs::path path = [] {
+    const fs::path& dir = folder.dir;
     fs::create_directories(dir);
     ModelInfo info;
     info.config = UNetConfig::from_json(kPluginModelConfig);

@@ -121,6 +121,7 @@ namespace Tessera
             public uint structSize;
             public uint stepsRun, jobsFinished, jobsPending;
             public double gpuMs;
+            public double maxStepMs;
         }
 
         [StructLayout(LayoutKind.Sequential)]
