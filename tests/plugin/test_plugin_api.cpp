@@ -2,9 +2,12 @@
 // code and a clear message and never crashes; budgeted ticking splits a job over ticks and
 // reproduces the one-shot image bit for bit; img2img, inpainting, previews, cancellation.
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <thread>
 
 #include "plugin/plugin_test.hpp"
 #include "support/run_command.hpp"
@@ -318,7 +321,9 @@ TEST_F(PluginTest, BudgetedTicksSplitTheJobAndReproduceTheOneShotImage) {
   while (job_status(job) != TSR_JOB_DONE && ticks < 100) {
     tsr_tick_stats s = tick(ctx_, budget);
     ++ticks;
-    trace += " " + std::to_string(s.steps_run) + ":" + std::to_string(s.gpu_ms).substr(0, 5);
+    char entry[48];
+    std::snprintf(entry, sizeof entry, " %u:%.2f", s.steps_run, s.gpu_ms);
+    trace += entry;
     ASSERT_GE(s.steps_run, 1u);
     steps_seen += s.steps_run;
     multi_step_ticks += s.steps_run > 1;
@@ -411,6 +416,58 @@ TEST_F(PluginTest, ADestroyedModelStaysAliveForItsJobs) {
   run_to_end(ctx_, job, 8, 24);
   EXPECT_EQ(job_status(job), TSR_JOB_DONE);
   EXPECT_EQ(tsr_job_destroy(job), TSR_SUCCESS);
+}
+
+// The header's threading rules: a render thread ticks while a game thread submits and polls,
+// and destroying the context under a ticking thread turns its calls into INVALID_HANDLE.
+TEST_F(PluginTest, ThreadsShareAContextAndDestroyItUnderATick) {
+  LogSink sink;
+  tsr_context_desc d = context_desc(&sink);
+  tsr_context c;
+  ASSERT_EQ(tsr_context_create(&d, &c), TSR_SUCCESS) << tsr_get_last_error();
+  tsr_model_desc md = model_file_desc(plugin_model_path().c_str());
+  tsr_model m;
+  ASSERT_EQ(tsr_model_load(c, &md, &m), TSR_SUCCESS) << tsr_get_last_error();
+
+  std::atomic<bool> stop{false};
+  std::atomic<int> tick_errors{0};
+  std::thread render([&] {
+    while (!stop) {
+      tsr_result r = tsr_tick(c, 2.0, nullptr);
+      if (r == TSR_ERROR_INVALID_HANDLE) break;  // the context is gone
+      if (r != TSR_SUCCESS) tick_errors++;
+    }
+  });
+  std::vector<tsr_job> jobs(3);
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    tsr_generate_desc g = generate_desc(m, 100 + i, 3);
+    ASSERT_EQ(tsr_generate_submit(c, &g, &jobs[i]), TSR_SUCCESS) << tsr_get_last_error();
+  }
+  std::vector<uint8_t> px(16 * 16 * 4);
+  for (int spins = 0; spins < 20000; ++spins) {
+    int done = 0;
+    for (tsr_job j : jobs) {
+      tsr_job_status st = TSR_JOB_FAILED;
+      ASSERT_EQ(tsr_job_get_status(j, &st), TSR_SUCCESS) << tsr_get_last_error();
+      done += st == TSR_JOB_DONE;
+      tsr_result r = tsr_job_read_preview(j, px.data(), px.size(), 0);
+      EXPECT_TRUE(r == TSR_SUCCESS || r == TSR_NOT_READY) << tsr_get_last_error();
+    }
+    if (done == int(jobs.size())) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  for (tsr_job j : jobs) EXPECT_EQ(job_status(j), TSR_JOB_DONE);
+  // A job in flight while the context is destroyed from this thread.
+  tsr_generate_desc g = generate_desc(m, 7, 50);
+  tsr_job last;
+  ASSERT_EQ(tsr_generate_submit(c, &g, &last), TSR_SUCCESS);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(tsr_context_destroy(c), TSR_SUCCESS) << tsr_get_last_error();
+  render.join();
+  EXPECT_EQ(tick_errors.load(), 0);
+  tsr_job_status st;
+  EXPECT_EQ(tsr_job_get_status(last, &st), TSR_ERROR_INVALID_HANDLE);
+  sink.expect_no_validation_messages();
 }
 
 }  // namespace
