@@ -89,6 +89,26 @@ inline tsr_generate_desc generate_desc(tsr_model model, uint64_t seed, uint32_t 
   return d;
 }
 
+// Creation helpers: a failure is reported and a zero handle returned (the API refuses it cleanly).
+inline tsr_context create_context(const tsr_context_desc& desc) {
+  tsr_context c{0};
+  EXPECT_EQ(tsr_context_create(&desc, &c), TSR_SUCCESS) << tsr_get_last_error();
+  return c;
+}
+
+inline tsr_model load_test_model(tsr_context ctx) {
+  tsr_model_desc d = model_file_desc(plugin_model_path().c_str());
+  tsr_model m{0};
+  EXPECT_EQ(tsr_model_load(ctx, &d, &m), TSR_SUCCESS) << tsr_get_last_error();
+  return m;
+}
+
+inline tsr_job submit(tsr_context ctx, const tsr_generate_desc& desc) {
+  tsr_job j{0};
+  EXPECT_EQ(tsr_generate_submit(ctx, &desc, &j), TSR_SUCCESS) << tsr_get_last_error();
+  return j;
+}
+
 inline tsr_tick_stats tick(tsr_context ctx, double budget_ms) {
   tsr_tick_stats s;
   std::memset(&s, 0, sizeof s);

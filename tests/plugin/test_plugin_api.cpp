@@ -160,7 +160,7 @@ TEST_F(PluginTest, DescriptorsOfOtherVersionsAreHandled) {
   // An older header's shorter desc: the fields it lacks take their defaults.
   tsr_generate_desc g = generate_desc(model_, 1, 2);
   g.struct_size = offsetof(tsr_generate_desc, init_rgba);
-  ASSERT_EQ(tsr_generate_submit(ctx_, &g, &job), TSR_SUCCESS) << tsr_get_last_error();
+  job = submit(ctx_, g);
   EXPECT_EQ(tsr_job_destroy(job), TSR_SUCCESS);
   // A newer header's longer desc: accepted while its unknown fields are zero.
   struct {
@@ -211,14 +211,10 @@ TEST_F(PluginTest, CorruptMissingAndMisusedModelFilesAreRefused) {
 TEST_F(PluginTest, DestroyedContextAndDoubleDestroyAreDetected) {
   LogSink sink;
   tsr_context_desc d = context_desc(&sink);
-  tsr_context c;
-  ASSERT_EQ(tsr_context_create(&d, &c), TSR_SUCCESS) << tsr_get_last_error();
-  tsr_model_desc md = model_file_desc(plugin_model_path().c_str());
-  tsr_model m;
-  ASSERT_EQ(tsr_model_load(c, &md, &m), TSR_SUCCESS) << tsr_get_last_error();
+  tsr_context c = create_context(d);
+  tsr_model m = load_test_model(c);
   tsr_generate_desc g = generate_desc(m, 3, 3);
-  tsr_job job;
-  ASSERT_EQ(tsr_generate_submit(c, &g, &job), TSR_SUCCESS) << tsr_get_last_error();
+  tsr_job job = submit(c, g);
   tick(c, 1e-3);  // running: a sampler holds device memory when the context goes
   EXPECT_EQ(job_status(job), TSR_JOB_RUNNING);
   // A model of this context cannot be used in another one.
@@ -241,8 +237,8 @@ TEST_F(PluginTest, DestroyedContextAndDoubleDestroyAreDetected) {
 TEST_F(PluginTest, ResultsBeforeTheEndCancellationAndSmallBuffers) {
   tsr_generate_desc g = generate_desc(model_, 5, 4);
   tsr_job a, b;
-  ASSERT_EQ(tsr_generate_submit(ctx_, &g, &a), TSR_SUCCESS) << tsr_get_last_error();
-  ASSERT_EQ(tsr_generate_submit(ctx_, &g, &b), TSR_SUCCESS) << tsr_get_last_error();
+  a = submit(ctx_, g);
+  b = submit(ctx_, g);
   std::vector<uint8_t> px(16 * 16 * 4);
   uint32_t done = 9, total = 0;
   ASSERT_EQ(tsr_job_get_progress(a, &done, &total), TSR_SUCCESS);
@@ -286,8 +282,7 @@ TEST_F(PluginTest, BudgetedTicksSplitTheJobAndReproduceTheOneShotImage) {
   g.class_name = "wood";
   g.guidance = 2.0f;
   // A step's GPU time: the median over a job run one step per tick (a tiny budget).
-  tsr_job stepwise;
-  ASSERT_EQ(tsr_generate_submit(ctx_, &g, &stepwise), TSR_SUCCESS) << tsr_get_last_error();
+  tsr_job stepwise = submit(ctx_, g);
   std::vector<double> step_times;
   while (job_status(stepwise) != TSR_JOB_DONE && step_times.size() < 100) {
     tsr_tick_stats s = tick(ctx_, 1e-3);
@@ -299,8 +294,7 @@ TEST_F(PluginTest, BudgetedTicksSplitTheJobAndReproduceTheOneShotImage) {
   const double step_ms = step_times[steps / 2];
   ASSERT_GT(step_ms, 0);
   // The whole job in one tick: the one-shot image.
-  tsr_job one_shot;
-  ASSERT_EQ(tsr_generate_submit(ctx_, &g, &one_shot), TSR_SUCCESS) << tsr_get_last_error();
+  tsr_job one_shot = submit(ctx_, g);
   tsr_tick_stats all = tick(ctx_, 1e9);
   ASSERT_EQ(all.steps_run, steps);
   EXPECT_EQ(all.jobs_finished, 1u);
@@ -310,43 +304,53 @@ TEST_F(PluginTest, BudgetedTicksSplitTheJobAndReproduceTheOneShotImage) {
   ASSERT_EQ(tsr_job_read_pixels(stepwise, got.data(), got.size(), 0), TSR_SUCCESS);
   EXPECT_EQ(got, expected) << "one step per tick changed the image";
 
-  // A budget of about two and a half steps.
-  const double budget = 2.5 * step_ms;
-  tsr_job job;
-  ASSERT_EQ(tsr_generate_submit(ctx_, &g, &job), TSR_SUCCESS) << tsr_get_last_error();
+  // A budget of about two and a half steps. lavapipe shares the CPU with whatever else runs,
+  // so a step can take twice as long from one moment to the next: an attempt whose steps
+  // drifted so far that no tick had room for two is repeated with the budget re-measured.
+  double budget = 2.5 * step_ms;
   int ticks = 0, multi_step_ticks = 0;
-  uint32_t steps_seen = 0;
-  std::vector<uint8_t> first_preview;
-  std::string trace;  // steps:gpu_ms per tick, printed for the CI log
-  while (job_status(job) != TSR_JOB_DONE && ticks < 100) {
-    tsr_tick_stats s = tick(ctx_, budget);
-    ++ticks;
-    char entry[48];
-    std::snprintf(entry, sizeof entry, " %u:%.2f", s.steps_run, s.gpu_ms);
-    trace += entry;
-    ASSERT_GE(s.steps_run, 1u);
-    steps_seen += s.steps_run;
-    multi_step_ticks += s.steps_run > 1;
-    // Whole steps, each started only while the previous step's time still fitted: a tick
-    // overruns by less than one step (lavapipe shares the CPU, so steps vary run to run).
-    EXPECT_LE(s.gpu_ms - s.max_step_ms, budget) << "tick " << ticks << " ran " << s.steps_run << " steps";
-    EXPECT_LE(s.max_step_ms, s.gpu_ms);
-    EXPECT_GT(s.gpu_ms, 0);
-    uint32_t done = 0;
-    ASSERT_EQ(tsr_job_get_progress(job, &done, nullptr), TSR_SUCCESS);
-    EXPECT_EQ(done, steps_seen);
-    if (first_preview.empty() && job_status(job) == TSR_JOB_RUNNING) {
-      first_preview.resize(expected.size());
-      ASSERT_EQ(tsr_job_read_preview(job, first_preview.data(), first_preview.size(), 0), TSR_SUCCESS);
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    tsr_job job = submit(ctx_, g);
+    ticks = multi_step_ticks = 0;
+    uint32_t steps_seen = 0;
+    std::vector<double> per_step;
+    std::vector<uint8_t> first_preview;
+    std::string trace;  // steps:gpu_ms per tick, printed for the CI log
+    while (job_status(job) != TSR_JOB_DONE && ticks < 100) {
+      tsr_tick_stats s = tick(ctx_, budget);
+      ++ticks;
+      char entry[48];
+      std::snprintf(entry, sizeof entry, " %u:%.2f", s.steps_run, s.gpu_ms);
+      trace += entry;
+      ASSERT_GE(s.steps_run, 1u);
+      steps_seen += s.steps_run;
+      multi_step_ticks += s.steps_run > 1;
+      per_step.push_back(s.gpu_ms / s.steps_run);
+      // Whole steps, each started only while the previous step's time still fitted: a tick
+      // overruns its budget by less than one step.
+      EXPECT_LE(s.gpu_ms - s.max_step_ms, budget) << "tick " << ticks << " ran " << s.steps_run << " steps";
+      EXPECT_LE(s.max_step_ms, s.gpu_ms);
+      EXPECT_GT(s.gpu_ms, 0);
+      uint32_t done = 0;
+      ASSERT_EQ(tsr_job_get_progress(job, &done, nullptr), TSR_SUCCESS);
+      EXPECT_EQ(done, steps_seen);
+      if (first_preview.empty() && job_status(job) == TSR_JOB_RUNNING) {
+        first_preview.resize(expected.size());
+        ASSERT_EQ(tsr_job_read_preview(job, first_preview.data(), first_preview.size(), 0), TSR_SUCCESS);
+      }
     }
+    std::printf("budget %.3f ms: ticks (steps:gpu ms)%s\n", budget, trace.c_str());
+    EXPECT_EQ(steps_seen, steps);
+    ASSERT_EQ(tsr_job_read_pixels(job, got.data(), got.size(), 0), TSR_SUCCESS);
+    EXPECT_EQ(got, expected) << "budgeted ticking changed the image";
+    EXPECT_NE(first_preview, expected) << "the first preview should still be rough";
+    EXPECT_EQ(tsr_job_destroy(job), TSR_SUCCESS);
+    if (ticks >= 3 && multi_step_ticks >= 1) break;
+    std::sort(per_step.begin(), per_step.end());
+    budget = 2.5 * per_step[per_step.size() / 2];
   }
-  std::printf("budget %.3f ms (one step %.3f ms): ticks%s\n", budget, step_ms, trace.c_str());
-  EXPECT_EQ(steps_seen, steps);
   EXPECT_GE(ticks, 3) << "a budget of 2.5 steps should need at least 3 ticks for 8 steps";
   EXPECT_GE(multi_step_ticks, 1) << "no tick used the room for a second step";
-  ASSERT_EQ(tsr_job_read_pixels(job, got.data(), got.size(), 0), TSR_SUCCESS);
-  EXPECT_EQ(got, expected) << "budgeted ticking changed the image";
-  EXPECT_NE(first_preview, expected) << "the first preview should still be rough";
 
   // The same generation through the runtime directly (the CLI's path).
   auto ctx = Context::create();
@@ -360,7 +364,7 @@ TEST_F(PluginTest, BudgetedTicksSplitTheJobAndReproduceTheOneShotImage) {
   auto planes = sampler.sample({std::span(&seed, 1), std::span(&label, 1), {}, {}});
   EXPECT_EQ(planes_to_rgba8(planes, 16, 16), expected) << "the plugin's image differs from the runtime's";
   EXPECT_TRUE(ctx->validation_messages().empty());
-  for (tsr_job j : {stepwise, one_shot, job}) EXPECT_EQ(tsr_job_destroy(j), TSR_SUCCESS);
+  for (tsr_job j : {stepwise, one_shot}) EXPECT_EQ(tsr_job_destroy(j), TSR_SUCCESS);
 }
 
 TEST_F(PluginTest, InpaintingKeepsMaskedPixelsAndImg2ImgRunsItsShareOfSteps) {
@@ -371,8 +375,7 @@ TEST_F(PluginTest, InpaintingKeepsMaskedPixelsAndImg2ImgRunsItsShareOfSteps) {
   tsr_generate_desc g = generate_desc(model_, 9, 4);
   g.init_rgba = init.data();
   g.mask = mask.data();
-  tsr_job inpaint;
-  ASSERT_EQ(tsr_generate_submit(ctx_, &g, &inpaint), TSR_SUCCESS) << tsr_get_last_error();
+  tsr_job inpaint = submit(ctx_, g);
   std::fill(init.begin(), init.end(), 0);  // the job copied the host's buffers at submission
   std::vector<uint8_t> got = run_to_end(ctx_, inpaint, 16, 16);
   int changed = 0;
@@ -390,8 +393,7 @@ TEST_F(PluginTest, InpaintingKeepsMaskedPixelsAndImg2ImgRunsItsShareOfSteps) {
   g.init_rgba = init.data();
   g.steps = 8;
   g.strength = 0.5f;
-  tsr_job img2img;
-  ASSERT_EQ(tsr_generate_submit(ctx_, &g, &img2img), TSR_SUCCESS) << tsr_get_last_error();
+  tsr_job img2img = submit(ctx_, g);
   uint32_t total = 0;
   ASSERT_EQ(tsr_job_get_progress(img2img, nullptr, &total), TSR_SUCCESS);
   EXPECT_EQ(total, 4u);
@@ -402,14 +404,11 @@ TEST_F(PluginTest, InpaintingKeepsMaskedPixelsAndImg2ImgRunsItsShareOfSteps) {
 }
 
 TEST_F(PluginTest, ADestroyedModelStaysAliveForItsJobs) {
-  tsr_model_desc md = model_file_desc(plugin_model_path().c_str());
-  tsr_model m;
-  ASSERT_EQ(tsr_model_load(ctx_, &md, &m), TSR_SUCCESS) << tsr_get_last_error();
+  tsr_model m = load_test_model(ctx_);
   tsr_generate_desc g = generate_desc(m, 11, 3);
   g.width = 8;
   g.height = 24;
-  tsr_job job;
-  ASSERT_EQ(tsr_generate_submit(ctx_, &g, &job), TSR_SUCCESS) << tsr_get_last_error();
+  tsr_job job = submit(ctx_, g);
   ASSERT_EQ(tsr_model_destroy(m), TSR_SUCCESS);
   tsr_job again;
   EXPECT_EQ(tsr_generate_submit(ctx_, &g, &again), TSR_ERROR_INVALID_HANDLE);
@@ -423,11 +422,8 @@ TEST_F(PluginTest, ADestroyedModelStaysAliveForItsJobs) {
 TEST_F(PluginTest, ThreadsShareAContextAndDestroyItUnderATick) {
   LogSink sink;
   tsr_context_desc d = context_desc(&sink);
-  tsr_context c;
-  ASSERT_EQ(tsr_context_create(&d, &c), TSR_SUCCESS) << tsr_get_last_error();
-  tsr_model_desc md = model_file_desc(plugin_model_path().c_str());
-  tsr_model m;
-  ASSERT_EQ(tsr_model_load(c, &md, &m), TSR_SUCCESS) << tsr_get_last_error();
+  tsr_context c = create_context(d);
+  tsr_model m = load_test_model(c);
 
   std::atomic<bool> stop{false};
   std::atomic<int> tick_errors{0};

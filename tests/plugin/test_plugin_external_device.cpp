@@ -220,16 +220,12 @@ TEST(PluginExternalDevice, UsesTheHostDeviceAndDeliversVkImages) {
   d.vulkan.lock_queue = QueueLock::lock;
   d.vulkan.unlock_queue = QueueLock::unlock;
   d.vulkan.queue_lock_user_data = &queue_lock;
-  tsr_context ctx;
-  ASSERT_EQ(tsr_context_create(&d, &ctx), TSR_SUCCESS) << tsr_get_last_error();
-  tsr_model_desc md = model_file_desc(plugin_model_path().c_str());
-  tsr_model model;
-  ASSERT_EQ(tsr_model_load(ctx, &md, &model), TSR_SUCCESS) << tsr_get_last_error();
+  tsr_context ctx = create_context(d);
+  tsr_model model = load_test_model(ctx);
   tsr_generate_desc g = generate_desc(model, 3, 4);
   g.width = 16;
   g.height = 8;
-  tsr_job job;
-  ASSERT_EQ(tsr_generate_submit(ctx, &g, &job), TSR_SUCCESS) << tsr_get_last_error();
+  tsr_job job = submit(ctx, g);
   std::vector<uint8_t> pixels = run_to_end(ctx, job, 16, 8, 4.0);
   EXPECT_GT(queue_lock.calls, 4) << "Tessera submitted without the host's queue lock";
 

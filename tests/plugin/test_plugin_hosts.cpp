@@ -49,15 +49,11 @@ TEST(PluginHosts, CSharpBindingDrivesTheLibrary) {
   // Same request through the C API in this process: the same bytes.
   LogSink sink;
   tsr_context_desc d = context_desc(&sink);
-  tsr_context ctx;
-  ASSERT_EQ(tsr_context_create(&d, &ctx), TSR_SUCCESS) << tsr_get_last_error();
-  tsr_model_desc md = model_file_desc(plugin_model_path().c_str());
-  tsr_model model;
-  ASSERT_EQ(tsr_model_load(ctx, &md, &model), TSR_SUCCESS) << tsr_get_last_error();
+  tsr_context ctx = create_context(d);
+  tsr_model model = load_test_model(ctx);
   tsr_generate_desc g = generate_desc(model, 77, 3);
   g.class_name = "wood";
-  tsr_job job;
-  ASSERT_EQ(tsr_generate_submit(ctx, &g, &job), TSR_SUCCESS) << tsr_get_last_error();
+  tsr_job job = submit(ctx, g);
   std::vector<uint8_t> pixels = run_to_end(ctx, job, 16, 16);
   std::string hex;
   char byte[3];
