@@ -135,7 +135,10 @@ struct Locked {
   Locked(Locked&&) = default;
   ~Locked() {
     object.reset();
-    if (state && lock.owns_lock()) state->flush_validation_messages();
+    try {
+      if (state && lock.owns_lock()) state->flush_validation_messages();
+    } catch (...) {  // no memory to format a log line: the messages stay for the next call
+    }
   }
 };
 

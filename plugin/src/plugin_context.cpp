@@ -67,7 +67,12 @@ ContextState::ContextState(std::unique_ptr<Context> context, const tsr_context_d
   }
 }
 
-ContextState::~ContextState() { shut_down(); }
+ContextState::~ContextState() {
+  try {
+    shut_down();
+  } catch (...) {  // a destructor reports nothing; tsr_context_destroy reports through shut_down
+  }
+}
 
 void ContextState::log_message(tsr_log_level level, const std::string& message) const {
   if (log) {
@@ -166,7 +171,9 @@ void ContextState::release(Job& job) {
     wi.semaphoreCount = 1;
     wi.pSemaphores = &timeline;
     wi.pValues = &job.last_use_value;
-    vk_check(vkWaitSemaphores(ctx->device(), &wi, UINT64_MAX), "vkWaitSemaphores");
+    // Freeing goes ahead even when the wait fails (a lost device runs nothing any more).
+    if (VkResult r = vkWaitSemaphores(ctx->device(), &wi, UINT64_MAX); r != VK_SUCCESS)
+      log_message(TSR_LOG_ERROR, std::string("job release: vkWaitSemaphores: ") + vk_result_name(r));
   }
   job.sampler.reset();
   job.device_pixels_tensor = {};
@@ -183,7 +190,14 @@ void ContextState::remove(const Job& job) {
 
 void ContextState::shut_down() {
   if (!ctx) return;
-  retire_finished_transfers(true);
+  // Teardown goes on whatever a wait reports (a lost device): everything is freed regardless.
+  try {
+    retire_finished_transfers(true);
+  } catch (const std::exception& e) {
+    log_message(TSR_LOG_ERROR, std::string("context shutdown: ") + e.what());
+  }
+  for (auto& f : in_flight) vkFreeCommandBuffers(ctx->device(), pool, 1, &f.cmd);
+  in_flight.clear();
   for (auto& job : jobs) {
     job->last_use_value = 0;  // every transfer has completed
     release(*job);

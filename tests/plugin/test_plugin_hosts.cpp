@@ -31,10 +31,13 @@ TEST(PluginHosts, CSharpBindingDrivesTheLibrary) {
   CommandResult build = run_command("mcs -nologo -warnaserror -out:" + exe + " " TESSERA_SOURCE_DIR "/plugin/bindings/csharp/Tessera.cs " +
                   TESSERA_SOURCE_DIR "/tests/plugin/csharp/TesseraTest.cs");
   ASSERT_EQ(build.status, 0) << build.output;
-  // mono finds DllImport("tessera") as libtessera.so on LD_LIBRARY_PATH. The runtime's
-  // sanitizers cannot be loaded into mono after the fact: skip the preload check there.
-  CommandResult r = run_command("ASAN_OPTIONS=verify_asan_link_order=0 LD_LIBRARY_PATH=" TESSERA_BINARY_DIR " mono " + exe + " " +
-              plugin_model_path().string());
+  // mono finds DllImport("tessera") as libtessera.so on LD_LIBRARY_PATH.
+  std::string env = "LD_LIBRARY_PATH=" TESSERA_BINARY_DIR " ";
+#ifdef TESSERA_SANITIZER_PRELOAD
+  // Sanitized build: mono itself is not instrumented (its own allocations are not ours to check).
+  env += "LD_PRELOAD=" TESSERA_SANITIZER_PRELOAD " ASAN_OPTIONS=detect_leaks=0:verify_asan_link_order=0 ";
+#endif
+  CommandResult r = run_command(env + "mono " + exe + " " + plugin_model_path().string());
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_TRUE(contains(r.output, "OK")) << r.output;
 
