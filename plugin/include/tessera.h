@@ -28,8 +28,8 @@
  *     context's steps. Different contexts never wait for each other.
  *   - tsr_get_last_error() is per thread: it describes the last tsr_ call made on the
  *     calling thread ("" after a success).
- *   - Queue lock callbacks (tsr_vulkan_device) are called on the thread of the tsr_ call that
- *     submits work, with the context's lock held: they must not call into Tessera.
+ *   - Callbacks (queue lock, log) are called on the thread of the tsr_ call that causes them,
+ *     with the context's lock held: they must not call into Tessera.
  *   - Destroying a context while another thread is inside a call on it is safe: that call
  *     either finishes first or returns TSR_ERROR_INVALID_HANDLE.
  */

@@ -333,6 +333,12 @@ TSR_API tsr_result tsr_context_create(const tsr_context_desc* desc, tsr_context*
     require(out_context != nullptr, TSR_ERROR_INVALID_ARGUMENT, "out_context is NULL");
     out_context->id = 0;
     tsr_context_desc d = read_desc(desc, "tsr_context_desc");
+    require((d.flags & ~uint32_t(TSR_CONTEXT_VALIDATION)) == 0, TSR_ERROR_UNSUPPORTED,
+            "tsr_context_desc.flags has unknown bits " + std::to_string(d.flags));
+    const uint32_t known_features = TSR_VULKAN_FEATURE_TIMELINE_SEMAPHORE | TSR_VULKAN_FEATURE_SHADER_FLOAT16 |
+                                    TSR_VULKAN_FEATURE_STORAGE_16BIT;
+    require((d.vulkan.features & ~known_features) == 0, TSR_ERROR_UNSUPPORTED,
+            "tsr_vulkan_device.features has unknown bits " + std::to_string(d.vulkan.features));
     ContextOptions options;
     options.validation = d.flags & TSR_CONTEXT_VALIDATION;
     if (d.device) options.device_selector = d.device;

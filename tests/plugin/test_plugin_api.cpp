@@ -76,6 +76,9 @@ TEST_F(PluginTest, NullHandlesAndDescsAreRefused) {
   d.struct_size = 0;
   expect_error(tsr_context_create(&d, &c), TSR_ERROR_INVALID_ARGUMENT, "tsr_context_create", "struct_size");
   d = context_desc(&sink_);
+  d.flags = 0x80;
+  expect_error(tsr_context_create(&d, &c), TSR_ERROR_UNSUPPORTED, "tsr_context_create", "unknown bits 128");
+  d = context_desc(&sink_);
   d.vulkan.device = reinterpret_cast<VkDevice>(uintptr_t(0x1234));  // half a host device
   expect_error(tsr_context_create(&d, &c), TSR_ERROR_INVALID_ARGUMENT, "tsr_context_create", "together");
 
