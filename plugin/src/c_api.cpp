@@ -38,9 +38,12 @@ HandlePool<Job>& jobs() {
 tsr_result vulkan_code(int r) {
   switch (r) {
     case VK_ERROR_OUT_OF_HOST_MEMORY:
-    case VK_ERROR_OUT_OF_DEVICE_MEMORY: return TSR_ERROR_OUT_OF_MEMORY;
-    case VK_ERROR_DEVICE_LOST: return TSR_ERROR_DEVICE_LOST;
-    default: return TSR_ERROR_VULKAN;
+    case VK_ERROR_OUT_OF_DEVICE_MEMORY:
+      return TSR_ERROR_OUT_OF_MEMORY;
+    case VK_ERROR_DEVICE_LOST:
+      return TSR_ERROR_DEVICE_LOST;
+    default:
+      return TSR_ERROR_VULKAN;
   }
 }
 
@@ -109,7 +112,8 @@ Desc read_desc(const Desc* desc, const char* type) {
     for (size_t i = 0; i < desc->struct_size - sizeof out; ++i)
       require(tail[i] == 0, TSR_ERROR_UNSUPPORTED,
               std::string(type) + " sets fields this libtessera does not know (it was built against an older " +
-                  "tessera.h; struct_size " + std::to_string(desc->struct_size) + " > " + std::to_string(sizeof out) + ")");
+                  "tessera.h; struct_size " + std::to_string(desc->struct_size) + " > " + std::to_string(sizeof out) +
+                  ")");
   }
   return out;
 }
@@ -195,7 +199,8 @@ std::vector<std::byte> read_file(const char* path) {
 uint32_t resolve_class(const ModelInfo& info, const tsr_generate_desc& d) {
   const int classes = info.config.num_classes;
   std::string list;
-  for (size_t i = 0; i < info.classes.size(); ++i) list += (i ? ", " : "") + std::to_string(i) + " '" + info.classes[i] + "'";
+  for (size_t i = 0; i < info.classes.size(); ++i)
+    list += (i ? ", " : "") + std::to_string(i) + " '" + info.classes[i] + "'";
   if (classes == 0) {
     require(d.class_name == nullptr && d.class_index == 0, TSR_ERROR_UNKNOWN_CLASS,
             "the model is unconditional (it has no classes); leave class_name NULL and class_index 0");
@@ -228,12 +233,18 @@ GenerateRequest make_request(const ModelInfo& info, const tsr_generate_desc& d) 
   SamplerOptions& o = r.options;
   switch (d.sampler) {
     case TSR_SAMPLER_DEFAULT:
-    case TSR_SAMPLER_DPMPP_2M: o.kind = SamplerKind::DpmSolver2M; break;
-    case TSR_SAMPLER_DDIM: o.kind = SamplerKind::Ddim; break;
-    case TSR_SAMPLER_DDPM: o.kind = SamplerKind::Ddpm; break;
+    case TSR_SAMPLER_DPMPP_2M:
+      o.kind = SamplerKind::DpmSolver2M;
+      break;
+    case TSR_SAMPLER_DDIM:
+      o.kind = SamplerKind::Ddim;
+      break;
+    case TSR_SAMPLER_DDPM:
+      o.kind = SamplerKind::Ddpm;
+      break;
     default:
-      throw ApiError(TSR_ERROR_INVALID_ARGUMENT, "sampler " + std::to_string(int(d.sampler)) +
-                                                     " is not a tsr_sampler (DPMPP_2M, DDIM or DDPM)");
+      throw ApiError(TSR_ERROR_INVALID_ARGUMENT,
+                     "sampler " + std::to_string(int(d.sampler)) + " is not a tsr_sampler (DPMPP_2M, DDIM or DDPM)");
   }
   require(d.steps <= 1000, TSR_ERROR_INVALID_ARGUMENT, "steps " + std::to_string(d.steps) + " exceeds 1000");
   o.steps = d.steps ? int(d.steps) : 25;
@@ -244,7 +255,8 @@ GenerateRequest make_request(const ModelInfo& info, const tsr_generate_desc& d) 
           "guidance needs a class-conditional model; this one is unconditional");
   require(std::isfinite(d.eta) && d.eta >= 0 && d.eta <= 1, TSR_ERROR_INVALID_ARGUMENT,
           "eta " + std::to_string(d.eta) + " is outside [0, 1]");
-  require(d.eta == 0 || o.kind == SamplerKind::Ddim, TSR_ERROR_INVALID_ARGUMENT, "eta applies to the DDIM sampler only");
+  require(d.eta == 0 || o.kind == SamplerKind::Ddim, TSR_ERROR_INVALID_ARGUMENT,
+          "eta applies to the DDIM sampler only");
   o.eta = d.eta;
   require(d.init_rgba != nullptr || (d.mask == nullptr && d.strength == 0.0f), TSR_ERROR_INVALID_ARGUMENT,
           d.mask ? "mask needs init_rgba (the image whose pixels are kept)" : "strength needs init_rgba (img2img)");
@@ -274,11 +286,15 @@ GenerateRequest make_request(const ModelInfo& info, const tsr_generate_desc& d) 
 
 tsr_result result_of_finished(const Job& job) {
   switch (job.status) {
-    case TSR_JOB_DONE: return TSR_SUCCESS;
+    case TSR_JOB_DONE:
+      return TSR_SUCCESS;
     case TSR_JOB_QUEUED:
-    case TSR_JOB_RUNNING: throw ApiError(TSR_NOT_READY, "the job is not finished (tick the context)");
-    case TSR_JOB_CANCELLED: throw ApiError(TSR_ERROR_JOB_CANCELLED, "the job was cancelled; it has no result");
-    default: throw ApiError(TSR_ERROR_JOB_FAILED, "the job failed: " + job.failure);
+    case TSR_JOB_RUNNING:
+      throw ApiError(TSR_NOT_READY, "the job is not finished (tick the context)");
+    case TSR_JOB_CANCELLED:
+      throw ApiError(TSR_ERROR_JOB_CANCELLED, "the job was cancelled; it has no result");
+    default:
+      throw ApiError(TSR_ERROR_JOB_FAILED, "the job failed: " + job.failure);
   }
 }
 
@@ -306,7 +322,8 @@ TSR_API const char* tsr_get_last_error(void) { return g_last_error.c_str(); }
 TSR_API const char* tsr_result_name(tsr_result r) {
   switch (r) {
 #define TSR_NAME(x) \
-  case x: return #x;
+  case x:           \
+    return #x;
     TSR_NAME(TSR_SUCCESS)
     TSR_NAME(TSR_NOT_READY)
     TSR_NAME(TSR_ERROR_INVALID_ARGUMENT)
@@ -335,8 +352,8 @@ TSR_API tsr_result tsr_context_create(const tsr_context_desc* desc, tsr_context*
     tsr_context_desc d = read_desc(desc, "tsr_context_desc");
     require((d.flags & ~uint32_t(TSR_CONTEXT_VALIDATION)) == 0, TSR_ERROR_UNSUPPORTED,
             "tsr_context_desc.flags has unknown bits " + std::to_string(d.flags));
-    const uint32_t known_features = TSR_VULKAN_FEATURE_TIMELINE_SEMAPHORE | TSR_VULKAN_FEATURE_SHADER_FLOAT16 |
-                                    TSR_VULKAN_FEATURE_STORAGE_16BIT;
+    const uint32_t known_features =
+        TSR_VULKAN_FEATURE_TIMELINE_SEMAPHORE | TSR_VULKAN_FEATURE_SHADER_FLOAT16 | TSR_VULKAN_FEATURE_STORAGE_16BIT;
     require((d.vulkan.features & ~known_features) == 0, TSR_ERROR_UNSUPPORTED,
             "tsr_vulkan_device.features has unknown bits " + std::to_string(d.vulkan.features));
     ContextOptions options;
@@ -373,9 +390,8 @@ TSR_API tsr_result tsr_context_create(const tsr_context_desc* desc, tsr_context*
       ctx = Context::create(options);
     }
     auto state = std::make_shared<ContextState>(std::move(ctx), d);
-    state->log_message(TSR_LOG_INFO, "device " + state->ctx->info().name + " (" +
-                                         state->ctx->info().selection_reason + "), kernel variant " +
-                                         kernel_variant_name(state->ctx->variant()));
+    state->log_message(TSR_LOG_INFO, "device " + state->ctx->info().name + " (" + state->ctx->info().selection_reason +
+                                         "), kernel variant " + kernel_variant_name(state->ctx->variant()));
     out_context->id = contexts().insert(std::move(state));
     return TSR_SUCCESS;
   });
@@ -500,10 +516,10 @@ TSR_API tsr_result tsr_generate_submit(tsr_context context, const tsr_generate_d
     job->owner = l.state;
     job->request = make_request(model->info, d);
     const UNetConfig& c = model->info.config;
-    job->steps_total = static_cast<uint32_t>(
-        sampler_timesteps(c.timesteps, job->request.options.steps,
-                          job->request.options.init_image ? job->request.options.strength : 1.0)
-            .size());
+    job->steps_total =
+        static_cast<uint32_t>(sampler_timesteps(c.timesteps, job->request.options.steps,
+                                                job->request.options.init_image ? job->request.options.strength : 1.0)
+                                  .size());
     job->model = std::move(model);
     l.state->jobs.push_back(job);
     job->handle = out_job->id = jobs().insert(job);
@@ -600,8 +616,8 @@ TSR_API tsr_result tsr_job_get_vk_image(tsr_job job, tsr_vk_image* out_image) {
   });
 }
 
-TSR_API tsr_result tsr_job_copy_to_vk_image(tsr_job job, const tsr_vk_image_copy_desc* desc,
-                                            VkSemaphore* out_semaphore, uint64_t* out_wait_value) {
+TSR_API tsr_result tsr_job_copy_to_vk_image(tsr_job job, const tsr_vk_image_copy_desc* desc, VkSemaphore* out_semaphore,
+                                            uint64_t* out_wait_value) {
   return guarded(__func__, [&] {
     tsr_vk_image_copy_desc d = read_desc(desc, "tsr_vk_image_copy_desc");
     require(d.image != VK_NULL_HANDLE, TSR_ERROR_INVALID_ARGUMENT, "tsr_vk_image_copy_desc.image is VK_NULL_HANDLE");

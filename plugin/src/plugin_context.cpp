@@ -128,8 +128,8 @@ void ContextState::advance(Job& job, tsr_tick_stats& stats) {
   const GenerateRequest& r = job.request;
   if (job.status == TSR_JOB_QUEUED) {
     job.status = TSR_JOB_RUNNING;
-    job.sampler = std::make_unique<Sampler>(*ctx, job.model->info.config, *job.model->params, 1, r.height, r.width,
-                                            r.options);
+    job.sampler =
+        std::make_unique<Sampler>(*ctx, job.model->info.config, *job.model->params, 1, r.height, r.width, r.options);
     job.steps_total = static_cast<uint32_t>(job.sampler->steps_total());
     std::vector<uint32_t> labels{r.label};
     job.sampler->start({std::span(&r.seed, 1), labels, r.image, r.keep});
@@ -331,7 +331,8 @@ tsr_vk_image ContextState::result_image(Job& job) {
     const Tensor& src = job.device_pixels_tensor;
     submit_transfer(job, [&](VkCommandBuffer cmd) {
       image_barrier(cmd, made.image, VK_IMAGE_LAYOUT_UNDEFINED, VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL, 0,
-                    VK_ACCESS_TRANSFER_WRITE_BIT, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 0);
+                    VK_ACCESS_TRANSFER_WRITE_BIT, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT, 0,
+                    0);
       VkBufferImageCopy region{};
       region.bufferOffset = src.offset();
       region.imageSubresource = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 0, 1};

@@ -62,13 +62,13 @@ struct Job {
   tsr_job_status status = TSR_JOB_QUEUED;
   uint32_t steps_total = 0, steps_done = 0;
   double last_step_ms = 0;
-  std::string failure;                 // why the job failed
-  std::unique_ptr<Sampler> sampler;    // while running
-  std::vector<uint8_t> pixels;         // RGBA8 result, rows width*4 bytes
+  std::string failure;                   // why the job failed
+  std::unique_ptr<Sampler> sampler;      // while running
+  std::vector<uint8_t> pixels;           // RGBA8 result, rows width*4 bytes
   std::unique_ptr<Arena> device_pixels;  // the result on the device, source of image copies
   Tensor device_pixels_tensor;
   ResultImage result_image;
-  uint64_t last_use_value = 0;         // timeline value after which the device no longer reads our buffers
+  uint64_t last_use_value = 0;  // timeline value after which the device no longer reads our buffers
 };
 
 struct ContextState {

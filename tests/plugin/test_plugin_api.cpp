@@ -53,7 +53,8 @@ tsr_model PluginTest::model_;
 TEST(PluginHeader, CompilesAsPedanticC99AndAsCxx) {
   const std::string include = " -I" TESSERA_SOURCE_DIR "/plugin/include ";
   const std::string source = TESSERA_SOURCE_DIR "/tests/plugin/header_c99.c";
-  for (const std::string flags : {"-std=c99 -Wall -Wextra -pedantic -Werror", "-x c++ -std=c++17 -Wall -Wextra -pedantic -Werror"}) {
+  for (const std::string flags :
+       {"-std=c99 -Wall -Wextra -pedantic -Werror", "-x c++ -std=c++17 -Wall -Wextra -pedantic -Werror"}) {
     std::string cmd = std::string(TESSERA_C_COMPILER) + " " + flags + include + "-fsyntax-only " + source;
     CommandResult r = run_command(cmd);
     EXPECT_EQ(r.status, 0) << cmd << "\n" << r.output;
@@ -175,8 +176,7 @@ TEST_F(PluginTest, DescriptorsOfOtherVersionsAreHandled) {
   ASSERT_EQ(tsr_generate_submit(ctx_, &newer.known, &job), TSR_SUCCESS) << tsr_get_last_error();
   EXPECT_EQ(tsr_job_destroy(job), TSR_SUCCESS);
   newer.future_field = 1;
-  expect_error(tsr_generate_submit(ctx_, &newer.known, &job), TSR_ERROR_UNSUPPORTED, "tsr_generate_submit",
-               "older");
+  expect_error(tsr_generate_submit(ctx_, &newer.known, &job), TSR_ERROR_UNSUPPORTED, "tsr_generate_submit", "older");
 }
 
 TEST_F(PluginTest, CorruptMissingAndMisusedModelFilesAreRefused) {
@@ -387,8 +387,10 @@ TEST_F(PluginTest, InpaintingKeepsMaskedPixelsAndImg2ImgRunsItsShareOfSteps) {
       for (int c = 0; c < 3; ++c) {
         size_t i = (size_t(y) * 16 + x) * 4 + c;
         uint8_t original = uint8_t((i * 37) % 251);
-        if (x < 8) ASSERT_EQ(got[i], original) << "kept pixel " << x << "," << y;
-        else changed += got[i] != original;
+        if (x < 8)
+          ASSERT_EQ(got[i], original) << "kept pixel " << x << "," << y;
+        else
+          changed += got[i] != original;
       }
   EXPECT_GT(changed, 100);
 

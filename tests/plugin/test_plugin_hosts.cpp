@@ -14,8 +14,8 @@ bool have(const char* tool) { return run_command(std::string("command -v ") + to
 
 TEST(PluginHosts, CExampleTicksOnItsOwnDeviceAndWritesAPng) {
   const fs::path out = plugin_model_path().parent_path() / "host_c.png";
-  CommandResult r = run_command(std::string(TESSERA_BINARY_DIR) + "/tessera_host_c " + plugin_model_path().string() + " " +
-              out.string() + " wood 5 6");
+  CommandResult r = run_command(std::string(TESSERA_BINARY_DIR) + "/tessera_host_c " + plugin_model_path().string() +
+                                " " + out.string() + " wood 5 6");
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_TRUE(contains(r.output, "progress 6/6")) << r.output;
   EXPECT_TRUE(contains(r.output, "frame 5:")) << "a 4 ms budget should take one frame per step\n" << r.output;
@@ -28,8 +28,9 @@ TEST(PluginHosts, CSharpBindingDrivesTheLibrary) {
   if (!have("mcs") || !have("mono")) GTEST_SKIP() << "mcs/mono not installed (Debian: mono-mcs mono-runtime)";
   const fs::path dir = plugin_model_path().parent_path();
   const std::string exe = (dir / "TesseraTest.exe").string();
-  CommandResult build = run_command("mcs -nologo -warnaserror -out:" + exe + " " TESSERA_SOURCE_DIR "/plugin/bindings/csharp/Tessera.cs " +
-                  TESSERA_SOURCE_DIR "/tests/plugin/csharp/TesseraTest.cs");
+  CommandResult build = run_command("mcs -nologo -warnaserror -out:" + exe +
+                                    " " TESSERA_SOURCE_DIR "/plugin/bindings/csharp/Tessera.cs " +
+                                    TESSERA_SOURCE_DIR "/tests/plugin/csharp/TesseraTest.cs");
   ASSERT_EQ(build.status, 0) << build.output;
   // mono finds DllImport("tessera") as libtessera.so on LD_LIBRARY_PATH.
   std::string env = "LD_LIBRARY_PATH=" TESSERA_BINARY_DIR " ";
