@@ -13,13 +13,15 @@
  *   - Every function returns a tsr_result (or a value that cannot fail). On failure,
  *     tsr_get_last_error() describes what went wrong and with which value. No C++ exception,
  *     abort or assertion crosses this boundary; a failing call leaves nothing half-made.
+ *     (Pointers must be NULL or valid: a dangling pointer cannot be detected.)
  *
  * Frame loop
  *   tsr_generate_submit() returns a job at once. Each frame the host calls
  *   tsr_tick(ctx, budget_ms): Tessera runs whole sampler steps of the queued jobs (oldest
- *   first) while the GPU time they take, measured with timestamp queries, stays within the
- *   budget. A tick runs at least one step, so every job progresses; a tick never runs a whole
- *   generation unless the budget allows it. A tick waits for the steps it submits.
+ *   first), measuring each step's GPU time with timestamp queries, and starts another step
+ *   only while the time used plus the last step's time fits the budget. A tick runs at least
+ *   one step, so every job progresses, and overruns the budget by less than one step; it never
+ *   runs a whole generation unless the budget allows it. A tick waits for the steps it submits.
  *
  * Thread-safety
  *   - Every function may be called from any thread.
