@@ -47,7 +47,7 @@ TEST(PluginHosts, CSharpBindingDrivesTheLibrary) {
   sizes << "sizes context_desc=" << sizeof(tsr_context_desc) << " vulkan_device=" << sizeof(tsr_vulkan_device)
         << " model_desc=" << sizeof(tsr_model_desc) << " model_info=" << sizeof(tsr_model_info)
         << " generate_desc=" << sizeof(tsr_generate_desc) << " tick_stats=" << sizeof(tsr_tick_stats)
-        << " vk_image=" << sizeof(tsr_vk_image);
+        << " vk_image=" << sizeof(tsr_vk_image) << " vk_image_copy_desc=" << sizeof(tsr_vk_image_copy_desc);
   EXPECT_TRUE(contains(r.output, sizes.str())) << "expected " << sizes.str() << "\n" << r.output;
 
   // Same request through the C API in this process: the same bytes.

@@ -135,6 +135,18 @@ namespace Tessera
             public ulong waitValue;
         }
 
+        [StructLayout(LayoutKind.Sequential)]
+        public struct VkImageCopyDesc
+        {
+            public uint structSize;
+            public ulong image;      // the host's VkImage
+            public int format;       // VkFormat: R8G8B8A8_UNORM (37), _SRGB (43) or _UINT (41)
+            public int oldLayout;    // VkImageLayout now (0 = UNDEFINED, contents discarded)
+            public int newLayout;    // VkImageLayout to leave it in (0 = SHADER_READ_ONLY_OPTIMAL)
+            public uint mipLevel, arrayLayer;
+            public int x, y;
+        }
+
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern uint tsr_get_version();
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern IntPtr tsr_get_last_error();
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern IntPtr tsr_result_name(Result result);
@@ -154,6 +166,7 @@ namespace Tessera
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Result tsr_job_read_pixels(JobHandle job, byte[] pixels, UIntPtr capacity, uint rowPitch);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Result tsr_job_read_preview(JobHandle job, byte[] pixels, UIntPtr capacity, uint rowPitch);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Result tsr_job_get_vk_image(JobHandle job, out VkImageResult image);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Result tsr_job_copy_to_vk_image(JobHandle job, ref VkImageCopyDesc desc, out ulong semaphore, out ulong waitValue);
 
         public static string LastError() { return Utf8(tsr_get_last_error()); }
 

@@ -28,11 +28,11 @@ static class TesseraTest
 
     static int Main(string[] args)
     {
-        Console.WriteLine("sizes context_desc={0} vulkan_device={1} model_desc={2} model_info={3} generate_desc={4} tick_stats={5} vk_image={6}",
+        Console.WriteLine("sizes context_desc={0} vulkan_device={1} model_desc={2} model_info={3} generate_desc={4} tick_stats={5} vk_image={6} vk_image_copy_desc={7}",
             Marshal.SizeOf(typeof(Native.ContextDesc)), Marshal.SizeOf(typeof(Native.VulkanDevice)),
             Marshal.SizeOf(typeof(Native.ModelDesc)), Marshal.SizeOf(typeof(Native.ModelInfo)),
             Marshal.SizeOf(typeof(Native.GenerateDesc)), Marshal.SizeOf(typeof(Native.TickStats)),
-            Marshal.SizeOf(typeof(Native.VkImageResult)));
+            Marshal.SizeOf(typeof(Native.VkImageResult)), Marshal.SizeOf(typeof(Native.VkImageCopyDesc)));
         Expect(Native.tsr_get_version() >> 22 == Native.VersionMajor, "ABI major version");
         int validationMessages = 0;
         using (var ctx = new Context((level, message) =>
@@ -70,6 +70,13 @@ static class TesseraTest
                 foreach (byte b in pixels) hex.Append(b.ToString("x2"));
                 Console.WriteLine("pixels " + hex);
                 ExpectError(Result.Unsupported, "host's device", () => { var unused = job.VulkanImage; });
+                var copy = new Native.VkImageCopyDesc();
+                copy.structSize = (uint)Marshal.SizeOf(typeof(Native.VkImageCopyDesc));
+                copy.image = 1;
+                copy.format = 37;
+                ulong semaphore, waitValue;
+                Expect(Native.tsr_job_copy_to_vk_image(job.Handle, ref copy, out semaphore, out waitValue) == Result.Unsupported,
+                       "copy into a VkImage needs the host's device: " + Native.LastError());
                 var destroyed = job.Handle;
                 job.Dispose();
                 JobStatus status;
