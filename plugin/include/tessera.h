@@ -87,7 +87,8 @@ typedef enum tsr_result {
   TSR_ERROR_JOB_FAILED = -11,         /* the job failed; the message says why */
   TSR_ERROR_VULKAN = -12,             /* a Vulkan call failed (the message names it) */
   TSR_ERROR_DEVICE_LOST = -13,        /* VK_ERROR_DEVICE_LOST: destroy the context */
-  TSR_ERROR_INTERNAL = -14            /* a bug in Tessera: please report the message */
+  TSR_ERROR_INTERNAL = -14,           /* a bug in Tessera: please report the message */
+  TSR_RESULT_MAX_ENUM = 0x7fffffff    /* keeps the enum 32-bit, like Vulkan's */
 } tsr_result;
 
 /* Text for the calling thread's last tsr_ call ("" after a success). Valid until the next tsr_ call on this thread. */
@@ -101,7 +102,12 @@ typedef struct tsr_model { uint64_t id; } tsr_model;
 typedef struct tsr_job { uint64_t id; } tsr_job;
 
 /* ---- context -------------------------------------------------------------------------- */
-typedef enum tsr_log_level { TSR_LOG_INFO = 0, TSR_LOG_WARNING = 1, TSR_LOG_ERROR = 2 } tsr_log_level;
+typedef enum tsr_log_level {
+  TSR_LOG_INFO = 0,
+  TSR_LOG_WARNING = 1,
+  TSR_LOG_ERROR = 2,
+  TSR_LOG_LEVEL_MAX_ENUM = 0x7fffffff
+} tsr_log_level;
 typedef void (*tsr_log_fn)(void* user_data, tsr_log_level level, const char* message);
 typedef void (*tsr_queue_lock_fn)(void* user_data);
 
@@ -109,7 +115,8 @@ typedef void (*tsr_queue_lock_fn)(void* user_data);
 typedef enum tsr_vulkan_feature_bits {
   TSR_VULKAN_FEATURE_TIMELINE_SEMAPHORE = 1u << 0, /* Vulkan 1.2 timelineSemaphore (VkImage results) */
   TSR_VULKAN_FEATURE_SHADER_FLOAT16 = 1u << 1,     /* shaderFloat16 */
-  TSR_VULKAN_FEATURE_STORAGE_16BIT = 1u << 2       /* storageBuffer16BitAccess */
+  TSR_VULKAN_FEATURE_STORAGE_16BIT = 1u << 2,      /* storageBuffer16BitAccess */
+  TSR_VULKAN_FEATURE_MAX_ENUM = 0x7fffffff
 } tsr_vulkan_feature_bits;
 
 /* The host's Vulkan objects. Tessera never destroys them and never creates a second instance.
@@ -134,7 +141,8 @@ typedef struct tsr_vulkan_device {
 } tsr_vulkan_device;
 
 typedef enum tsr_context_flag_bits {
-  TSR_CONTEXT_VALIDATION = 1u << 0 /* own device: enable VK_LAYER_KHRONOS_validation (also TESSERA_VALIDATION=1) */
+  TSR_CONTEXT_VALIDATION = 1u << 0, /* own device: enable VK_LAYER_KHRONOS_validation (also TESSERA_VALIDATION=1) */
+  TSR_CONTEXT_FLAG_MAX_ENUM = 0x7fffffff
 } tsr_context_flag_bits;
 
 typedef struct tsr_context_desc {
@@ -186,7 +194,8 @@ typedef enum tsr_sampler {
   TSR_SAMPLER_DEFAULT = 0, /* DPM-Solver++(2M) */
   TSR_SAMPLER_DPMPP_2M = 1,
   TSR_SAMPLER_DDIM = 2,
-  TSR_SAMPLER_DDPM = 3
+  TSR_SAMPLER_DDPM = 3,
+  TSR_SAMPLER_MAX_ENUM = 0x7fffffff
 } tsr_sampler;
 
 typedef struct tsr_generate_desc {
@@ -234,7 +243,8 @@ typedef enum tsr_job_status {
   TSR_JOB_RUNNING = 1,
   TSR_JOB_DONE = 2,
   TSR_JOB_FAILED = 3,
-  TSR_JOB_CANCELLED = 4
+  TSR_JOB_CANCELLED = 4,
+  TSR_JOB_STATUS_MAX_ENUM = 0x7fffffff
 } tsr_job_status;
 
 TSR_API tsr_result tsr_job_get_status(tsr_job job, tsr_job_status* out_status);

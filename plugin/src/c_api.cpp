@@ -231,7 +231,10 @@ GenerateRequest make_request(const ModelInfo& info, const tsr_generate_desc& d) 
               std::to_string(multiple) + " (the model has " + std::to_string(config.levels()) +
               " levels) or exceeds 8192");
   SamplerOptions& o = r.options;
-  switch (d.sampler) {
+  // Hosts pass any int here (C enums are ints): read it as one.
+  int32_t sampler = 0;
+  std::memcpy(&sampler, &d.sampler, sizeof sampler);
+  switch (sampler) {
     case TSR_SAMPLER_DEFAULT:
     case TSR_SAMPLER_DPMPP_2M:
       o.kind = SamplerKind::DpmSolver2M;
@@ -244,7 +247,7 @@ GenerateRequest make_request(const ModelInfo& info, const tsr_generate_desc& d) 
       break;
     default:
       throw ApiError(TSR_ERROR_INVALID_ARGUMENT,
-                     "sampler " + std::to_string(int(d.sampler)) + " is not a tsr_sampler (DPMPP_2M, DDIM or DDPM)");
+                     "sampler " + std::to_string(sampler) + " is not a tsr_sampler (DPMPP_2M, DDIM or DDPM)");
   }
   require(d.steps <= 1000, TSR_ERROR_INVALID_ARGUMENT, "steps " + std::to_string(d.steps) + " exceeds 1000");
   o.steps = d.steps ? int(d.steps) : 25;
@@ -319,7 +322,9 @@ TSR_API uint32_t tsr_get_version(void) { return TSR_VERSION; }
 
 TSR_API const char* tsr_get_last_error(void) { return g_last_error.c_str(); }
 
-TSR_API const char* tsr_result_name(tsr_result r) {
+TSR_API const char* tsr_result_name(tsr_result result) {
+  int32_t r = 0;  // any int a C host passes
+  std::memcpy(&r, &result, sizeof r);
   switch (r) {
 #define TSR_NAME(x) \
   case x:           \
