@@ -169,6 +169,23 @@ int main(int argc, char** argv) {
     fprintf(stderr, "the job did not finish: %s: %s\n", tsr_result_name(r), tsr_get_last_error());
     return 1;
   }
+  /* The same result as a VkImage on the engine's device: sample it once the GPU reaches the
+   * timeline value (an engine waits in its own vkQueueSubmit; here the CPU waits). */
+  tsr_vk_image image;
+  CHECK_TSR(tsr_job_get_vk_image(job, &image));
+  if (image.semaphore != VK_NULL_HANDLE) {
+    VkSemaphoreWaitInfo wait = {.sType = VK_STRUCTURE_TYPE_SEMAPHORE_WAIT_INFO};
+    wait.semaphoreCount = 1;
+    wait.pSemaphores = &image.semaphore;
+    wait.pValues = &image.wait_value;
+    if (vkWaitSemaphores(device, &wait, UINT64_MAX) != VK_SUCCESS) {
+      fprintf(stderr, "vkWaitSemaphores failed\n");
+      return 1;
+    }
+  }
+  printf("VkImage %ux%u ready (timeline value %llu)\n", image.width, image.height,
+         (unsigned long long)image.wait_value);
+
   tsr_model_info info;
   memset(&info, 0, sizeof info);
   info.struct_size = sizeof info;

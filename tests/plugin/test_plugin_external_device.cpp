@@ -221,6 +221,13 @@ TEST(PluginExternalDevice, UsesTheHostDeviceAndDeliversVkImages) {
   d.vulkan.lock_queue = QueueLock::lock;
   d.vulkan.unlock_queue = QueueLock::unlock;
   d.vulkan.queue_lock_user_data = &queue_lock;
+  const uint32_t no_such_family = 99;
+  d.vulkan.result_queue_families = &no_such_family;
+  d.vulkan.result_queue_family_count = 1;
+  tsr_context refused;
+  EXPECT_EQ(tsr_context_create(&d, &refused), TSR_ERROR_INVALID_ARGUMENT);
+  EXPECT_TRUE(contains(tsr_get_last_error(), "result_queue_families[0] = 99")) << tsr_get_last_error();
+  d.vulkan.result_queue_families = &host.family;  // the family the host samples on: ours here
   tsr_context ctx = create_context(d);
   tsr_model model = load_test_model(ctx);
   tsr_generate_desc g = generate_desc(model, 3, 4);
