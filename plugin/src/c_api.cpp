@@ -379,9 +379,9 @@ TSR_API tsr_result tsr_context_create(const tsr_context_desc* desc, tsr_context*
       vkGetPhysicalDeviceQueueFamilyProperties(v.physical_device, &families, nullptr);
       for (uint32_t i = 0; i < v.result_queue_family_count; ++i)
         require(v.result_queue_families[i] < families, TSR_ERROR_INVALID_ARGUMENT,
-                "tsr_vulkan_device.result_queue_families[" + std::to_string(i) + "] = " +
-                    std::to_string(v.result_queue_families[i]) + ", but the device has " + std::to_string(families) +
-                    " queue families");
+                "tsr_vulkan_device.result_queue_families[" + std::to_string(i) +
+                    "] = " + std::to_string(v.result_queue_families[i]) + ", but the device has " +
+                    std::to_string(families) + " queue families");
       ExternalDevice e;
       e.instance = v.instance;
       e.physical_device = v.physical_device;

@@ -277,6 +277,23 @@ TEST_F(PluginTest, ResultsBeforeTheEndCancellationAndSmallBuffers) {
   expect_error(tsr_job_destroy(b), TSR_ERROR_INVALID_HANDLE, "tsr_job_destroy", "already destroyed");
 }
 
+// Generation-checked handles: a slot freed by destroy is reused by the next job, and the old
+// handle still refers to nothing (it is not mistaken for the new job).
+TEST_F(PluginTest, AStaleHandleNeverReachesTheJobReusingItsSlot) {
+  tsr_generate_desc g = generate_desc(model_, 1, 2);
+  tsr_job old_job = submit(ctx_, g);
+  ASSERT_EQ(tsr_job_destroy(old_job), TSR_SUCCESS);
+  tsr_job new_job = submit(ctx_, g);
+  EXPECT_EQ(new_job.id & 0xffffffffu, old_job.id & 0xffffffffu) << "the slot was not reused";
+  EXPECT_NE(new_job.id, old_job.id);
+  tsr_job_status st;
+  EXPECT_EQ(tsr_job_get_status(old_job, &st), TSR_ERROR_INVALID_HANDLE);
+  EXPECT_EQ(tsr_job_cancel(old_job), TSR_ERROR_INVALID_HANDLE);
+  EXPECT_EQ(tsr_job_destroy(old_job), TSR_ERROR_INVALID_HANDLE);
+  EXPECT_EQ(job_status(new_job), TSR_JOB_QUEUED) << "the stale handle's calls touched the new job";
+  EXPECT_EQ(tsr_job_destroy(new_job), TSR_SUCCESS);
+}
+
 // A small budget spreads a job over several ticks, each tick's GPU time stays near the budget,
 // and the image is bit-identical to the one-shot run - through the API and through the runtime.
 TEST_F(PluginTest, BudgetedTicksSplitTheJobAndReproduceTheOneShotImage) {
