@@ -11,6 +11,7 @@ packages=(
   libgtest-dev libstb-dev nlohmann-json3-dev
   libglfw3-dev libimgui-dev xvfb
   python3 python3-numpy python3-torch
+  mono-mcs mono-runtime
 )
 
 missing=()

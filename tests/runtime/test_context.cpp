@@ -104,6 +104,53 @@ TEST_F(ContextTest, AdoptsHostDevice) {
   vkDestroyInstance(instance, nullptr);
 }
 
+// Context::submit returns at once; the caller waits through the semaphore it signals (the
+// plugin hands such timeline values to hosts). Timeline semaphores are enabled where present.
+TEST_F(ContextTest, SubmitSignalsATimelineSemaphoreWithoutWaiting) {
+  if (!ctx().info().timeline_semaphore) GTEST_SKIP() << "the device has no timeline semaphores";
+  Tensor t = arena().allocate({64}, DType::U32, "filled");
+  upload_u32(t, std::vector<uint32_t>(64, 0));
+  VkSemaphoreTypeCreateInfo type{VK_STRUCTURE_TYPE_SEMAPHORE_TYPE_CREATE_INFO};
+  type.semaphoreType = VK_SEMAPHORE_TYPE_TIMELINE;
+  VkSemaphoreCreateInfo sci{VK_STRUCTURE_TYPE_SEMAPHORE_CREATE_INFO};
+  sci.pNext = &type;
+  VkSemaphore timeline;
+  ASSERT_EQ(vkCreateSemaphore(ctx().device(), &sci, nullptr, &timeline), VK_SUCCESS);
+  VkCommandBufferAllocateInfo ai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
+  ai.commandPool = ctx().command_pool();
+  ai.commandBufferCount = 1;
+  VkCommandBuffer cmd;
+  ASSERT_EQ(vkAllocateCommandBuffers(ctx().device(), &ai, &cmd), VK_SUCCESS);
+  VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+  vkBeginCommandBuffer(cmd, &bi);
+  vkCmdFillBuffer(cmd, t.buffer(), t.offset(), 64 * 4, 0xC0FFEEu);
+  VkMemoryBarrier host{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+  host.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT;
+  host.dstAccessMask = VK_ACCESS_HOST_READ_BIT;
+  vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &host, 0, nullptr, 0,
+                       nullptr);
+  vkEndCommandBuffer(cmd);
+  const uint64_t value = 3;
+  VkTimelineSemaphoreSubmitInfo ts{VK_STRUCTURE_TYPE_TIMELINE_SEMAPHORE_SUBMIT_INFO};
+  ts.signalSemaphoreValueCount = 1;
+  ts.pSignalSemaphoreValues = &value;
+  VkSubmitInfo si{VK_STRUCTURE_TYPE_SUBMIT_INFO};
+  si.pNext = &ts;
+  si.commandBufferCount = 1;
+  si.pCommandBuffers = &cmd;
+  si.signalSemaphoreCount = 1;
+  si.pSignalSemaphores = &timeline;
+  ctx().submit(si);
+  VkSemaphoreWaitInfo wi{VK_STRUCTURE_TYPE_SEMAPHORE_WAIT_INFO};
+  wi.semaphoreCount = 1;
+  wi.pSemaphores = &timeline;
+  wi.pValues = &value;
+  EXPECT_EQ(vkWaitSemaphores(ctx().device(), &wi, UINT64_MAX), VK_SUCCESS);
+  EXPECT_EQ(download_u32(t), std::vector<uint32_t>(64, 0xC0FFEEu));
+  vkFreeCommandBuffers(ctx().device(), ctx().command_pool(), 1, &cmd);
+  vkDestroySemaphore(ctx().device(), timeline, nullptr);
+}
+
 // Proves the suite's safety net works: an invalid Vulkan call is captured as a message
 // (which VulkanTest::TearDown turns into a failure).
 TEST_F(ContextTest, ValidationMessagesAreCaptured) {

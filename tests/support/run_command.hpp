@@ -1,5 +1,6 @@
-// Runs commands for the tests: the built `tessera` binary as a user would (CLI tests), and the
-// PyTorch references under tools/reference with Debian's /usr/bin/python3 (python3-torch).
+// Runs commands for the tests: shell command lines, the built `tessera` binary as a user would
+// (CLI and host tests), and the PyTorch references under tools/reference with Debian's
+// /usr/bin/python3 (python3-torch).
 #pragma once
 #include <sys/wait.h>
 
@@ -14,10 +15,10 @@ struct CommandResult {
   std::string output;  // stdout and stderr together
 };
 
+// Runs a shell command line; stdout and stderr together.
 inline CommandResult run_command(const std::string& command) {
-  std::string cmd = command + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return {-1, "popen failed: " + cmd};
+  FILE* p = popen((command + " 2>&1").c_str(), "r");
+  if (!p) return {-1, "popen failed: " + command};
   std::string out;
   char buf[4096];
   while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);

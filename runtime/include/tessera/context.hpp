@@ -33,6 +33,7 @@ struct DeviceInfo {
   bool subgroup_arithmetic = false;
   bool shader_float16 = false;    // enabled on the device
   bool storage_16bit = false;     // enabled on the device
+  bool timeline_semaphore = false;  // enabled on the device (results a host waits on)
   uint32_t max_workgroup_invocations = 0;
   uint32_t max_workgroup_count[3] = {0, 0, 0};
   uint32_t max_shared_memory = 0;
@@ -77,6 +78,7 @@ struct ExternalDevice {
   uint32_t queue_index = 0;
   bool shader_float16_enabled = false;
   bool storage_16bit_enabled = false;
+  bool timeline_semaphore_enabled = false;
   // Called around every vkQueueSubmit/vkQueueWaitIdle when the queue is shared.
   std::function<void()> lock_queue;
   std::function<void()> unlock_queue;
@@ -108,6 +110,9 @@ class Context {
 
   // Submits one command buffer on the queue (under the host's queue lock if any) and waits.
   void submit_and_wait(VkCommandBuffer cmd);
+  // Submits without waiting (under the host's queue lock if any): the caller signals and
+  // waits through `submit`'s semaphores or `fence`.
+  void submit(const VkSubmitInfo& submit, VkFence fence = VK_NULL_HANDLE);
   // Allocates a one-shot primary command buffer, lets `record` fill it, submits, waits, frees.
   void run_once(const std::function<void(VkCommandBuffer)>& record);
   VkCommandPool command_pool() const { return command_pool_; }
@@ -120,8 +125,9 @@ class Context {
  private:
   Context() = default;
   void init_queue_and_pool();
-  void query_device_info(bool float16_enabled, bool storage16_enabled);
+  void query_device_info(bool float16_enabled, bool storage16_enabled, bool timeline_enabled);
   static void install_messenger(Context& ctx);
+  void queue_submit(const VkSubmitInfo& submit, VkFence fence);  // caller holds submit_mutex_
 
   DeviceInfo info_;
   KernelVariant variant_ = KernelVariant::Gpu;

@@ -213,6 +213,7 @@ std::unique_ptr<Context> Context::create(const ContextOptions& options) {
   bool st16 = !options.disable_float16 && f11.storageBuffer16BitAccess;
   e12.shaderFloat16 = fp16;
   e11.storageBuffer16BitAccess = st16;
+  e12.timelineSemaphore = f12.timelineSemaphore;
   e2.features.shaderInt64 = VK_FALSE;
 
   float priority = 1.0f;
@@ -226,7 +227,7 @@ std::unique_ptr<Context> Context::create(const ContextOptions& options) {
   dci.pQueueCreateInfos = &qci;
   VK_CHECK(vkCreateDevice(ctx->physical_device_, &dci, nullptr, &ctx->device_));
   vkGetDeviceQueue(ctx->device_, ctx->queue_family_, 0, &ctx->queue_);
-  ctx->query_device_info(fp16, st16);
+  ctx->query_device_info(fp16, st16, f12.timelineSemaphore);
   if (options.disable_subgroups) {
     ctx->info_.subgroup_basic = ctx->info_.subgroup_shuffle = ctx->info_.subgroup_arithmetic = false;
   }
@@ -261,7 +262,7 @@ std::unique_ptr<Context> Context::adopt(const ExternalDevice& ext, const Context
   ctx->unlock_queue_ = ext.unlock_queue;
   vkGetDeviceQueue(ctx->device_, ext.queue_family, ext.queue_index, &ctx->queue_);
   ctx->query_device_info(ext.shader_float16_enabled && !options.disable_float16,
-                         ext.storage_16bit_enabled && !options.disable_float16);
+                         ext.storage_16bit_enabled && !options.disable_float16, ext.timeline_semaphore_enabled);
   if (options.disable_subgroups) {
     ctx->info_.subgroup_basic = ctx->info_.subgroup_shuffle = ctx->info_.subgroup_arithmetic = false;
   }
@@ -275,7 +276,7 @@ std::unique_ptr<Context> Context::adopt(const ExternalDevice& ext, const Context
   return ctx;
 }
 
-void Context::query_device_info(bool float16_enabled, bool storage16_enabled) {
+void Context::query_device_info(bool float16_enabled, bool storage16_enabled, bool timeline_enabled) {
   VkPhysicalDeviceSubgroupProperties sub{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
   VkPhysicalDeviceDriverProperties drv{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES};
   sub.pNext = &drv;
@@ -297,6 +298,7 @@ void Context::query_device_info(bool float16_enabled, bool storage16_enabled) {
   info_.subgroup_arithmetic = compute && (sub.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT);
   info_.shader_float16 = float16_enabled;
   info_.storage_16bit = storage16_enabled;
+  info_.timeline_semaphore = timeline_enabled;
   info_.max_workgroup_invocations = lim.maxComputeWorkGroupInvocations;
   for (int i = 0; i < 3; ++i) info_.max_workgroup_count[i] = lim.maxComputeWorkGroupCount[i];
   info_.max_shared_memory = lim.maxComputeSharedMemorySize;
@@ -339,7 +341,14 @@ void Context::init_queue_and_pool() {
 }
 
 Context::~Context() {
-  if (device_) vkDeviceWaitIdle(device_);
+  // A shared device may have other threads' queues busy: idle only our queue, under the host's lock.
+  if (owns_device_ && device_) {
+    vkDeviceWaitIdle(device_);
+  } else if (queue_) {
+    if (lock_queue_) lock_queue_();
+    vkQueueWaitIdle(queue_);
+    if (unlock_queue_) unlock_queue_();
+  }
   kernels_.reset();
   if (fence_) vkDestroyFence(device_, fence_, nullptr);
   if (command_pool_) vkDestroyCommandPool(device_, command_pool_, nullptr);
@@ -368,15 +377,24 @@ uint32_t Context::find_memory_type(uint32_t type_bits, VkMemoryPropertyFlags req
   return static_cast<uint32_t>(fallback);
 }
 
+void Context::submit(const VkSubmitInfo& submit, VkFence fence) {
+  std::lock_guard<std::mutex> guard(submit_mutex_);
+  queue_submit(submit, fence);
+}
+
+void Context::queue_submit(const VkSubmitInfo& submit, VkFence fence) {
+  if (lock_queue_) lock_queue_();
+  VkResult r = vkQueueSubmit(queue_, 1, &submit, fence);
+  if (unlock_queue_) unlock_queue_();
+  VK_CHECK(r);
+}
+
 void Context::submit_and_wait(VkCommandBuffer cmd) {
   std::lock_guard<std::mutex> guard(submit_mutex_);
   VkSubmitInfo si{VK_STRUCTURE_TYPE_SUBMIT_INFO};
   si.commandBufferCount = 1;
   si.pCommandBuffers = &cmd;
-  if (lock_queue_) lock_queue_();
-  VkResult r = vkQueueSubmit(queue_, 1, &si, fence_);
-  if (unlock_queue_) unlock_queue_();
-  VK_CHECK(r);
+  queue_submit(si, fence_);
   VK_CHECK(vkWaitForFences(device_, 1, &fence_, VK_TRUE, UINT64_MAX));
   VK_CHECK(vkResetFences(device_, 1, &fence_));
 }
@@ -420,7 +438,8 @@ std::string DeviceInfo::describe() const {
     << VK_API_VERSION_PATCH(api_version) << ", subgroup size " << subgroup_size << "\n"
     << "  features used: subgroups " << (subgroup_basic ? "yes" : "no") << ", shuffle "
     << (subgroup_shuffle ? "yes" : "no") << ", fp16 arithmetic " << (shader_float16 ? "yes" : "no")
-    << ", 16-bit storage " << (storage_16bit ? "yes" : "no") << "\n"
+    << ", 16-bit storage " << (storage_16bit ? "yes" : "no") << ", timeline semaphores "
+    << (timeline_semaphore ? "yes" : "no") << "\n"
     << "  limits: workgroup " << max_workgroup_invocations << " invocations, shared memory " << max_shared_memory
     << " B, storage range " << max_storage_buffer_range << " B, texel elements " << max_texel_buffer_elements
     << ", max allocation " << max_memory_allocation_size << " B\n"

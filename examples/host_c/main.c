@@ -1,0 +1,220 @@
+/* A minimal engine host of the Tessera C API.
+ *
+ * It creates its own Vulkan 1.2 instance and device (as an engine would), hands them to
+ * Tessera, queues one texture and then "renders frames": each frame gives Tessera a 4 ms GPU
+ * budget with tsr_tick() and could draw the progressive preview. When the job is done the
+ * result is written as a PNG.
+ *
+ * usage: tessera_host_c MODEL.safetensors OUT.png [CLASS] [SEED] [STEPS]
+ * With TESSERA_VALIDATION=1 the validation layer is enabled and any message fails the run.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <vulkan/vulkan.h>
+
+#include <stb/stb_image_write.h>
+
+#include "tessera.h"
+
+static int validation_messages = 0;
+
+static VKAPI_ATTR VkBool32 VKAPI_CALL on_validation(VkDebugUtilsMessageSeverityFlagBitsEXT severity,
+                                                    VkDebugUtilsMessageTypeFlagsEXT types,
+                                                    const VkDebugUtilsMessengerCallbackDataEXT* data, void* user) {
+  (void)severity, (void)types, (void)user;
+  fprintf(stderr, "validation: %s\n", data->pMessage);
+  ++validation_messages;
+  return VK_FALSE;
+}
+
+static void log_message(void* user, tsr_log_level level, const char* message) {
+  (void)user;
+  fprintf(stderr, "[tessera %s] %s\n", level == TSR_LOG_INFO ? "info" : level == TSR_LOG_WARNING ? "warn" : "error",
+          message);
+}
+
+/* The engine's render thread would hold this lock around its own vkQueueSubmit calls. */
+static int queue_locked = 0;
+static void lock_queue(void* user) { (void)user, ++queue_locked; }
+static void unlock_queue(void* user) { (void)user, --queue_locked; }
+
+#define CHECK_TSR(call)                                                                           \
+  do {                                                                                            \
+    tsr_result r_ = (call);                                                                       \
+    if (r_ != TSR_SUCCESS) {                                                                      \
+      fprintf(stderr, "%s failed: %s: %s\n", #call, tsr_result_name(r_), tsr_get_last_error()); \
+      return 1;                                                                                   \
+    }                                                                                             \
+  } while (0)
+
+int main(int argc, char** argv) {
+  if (argc < 3) {
+    fprintf(stderr, "usage: %s MODEL.safetensors OUT.png [CLASS] [SEED] [STEPS]\n", argv[0]);
+    return 2;
+  }
+  const char* validation_env = getenv("TESSERA_VALIDATION");
+  int validation = validation_env && strcmp(validation_env, "1") == 0;
+
+  /* --- the engine's Vulkan setup ------------------------------------------------------------ */
+  VkApplicationInfo app = {.sType = VK_STRUCTURE_TYPE_APPLICATION_INFO};
+  app.pApplicationName = "tessera_host_c";
+  app.apiVersion = VK_API_VERSION_1_2;
+  const char* layer = "VK_LAYER_KHRONOS_validation";
+  const char* debug_ext = VK_EXT_DEBUG_UTILS_EXTENSION_NAME;
+  VkInstanceCreateInfo ici = {.sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO};
+  ici.pApplicationInfo = &app;
+  if (validation) {
+    ici.enabledLayerCount = 1;
+    ici.ppEnabledLayerNames = &layer;
+    ici.enabledExtensionCount = 1;
+    ici.ppEnabledExtensionNames = &debug_ext;
+  }
+  VkInstance instance;
+  if (vkCreateInstance(&ici, NULL, &instance) != VK_SUCCESS) {
+    fprintf(stderr, "vkCreateInstance failed\n");
+    return 1;
+  }
+  VkDebugUtilsMessengerEXT messenger = VK_NULL_HANDLE;
+  if (validation) {
+    VkDebugUtilsMessengerCreateInfoEXT mci = {.sType = VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT};
+    mci.messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT;
+    mci.messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT;
+    mci.pfnUserCallback = on_validation;
+    PFN_vkCreateDebugUtilsMessengerEXT create =
+        (PFN_vkCreateDebugUtilsMessengerEXT)vkGetInstanceProcAddr(instance, "vkCreateDebugUtilsMessengerEXT");
+    if (create) create(instance, &mci, NULL, &messenger);
+  }
+  uint32_t count = 1;
+  VkPhysicalDevice physical;
+  if (vkEnumeratePhysicalDevices(instance, &count, &physical) < 0 || count == 0) {
+    fprintf(stderr, "no Vulkan device\n");
+    return 1;
+  }
+  /* The first family with compute; a real engine would pick its graphics family here. */
+  VkQueueFamilyProperties families[16];
+  uint32_t family_count = 16, family = 0;
+  vkGetPhysicalDeviceQueueFamilyProperties(physical, &family_count, families);
+  while (family < family_count && !(families[family].queueFlags & VK_QUEUE_COMPUTE_BIT)) ++family;
+  float priority = 1.0f;
+  VkDeviceQueueCreateInfo qci = {.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO};
+  qci.queueFamilyIndex = family;
+  qci.queueCount = 1;
+  qci.pQueuePriorities = &priority;
+  VkPhysicalDeviceVulkan12Features f12 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};
+  f12.timelineSemaphore = VK_TRUE; /* lets Tessera hand out VkImage results with a wait value */
+  VkDeviceCreateInfo dci = {.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO};
+  dci.pNext = &f12;
+  dci.queueCreateInfoCount = 1;
+  dci.pQueueCreateInfos = &qci;
+  VkDevice device;
+  if (vkCreateDevice(physical, &dci, NULL, &device) != VK_SUCCESS) {
+    fprintf(stderr, "vkCreateDevice failed\n");
+    return 1;
+  }
+
+  /* --- Tessera on the engine's device --------------------------------------------------------- */
+  if (TSR_VERSION_GET_MAJOR(tsr_get_version()) != TSR_VERSION_MAJOR) {
+    fprintf(stderr, "libtessera has an incompatible ABI\n");
+    return 1;
+  }
+  tsr_context_desc cd;
+  memset(&cd, 0, sizeof cd);
+  cd.struct_size = sizeof cd;
+  cd.vulkan.instance = instance;
+  cd.vulkan.physical_device = physical;
+  cd.vulkan.device = device;
+  cd.vulkan.queue_family_index = family;
+  cd.vulkan.features = TSR_VULKAN_FEATURE_TIMELINE_SEMAPHORE;
+  cd.vulkan.lock_queue = lock_queue;
+  cd.vulkan.unlock_queue = unlock_queue;
+  cd.log = log_message;
+  tsr_context ctx;
+  CHECK_TSR(tsr_context_create(&cd, &ctx));
+
+  tsr_model_desc md;
+  memset(&md, 0, sizeof md);
+  md.struct_size = sizeof md;
+  md.path = argv[1];
+  tsr_model model;
+  CHECK_TSR(tsr_model_load(ctx, &md, &model));
+
+  tsr_generate_desc gd;
+  memset(&gd, 0, sizeof gd); /* zero = default: training size, DPM-Solver++, 25 steps, no guidance */
+  gd.struct_size = sizeof gd;
+  gd.model = model;
+  gd.class_name = argc > 3 ? argv[3] : NULL;
+  gd.seed = argc > 4 ? strtoull(argv[4], NULL, 10) : 1;
+  gd.steps = argc > 5 ? (uint32_t)atoi(argv[5]) : 0;
+  tsr_job job;
+  CHECK_TSR(tsr_generate_submit(ctx, &gd, &job));
+
+  /* --- the frame loop ------------------------------------------------------------------------- */
+  tsr_job_status status = TSR_JOB_QUEUED;
+  int frame = 0;
+  while (status == TSR_JOB_QUEUED || status == TSR_JOB_RUNNING) {
+    tsr_tick_stats stats;
+    memset(&stats, 0, sizeof stats);
+    stats.struct_size = sizeof stats;
+    CHECK_TSR(tsr_tick(ctx, 4.0, &stats));
+    uint32_t done = 0, total = 0;
+    CHECK_TSR(tsr_job_get_progress(job, &done, &total));
+    CHECK_TSR(tsr_job_get_status(job, &status));
+    printf("frame %d: %u step(s), %.2f ms GPU, progress %u/%u\n", frame++, stats.steps_run, stats.gpu_ms, done, total);
+  }
+  if (status != TSR_JOB_DONE) {
+    unsigned char probe[4];
+    tsr_result r = tsr_job_read_pixels(job, probe, sizeof probe, 0); /* says why: cancelled or failed */
+    fprintf(stderr, "the job did not finish: %s: %s\n", tsr_result_name(r), tsr_get_last_error());
+    return 1;
+  }
+  /* The same result as a VkImage on the engine's device: sample it once the GPU reaches the
+   * timeline value (an engine waits in its own vkQueueSubmit; here the CPU waits). */
+  tsr_vk_image image;
+  CHECK_TSR(tsr_job_get_vk_image(job, &image));
+  if (image.semaphore != VK_NULL_HANDLE) {
+    VkSemaphoreWaitInfo wait = {.sType = VK_STRUCTURE_TYPE_SEMAPHORE_WAIT_INFO};
+    wait.semaphoreCount = 1;
+    wait.pSemaphores = &image.semaphore;
+    wait.pValues = &image.wait_value;
+    if (vkWaitSemaphores(device, &wait, UINT64_MAX) != VK_SUCCESS) {
+      fprintf(stderr, "vkWaitSemaphores failed\n");
+      return 1;
+    }
+  }
+  printf("VkImage %ux%u ready (timeline value %llu)\n", image.width, image.height,
+         (unsigned long long)image.wait_value);
+
+  tsr_model_info info;
+  memset(&info, 0, sizeof info);
+  info.struct_size = sizeof info;
+  CHECK_TSR(tsr_model_get_info(model, &info));
+  uint32_t size = info.train_resolution;
+  unsigned char* pixels = malloc((size_t)size * size * 4);
+  CHECK_TSR(tsr_job_read_pixels(job, pixels, (size_t)size * size * 4, 0));
+  int written = stbi_write_png(argv[2], (int)size, (int)size, 4, pixels, (int)size * 4);
+  free(pixels);
+
+  /* --- teardown: Tessera first, then the engine's own objects ----------------------------------- */
+  CHECK_TSR(tsr_job_destroy(job));
+  CHECK_TSR(tsr_model_destroy(model));
+  CHECK_TSR(tsr_context_destroy(ctx));
+  vkDestroyDevice(device, NULL);
+  if (messenger) {
+    PFN_vkDestroyDebugUtilsMessengerEXT destroy =
+        (PFN_vkDestroyDebugUtilsMessengerEXT)vkGetInstanceProcAddr(instance, "vkDestroyDebugUtilsMessengerEXT");
+    if (destroy) destroy(instance, messenger, NULL);
+  }
+  vkDestroyInstance(instance, NULL);
+  if (!written) {
+    fprintf(stderr, "cannot write %s\n", argv[2]);
+    return 1;
+  }
+  if (queue_locked != 0) {
+    fprintf(stderr, "queue lock calls unbalanced\n");
+    return 1;
+  }
+  printf("wrote %s (%ux%u) in %d frames\n", argv[2], size, size, frame);
+  return validation_messages ? 3 : 0;
+}

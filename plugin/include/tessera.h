@@ -1,0 +1,303 @@
+/* tessera.h - the Tessera C API: texture diffusion models inside a realtime host.
+ *
+ * One header, C99, every name prefixed tsr_. Link libtessera.so. Walkthrough: docs/plugin.md.
+ *
+ * Shape of the API
+ *   - Handles (tsr_context, tsr_model, tsr_job) are small structs holding a 64-bit id made
+ *     of a slot index and a generation. A destroyed handle is detected, never dereferenced:
+ *     using it returns TSR_ERROR_INVALID_HANDLE. The zero handle is never valid.
+ *   - Descriptor structs: zero-initialise, set struct_size = sizeof(the struct), then set only
+ *     what you need; every other zero field means "default" (documented per field).
+ *     struct_size lets an older library accept a newer header's struct (the unknown tail must
+ *     then be zero) and a newer library accept an older header's shorter struct.
+ *   - Every function returns a tsr_result (or a value that cannot fail). On failure,
+ *     tsr_get_last_error() describes what went wrong and with which value. No C++ exception,
+ *     abort or assertion crosses this boundary; a failing call leaves nothing half-made.
+ *     (Pointers must be NULL or valid: a dangling pointer cannot be detected.)
+ *
+ * Frame loop
+ *   tsr_generate_submit() returns a job at once. Each frame the host calls
+ *   tsr_tick(ctx, budget_ms): Tessera runs whole sampler steps of the queued jobs (oldest
+ *   first), measuring each step's GPU time with timestamp queries, and starts another step
+ *   only while the time used plus the last step's time fits the budget. A tick runs at least
+ *   one step, so every job progresses, and overruns the budget by less than one step; it never
+ *   runs a whole generation unless the budget allows it. A tick waits for the steps it submits.
+ *
+ * Thread-safety
+ *   - Every function may be called from any thread.
+ *   - Calls on one context, its models and its jobs are serialised by a lock per context:
+ *     e.g. tsr_job_get_status() on another thread waits while tsr_tick() runs that
+ *     context's steps. Different contexts never wait for each other.
+ *   - tsr_get_last_error() is per thread: it describes the last tsr_ call made on the
+ *     calling thread ("" after a success).
+ *   - Callbacks (queue lock, log) are called on the thread of the tsr_ call that causes them,
+ *     with the context's lock held: they must not call into Tessera.
+ *   - Destroying a context while another thread is inside a call on it is safe: that call
+ *     either finishes first or returns TSR_ERROR_INVALID_HANDLE.
+ */
+#ifndef TESSERA_H
+#define TESSERA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <vulkan/vulkan.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32) && defined(TSR_BUILDING_LIBRARY)
+#define TSR_API __declspec(dllexport)
+#elif defined(_WIN32)
+#define TSR_API __declspec(dllimport)
+#elif defined(__GNUC__)
+#define TSR_API __attribute__((visibility("default")))
+#else
+#define TSR_API
+#endif
+
+/* ---- version -------------------------------------------------------------------------- */
+#define TSR_VERSION_MAJOR 1 /* changes when the ABI breaks */
+#define TSR_VERSION_MINOR 0 /* additions (new functions, fields appended to descs) */
+#define TSR_VERSION_PATCH 0
+#define TSR_MAKE_VERSION(major, minor, patch) \
+  ((((uint32_t)(major)) << 22) | (((uint32_t)(minor)) << 12) | ((uint32_t)(patch)))
+#define TSR_VERSION TSR_MAKE_VERSION(TSR_VERSION_MAJOR, TSR_VERSION_MINOR, TSR_VERSION_PATCH)
+#define TSR_VERSION_GET_MAJOR(v) ((uint32_t)(v) >> 22)
+#define TSR_VERSION_GET_MINOR(v) (((uint32_t)(v) >> 12) & 0x3ffu)
+
+/* The library's TSR_VERSION. A host built against major M must check that the library's major is M. */
+TSR_API uint32_t tsr_get_version(void);
+
+/* ---- results and errors --------------------------------------------------------------- */
+typedef enum tsr_result {
+  TSR_SUCCESS = 0,
+  TSR_NOT_READY = 1,                  /* the job has no result yet: tick more */
+  TSR_ERROR_INVALID_ARGUMENT = -1,    /* NULL pointer, bad desc field, out-of-range value */
+  TSR_ERROR_INVALID_HANDLE = -2,      /* zero, destroyed, or of a destroyed context */
+  TSR_ERROR_UNKNOWN_CLASS = -3,       /* class name or index not in the model */
+  TSR_ERROR_INVALID_SIZE = -4,        /* image size not a positive multiple of the model's factor */
+  TSR_ERROR_INVALID_MODEL = -5,       /* corrupt, truncated or incompatible model file */
+  TSR_ERROR_IO = -6,                  /* a file could not be read */
+  TSR_ERROR_UNSUPPORTED = -7,         /* the device or library lacks what was asked */
+  TSR_ERROR_OUT_OF_MEMORY = -8,       /* host or device memory */
+  TSR_ERROR_BUFFER_TOO_SMALL = -9,    /* a host buffer cannot hold the result */
+  TSR_ERROR_JOB_CANCELLED = -10,      /* the job was cancelled: no result */
+  TSR_ERROR_JOB_FAILED = -11,         /* the job failed; the message says why */
+  TSR_ERROR_VULKAN = -12,             /* a Vulkan call failed (the message names it) */
+  TSR_ERROR_DEVICE_LOST = -13,        /* VK_ERROR_DEVICE_LOST: destroy the context */
+  TSR_ERROR_INTERNAL = -14,           /* a bug in Tessera: please report the message */
+  TSR_RESULT_MAX_ENUM = 0x7fffffff    /* keeps the enum 32-bit, like Vulkan's */
+} tsr_result;
+
+/* Text for the calling thread's last tsr_ call ("" after a success). Valid until the next tsr_ call on this thread. */
+TSR_API const char* tsr_get_last_error(void);
+/* "TSR_SUCCESS", "TSR_ERROR_INVALID_HANDLE", ... ("unknown tsr_result" otherwise). */
+TSR_API const char* tsr_result_name(tsr_result result);
+
+/* ---- handles -------------------------------------------------------------------------- */
+typedef struct tsr_context { uint64_t id; } tsr_context;
+typedef struct tsr_model { uint64_t id; } tsr_model;
+typedef struct tsr_job { uint64_t id; } tsr_job;
+
+/* ---- context -------------------------------------------------------------------------- */
+typedef enum tsr_log_level {
+  TSR_LOG_INFO = 0,
+  TSR_LOG_WARNING = 1,
+  TSR_LOG_ERROR = 2,
+  TSR_LOG_LEVEL_MAX_ENUM = 0x7fffffff
+} tsr_log_level;
+typedef void (*tsr_log_fn)(void* user_data, tsr_log_level level, const char* message);
+typedef void (*tsr_queue_lock_fn)(void* user_data);
+
+/* What the host enabled on its VkDevice (tsr_vulkan_device.features). */
+typedef enum tsr_vulkan_feature_bits {
+  TSR_VULKAN_FEATURE_TIMELINE_SEMAPHORE = 1u << 0, /* Vulkan 1.2 timelineSemaphore (VkImage results) */
+  TSR_VULKAN_FEATURE_SHADER_FLOAT16 = 1u << 1,     /* shaderFloat16 */
+  TSR_VULKAN_FEATURE_STORAGE_16BIT = 1u << 2,      /* storageBuffer16BitAccess */
+  TSR_VULKAN_FEATURE_MAX_ENUM = 0x7fffffff
+} tsr_vulkan_feature_bits;
+
+/* The host's Vulkan objects. Tessera never destroys them and never creates a second instance.
+ * The device must be Vulkan 1.2; the queue family must support compute. The host destroys
+ * them only after tsr_context_destroy() returns. */
+typedef struct tsr_vulkan_device {
+  VkInstance instance;
+  VkPhysicalDevice physical_device;
+  VkDevice device;
+  uint32_t queue_family_index;
+  uint32_t queue_index;
+  uint32_t features; /* tsr_vulkan_feature_bits the host enabled; 0 = none */
+  /* When the queue is shared with the host's own threads: called around every vkQueueSubmit
+   * and vkQueueWaitIdle Tessera makes on it. Both NULL = Tessera is the queue's only user. */
+  tsr_queue_lock_fn lock_queue;
+  tsr_queue_lock_fn unlock_queue;
+  void* queue_lock_user_data;
+  /* Further queue families that will use result images (e.g. the host's graphics family):
+   * those images are then created VK_SHARING_MODE_CONCURRENT. 0 = Tessera's family only. */
+  const uint32_t* result_queue_families;
+  uint32_t result_queue_family_count;
+} tsr_vulkan_device;
+
+typedef enum tsr_context_flag_bits {
+  TSR_CONTEXT_VALIDATION = 1u << 0, /* own device: enable VK_LAYER_KHRONOS_validation (also TESSERA_VALIDATION=1) */
+  TSR_CONTEXT_FLAG_MAX_ENUM = 0x7fffffff
+} tsr_context_flag_bits;
+
+typedef struct tsr_context_desc {
+  uint32_t struct_size; /* sizeof(tsr_context_desc) */
+  uint32_t flags;       /* tsr_context_flag_bits */
+  /* Host device; all-zero = Tessera creates its own instance and device (headless). */
+  tsr_vulkan_device vulkan;
+  /* Own device: index ("1") or name substring ("nvidia"); NULL = TESSERA_DEVICE, else the best device type. */
+  const char* device;
+  /* Where compiled pipelines are cached; NULL = TESSERA_PIPELINE_CACHE or ~/.cache/tessera; "none" = off. */
+  const char* pipeline_cache_dir;
+  /* Messages: which device was chosen and why, Vulkan validation output. NULL = stderr. */
+  tsr_log_fn log;
+  void* log_user_data;
+} tsr_context_desc;
+
+TSR_API tsr_result tsr_context_create(const tsr_context_desc* desc, tsr_context* out_context);
+/* Cancels the context's jobs, waits for its GPU work, destroys its models, jobs and result
+ * images. The host's Vulkan objects are left alive. */
+TSR_API tsr_result tsr_context_destroy(tsr_context context);
+/* Name of the device in use ("llvmpipe (LLVM ...)"), copied with a terminating NUL; truncated to capacity. */
+TSR_API tsr_result tsr_context_get_device_name(tsr_context context, char* out_name, size_t capacity);
+
+/* ---- models --------------------------------------------------------------------------- */
+typedef struct tsr_model_desc {
+  uint32_t struct_size; /* sizeof(tsr_model_desc) */
+  const char* path;     /* a .safetensors model file, or NULL when data is given */
+  const void* data;     /* the file's bytes in memory (copied during the call) */
+  size_t data_size;
+} tsr_model_desc;
+
+typedef struct tsr_model_info {
+  uint32_t struct_size;        /* sizeof(tsr_model_info), set by the caller */
+  uint32_t class_count;        /* 0 = unconditional model */
+  uint32_t train_resolution;   /* default output size */
+  uint32_t size_multiple;      /* width and height must be multiples of this */
+  uint64_t parameter_count;
+} tsr_model_info;
+
+TSR_API tsr_result tsr_model_load(tsr_context context, const tsr_model_desc* desc, tsr_model* out_model);
+/* Jobs already submitted keep the model's weights alive until they are destroyed. */
+TSR_API tsr_result tsr_model_destroy(tsr_model model);
+TSR_API tsr_result tsr_model_get_info(tsr_model model, tsr_model_info* out_info);
+/* Class name `index`, copied with a terminating NUL; truncated to capacity. */
+TSR_API tsr_result tsr_model_get_class_name(tsr_model model, uint32_t index, char* out_name, size_t capacity);
+
+/* ---- generation ----------------------------------------------------------------------- */
+typedef enum tsr_sampler {
+  TSR_SAMPLER_DEFAULT = 0, /* DPM-Solver++(2M) */
+  TSR_SAMPLER_DPMPP_2M = 1,
+  TSR_SAMPLER_DDIM = 2,
+  TSR_SAMPLER_DDPM = 3,
+  TSR_SAMPLER_MAX_ENUM = 0x7fffffff
+} tsr_sampler;
+
+typedef struct tsr_generate_desc {
+  uint32_t struct_size; /* sizeof(tsr_generate_desc) */
+  tsr_model model;
+  const char* class_name; /* class by name; NULL = class_index */
+  uint32_t class_index;   /* class by index (class-conditional models) */
+  uint64_t seed;          /* same seed, model, options and device: bit-identical image */
+  uint32_t width, height; /* 0 = the model's training resolution */
+  tsr_sampler sampler;
+  uint32_t steps;   /* 0 = 25 */
+  float guidance;   /* classifier-free guidance weight; 0 = 1 (off). Needs a class-conditional model. */
+  float eta;        /* DDIM noise in [0, 1]; 0 = deterministic */
+  /* img2img: RGBA8 pixels, width*height, rows init_row_pitch bytes apart (0 = width*4). Copied
+   * during the call. Noised to `strength` and denoised from there. */
+  const uint8_t* init_rgba;
+  uint32_t init_row_pitch;
+  float strength; /* img2img strength in (0, 1]; 0 = 0.75 */
+  /* Inpainting (needs init_rgba: the image whose pixels are kept): one byte per pixel,
+   * 255 = generate, 0 = keep init's pixel, values between blend. Rows mask_row_pitch bytes
+   * apart (0 = width). The whole image is generated from noise; strength must be 0. */
+  const uint8_t* mask;
+  uint32_t mask_row_pitch;
+} tsr_generate_desc;
+
+/* Validates everything and queues the job; returns at once (no GPU work). */
+TSR_API tsr_result tsr_generate_submit(tsr_context context, const tsr_generate_desc* desc, tsr_job* out_job);
+
+typedef struct tsr_tick_stats {
+  uint32_t struct_size; /* sizeof(tsr_tick_stats), set by the caller */
+  uint32_t steps_run;   /* sampler steps run by this tick */
+  uint32_t jobs_finished;
+  uint32_t jobs_pending; /* queued or running after the tick */
+  double gpu_ms;         /* GPU time of the steps run (timestamp queries) */
+  double max_step_ms;    /* the longest of those steps: a tick overruns its budget by less than this */
+} tsr_tick_stats;
+
+/* Advances queued jobs within budget_ms of GPU time (> 0): at least one step when any job is
+ * pending, then more while the next step's expected time still fits. out_stats may be NULL.
+ * A job that fails is marked TSR_JOB_FAILED (the tick itself still succeeds). */
+TSR_API tsr_result tsr_tick(tsr_context context, double budget_ms, tsr_tick_stats* out_stats);
+
+typedef enum tsr_job_status {
+  TSR_JOB_QUEUED = 0,
+  TSR_JOB_RUNNING = 1,
+  TSR_JOB_DONE = 2,
+  TSR_JOB_FAILED = 3,
+  TSR_JOB_CANCELLED = 4,
+  TSR_JOB_STATUS_MAX_ENUM = 0x7fffffff
+} tsr_job_status;
+
+TSR_API tsr_result tsr_job_get_status(tsr_job job, tsr_job_status* out_status);
+/* Either pointer may be NULL. steps_total is known from submission on. */
+TSR_API tsr_result tsr_job_get_progress(tsr_job job, uint32_t* out_steps_done, uint32_t* out_steps_total);
+/* Stops a queued or running job and frees its device memory; a finished job is left as it is. */
+TSR_API tsr_result tsr_job_cancel(tsr_job job);
+/* Frees the job and its result image. The host must no longer use that image on the GPU. */
+TSR_API tsr_result tsr_job_destroy(tsr_job job);
+
+/* ---- results -------------------------------------------------------------------------- */
+/* The finished image as RGBA8 (alpha 255), rows row_pitch bytes apart (0 = width*4), into
+ * out_pixels of capacity bytes. TSR_NOT_READY while the job runs. */
+TSR_API tsr_result tsr_job_read_pixels(tsr_job job, void* out_pixels, size_t capacity, uint32_t row_pitch);
+/* Progressive preview: the current estimate of the final image (x0) of a running job, or the
+ * result of a finished one, in the same format. TSR_NOT_READY before the job's first step. */
+TSR_API tsr_result tsr_job_read_preview(tsr_job job, void* out_pixels, size_t capacity, uint32_t row_pitch);
+
+/* A context-owned result image. */
+typedef struct tsr_vk_image {
+  VkImage image;         /* 2D, 1 mip, 1 layer, usage SAMPLED | TRANSFER_SRC | TRANSFER_DST,
+                            created MUTABLE_FORMAT (an R8G8B8A8_SRGB view is allowed) */
+  VkFormat format;       /* VK_FORMAT_R8G8B8A8_UNORM */
+  VkImageLayout layout;  /* VK_IMAGE_LAYOUT_SHADER_READ_ONLY_OPTIMAL once the wait completes */
+  uint32_t width, height;
+  VkSemaphore semaphore; /* timeline semaphore; wait for value >= wait_value before use */
+  uint64_t wait_value;   /* (VK_NULL_HANDLE / 0 when the device has no timeline semaphores:
+                            the image is then ready when the call returns) */
+} tsr_vk_image;
+
+/* The finished image as a VkImage owned by the context (made on the first call; later calls
+ * return the same image). Only for contexts on a host device. Lives until tsr_job_destroy. */
+TSR_API tsr_result tsr_job_get_vk_image(tsr_job job, tsr_vk_image* out_image);
+
+typedef struct tsr_vk_image_copy_desc {
+  uint32_t struct_size; /* sizeof(tsr_vk_image_copy_desc) */
+  VkImage image;        /* the host's 2D image, created on the same VkDevice with TRANSFER_DST usage,
+                           at least the job's size, usable on Tessera's queue family */
+  VkFormat format;      /* R8G8B8A8_UNORM or R8G8B8A8_SRGB (bytes copied as they are) */
+  VkImageLayout old_layout; /* the image's layout now; UNDEFINED = discard its contents */
+  VkImageLayout new_layout; /* the layout to leave it in; 0 (UNDEFINED) = SHADER_READ_ONLY_OPTIMAL */
+  uint32_t mip_level, array_layer;
+  int32_t x, y;         /* destination offset in texels */
+} tsr_vk_image_copy_desc;
+
+/* Records and submits the copy of a finished job's pixels into the host's image. The copy is
+ * complete when the context's timeline semaphore (out_semaphore) reaches *out_wait_value; with no
+ * timeline semaphore the call waits and returns VK_NULL_HANDLE / 0. Either out pointer may be NULL. */
+TSR_API tsr_result tsr_job_copy_to_vk_image(tsr_job job, const tsr_vk_image_copy_desc* desc,
+                                            VkSemaphore* out_semaphore, uint64_t* out_wait_value);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TESSERA_H */

@@ -1,0 +1,653 @@
+// The C boundary: every tsr_ function validates its arguments, resolves generation-checked
+// handles, takes the context's lock, and converts every exception into a tsr_result plus the
+// calling thread's last-error text. Nothing thrown inside gets out.
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <new>
+#include <string>
+
+#include "handle_pool.hpp"
+#include "plugin_context.hpp"
+#include "tessera.h"
+#include "tessera/error.hpp"
+#include "tessera/sampler_schedule.hpp"
+
+using namespace tessera;
+using namespace tessera::plugin;
+
+namespace {
+
+thread_local std::string g_last_error;
+
+HandlePool<ContextState>& contexts() {
+  static HandlePool<ContextState> pool;
+  return pool;
+}
+HandlePool<ModelState>& models() {
+  static HandlePool<ModelState> pool;
+  return pool;
+}
+HandlePool<Job>& jobs() {
+  static HandlePool<Job> pool;
+  return pool;
+}
+
+tsr_result vulkan_code(int r) {
+  switch (r) {
+    case VK_ERROR_OUT_OF_HOST_MEMORY:
+    case VK_ERROR_OUT_OF_DEVICE_MEMORY:
+      return TSR_ERROR_OUT_OF_MEMORY;
+    case VK_ERROR_DEVICE_LOST:
+      return TSR_ERROR_DEVICE_LOST;
+    default:
+      return TSR_ERROR_VULKAN;
+  }
+}
+
+// Runs `body` and turns whatever it throws into a result and the thread's last-error text.
+template <class Body>
+tsr_result guarded(const char* function, Body&& body) noexcept {
+  tsr_result code = TSR_SUCCESS;
+  std::string message;
+  try {
+    g_last_error.clear();
+    code = body();
+  } catch (const ApiError& e) {
+    code = e.code();
+    message = e.what();
+  } catch (const FormatError& e) {
+    code = TSR_ERROR_INVALID_MODEL;
+    message = e.what();
+  } catch (const OutOfMemoryError& e) {
+    code = TSR_ERROR_OUT_OF_MEMORY;
+    message = e.what();
+  } catch (const UnsupportedError& e) {
+    code = TSR_ERROR_UNSUPPORTED;
+    message = e.what();
+  } catch (const VulkanError& e) {
+    code = vulkan_code(e.result());
+    message = e.what();
+  } catch (const Error& e) {
+    code = TSR_ERROR_INVALID_ARGUMENT;
+    message = e.what();
+  } catch (const std::bad_alloc&) {
+    code = TSR_ERROR_OUT_OF_MEMORY;
+    message = "out of host memory";
+  } catch (const std::exception& e) {
+    code = TSR_ERROR_INTERNAL;
+    message = std::string("internal error: ") + e.what();
+  } catch (...) {
+    code = TSR_ERROR_INTERNAL;
+    message = "internal error: unknown exception";
+  }
+  if (code < 0 || code == TSR_NOT_READY) {
+    try {
+      g_last_error = std::string(function) + ": " + message;
+    } catch (...) {
+      g_last_error.clear();  // no memory for the message; the code still says what happened
+    }
+  }
+  return code;
+}
+
+void require(bool ok, tsr_result code, const std::string& message) {
+  if (!ok) throw ApiError(code, message);
+}
+
+// Copies a host descriptor of any struct_size into the library's version: missing fields stay
+// zero (their defaults); a longer (newer) descriptor is accepted when its unknown tail is zero.
+template <class Desc>
+Desc read_desc(const Desc* desc, const char* type) {
+  require(desc != nullptr, TSR_ERROR_INVALID_ARGUMENT, std::string("the ") + type + " pointer is NULL");
+  require(desc->struct_size != 0, TSR_ERROR_INVALID_ARGUMENT,
+          std::string(type) + ".struct_size is 0; set it to sizeof(" + type + ")");
+  Desc out;
+  std::memset(&out, 0, sizeof out);
+  std::memcpy(&out, desc, std::min<size_t>(desc->struct_size, sizeof out));
+  if (desc->struct_size > sizeof out) {
+    const auto* tail = reinterpret_cast<const unsigned char*>(desc) + sizeof out;
+    for (size_t i = 0; i < desc->struct_size - sizeof out; ++i)
+      require(tail[i] == 0, TSR_ERROR_UNSUPPORTED,
+              std::string(type) + " sets fields this libtessera does not know (it was built against an older " +
+                  "tessera.h; struct_size " + std::to_string(desc->struct_size) + " > " + std::to_string(sizeof out) +
+                  ")");
+  }
+  return out;
+}
+
+// Writes an output struct up to the caller's struct_size.
+template <class Out>
+void write_out(Out* dst, const Out& value, const char* type) {
+  require(dst->struct_size != 0, TSR_ERROR_INVALID_ARGUMENT,
+          std::string(type) + ".struct_size is 0; set it to sizeof(" + type + ") before the call");
+  uint32_t size = dst->struct_size;
+  std::memcpy(dst, &value, std::min<size_t>(size, sizeof value));
+  dst->struct_size = size;
+}
+
+// A looked-up object with its context locked. Member order matters: the object reference is
+// dropped before the lock, so a last reference never frees device memory unlocked.
+template <class T>
+struct Locked {
+  std::shared_ptr<ContextState> state;
+  std::unique_lock<std::mutex> lock;
+  std::shared_ptr<T> object;
+  Locked() = default;
+  Locked(Locked&&) = default;
+  ~Locked() {
+    object.reset();
+    try {
+      if (state && lock.owns_lock()) state->flush_validation_messages();
+    } catch (...) {  // no memory to format a log line: the messages stay for the next call
+    }
+  }
+};
+
+std::string stale(const char* kind) {
+  return std::string("invalid ") + kind + " handle (zero, already destroyed, or its context was destroyed)";
+}
+
+void lock_context(const std::shared_ptr<ContextState>& state, std::unique_lock<std::mutex>& lock, const char* kind) {
+  lock = std::unique_lock<std::mutex>(state->mutex);
+  require(!state->destroyed, TSR_ERROR_INVALID_HANDLE, stale(kind));
+}
+
+Locked<ContextState> find_context(tsr_context c) {
+  Locked<ContextState> l;
+  l.state = contexts().find(c.id);
+  require(l.state != nullptr, TSR_ERROR_INVALID_HANDLE, stale("context"));
+  lock_context(l.state, l.lock, "context");
+  return l;
+}
+
+template <class T>
+Locked<T> find_owned(HandlePool<T>& pool, uint64_t id, const char* kind) {
+  Locked<T> l;
+  std::shared_ptr<T> object = pool.find(id);
+  require(object != nullptr, TSR_ERROR_INVALID_HANDLE, stale(kind));
+  l.state = object->owner.lock();
+  require(l.state != nullptr, TSR_ERROR_INVALID_HANDLE, stale(kind));
+  lock_context(l.state, l.lock, kind);
+  // Destroyed by another thread between the lookup and the lock?
+  require(pool.find(id) == object, TSR_ERROR_INVALID_HANDLE, stale(kind));
+  l.object = std::move(object);
+  return l;
+}
+
+void copy_name(const std::string& name, char* out, size_t capacity) {
+  require(out != nullptr && capacity > 0, TSR_ERROR_INVALID_ARGUMENT, "out_name is NULL or capacity is 0");
+  size_t n = std::min(name.size(), capacity - 1);
+  std::memcpy(out, name.data(), n);
+  out[n] = '\0';
+}
+
+std::vector<std::byte> read_file(const char* path) {
+  std::ifstream f(path, std::ios::binary | std::ios::ate);
+  require(f.good(), TSR_ERROR_IO, std::string("cannot open '") + path + "': " + std::strerror(errno));
+  std::streamoff size = f.tellg();
+  require(size >= 0, TSR_ERROR_IO, std::string("cannot read '") + path + "' (not a regular file?)");
+  std::vector<std::byte> bytes(static_cast<size_t>(size));
+  f.seekg(0);
+  f.read(reinterpret_cast<char*>(bytes.data()), size);
+  require(f.good() || size == 0, TSR_ERROR_IO, std::string("cannot read '") + path + "'");
+  return bytes;
+}
+
+uint32_t resolve_class(const ModelInfo& info, const tsr_generate_desc& d) {
+  const int classes = info.config.num_classes;
+  std::string list;
+  for (size_t i = 0; i < info.classes.size(); ++i)
+    list += (i ? ", " : "") + std::to_string(i) + " '" + info.classes[i] + "'";
+  if (classes == 0) {
+    require(d.class_name == nullptr && d.class_index == 0, TSR_ERROR_UNKNOWN_CLASS,
+            "the model is unconditional (it has no classes); leave class_name NULL and class_index 0");
+    return 0;
+  }
+  if (d.class_name) {
+    for (size_t i = 0; i < info.classes.size(); ++i)
+      if (info.classes[i] == d.class_name) return static_cast<uint32_t>(i);
+    throw ApiError(TSR_ERROR_UNKNOWN_CLASS,
+                   std::string("unknown class '") + d.class_name + "'; this model's classes: " + list);
+  }
+  require(d.class_index < uint32_t(classes), TSR_ERROR_UNKNOWN_CLASS,
+          "class_index " + std::to_string(d.class_index) + " out of range; this model's classes: " + list);
+  return d.class_index;
+}
+
+GenerateRequest make_request(const ModelInfo& info, const tsr_generate_desc& d) {
+  const UNetConfig& config = info.config;
+  GenerateRequest r;
+  r.label = resolve_class(info, d);
+  r.seed = d.seed;
+  r.width = d.width ? int(d.width) : config.train_resolution;
+  r.height = d.height ? int(d.height) : config.train_resolution;
+  const int multiple = config.size_multiple();
+  require(d.width <= 8192 && d.height <= 8192 && r.width % multiple == 0 && r.height % multiple == 0,
+          TSR_ERROR_INVALID_SIZE,
+          "size " + std::to_string(r.width) + "x" + std::to_string(r.height) + " is not a multiple of " +
+              std::to_string(multiple) + " (the model has " + std::to_string(config.levels()) +
+              " levels) or exceeds 8192");
+  SamplerOptions& o = r.options;
+  // Hosts pass any int here (C enums are ints): read it as one.
+  int32_t sampler = 0;
+  std::memcpy(&sampler, &d.sampler, sizeof sampler);
+  switch (sampler) {
+    case TSR_SAMPLER_DEFAULT:
+    case TSR_SAMPLER_DPMPP_2M:
+      o.kind = SamplerKind::DpmSolver2M;
+      break;
+    case TSR_SAMPLER_DDIM:
+      o.kind = SamplerKind::Ddim;
+      break;
+    case TSR_SAMPLER_DDPM:
+      o.kind = SamplerKind::Ddpm;
+      break;
+    default:
+      throw ApiError(TSR_ERROR_INVALID_ARGUMENT,
+                     "sampler " + std::to_string(sampler) + " is not a tsr_sampler (DPMPP_2M, DDIM or DDPM)");
+  }
+  require(d.steps <= 1000, TSR_ERROR_INVALID_ARGUMENT, "steps " + std::to_string(d.steps) + " exceeds 1000");
+  o.steps = d.steps ? int(d.steps) : 25;
+  o.guidance = d.guidance == 0.0f ? 1.0 : double(d.guidance);
+  require(std::isfinite(o.guidance) && o.guidance > 0 && o.guidance <= 100, TSR_ERROR_INVALID_ARGUMENT,
+          "guidance " + std::to_string(d.guidance) + " is outside (0, 100]");
+  require(o.guidance == 1.0 || config.num_classes > 0, TSR_ERROR_INVALID_ARGUMENT,
+          "guidance needs a class-conditional model; this one is unconditional");
+  require(std::isfinite(d.eta) && d.eta >= 0 && d.eta <= 1, TSR_ERROR_INVALID_ARGUMENT,
+          "eta " + std::to_string(d.eta) + " is outside [0, 1]");
+  require(d.eta == 0 || o.kind == SamplerKind::Ddim, TSR_ERROR_INVALID_ARGUMENT,
+          "eta applies to the DDIM sampler only");
+  o.eta = d.eta;
+  require(d.init_rgba != nullptr || (d.mask == nullptr && d.strength == 0.0f), TSR_ERROR_INVALID_ARGUMENT,
+          d.mask ? "mask needs init_rgba (the image whose pixels are kept)" : "strength needs init_rgba (img2img)");
+  if (d.init_rgba) {
+    const size_t pitch = d.init_row_pitch ? d.init_row_pitch : size_t(r.width) * 4;
+    require(pitch >= size_t(r.width) * 4, TSR_ERROR_INVALID_ARGUMENT,
+            "init_row_pitch " + std::to_string(pitch) + " is less than width*4");
+    r.image = rgba8_to_planes(d.init_rgba, r.width, r.height, pitch);
+    if (d.mask) {
+      require(d.strength == 0.0f, TSR_ERROR_INVALID_ARGUMENT,
+              "strength applies to img2img; inpainting (mask) regenerates the image from noise");
+      const size_t mpitch = d.mask_row_pitch ? d.mask_row_pitch : size_t(r.width);
+      require(mpitch >= size_t(r.width), TSR_ERROR_INVALID_ARGUMENT, "mask_row_pitch is less than width");
+      o.mask = true;
+      r.keep.resize(size_t(r.width) * r.height);
+      for (int y = 0; y < r.height; ++y)
+        for (int x = 0; x < r.width; ++x) r.keep[size_t(y) * r.width + x] = 1.0f - d.mask[y * mpitch + x] / 255.0f;
+    } else {
+      o.init_image = true;
+      o.strength = d.strength == 0.0f ? 0.75 : double(d.strength);
+      require(std::isfinite(o.strength) && o.strength > 0 && o.strength <= 1, TSR_ERROR_INVALID_ARGUMENT,
+              "strength " + std::to_string(d.strength) + " is outside (0, 1]");
+    }
+  }
+  return r;
+}
+
+tsr_result result_of_finished(const Job& job) {
+  switch (job.status) {
+    case TSR_JOB_DONE:
+      return TSR_SUCCESS;
+    case TSR_JOB_QUEUED:
+    case TSR_JOB_RUNNING:
+      throw ApiError(TSR_NOT_READY, "the job is not finished (tick the context)");
+    case TSR_JOB_CANCELLED:
+      throw ApiError(TSR_ERROR_JOB_CANCELLED, "the job was cancelled; it has no result");
+    default:
+      throw ApiError(TSR_ERROR_JOB_FAILED, "the job failed: " + job.failure);
+  }
+}
+
+void copy_pixels(const std::vector<uint8_t>& pixels, int width, int height, void* out, size_t capacity,
+                 uint32_t row_pitch) {
+  require(out != nullptr, TSR_ERROR_INVALID_ARGUMENT, "out_pixels is NULL");
+  const size_t row = size_t(width) * 4, pitch = row_pitch ? row_pitch : row;
+  require(pitch >= row, TSR_ERROR_INVALID_ARGUMENT,
+          "row_pitch " + std::to_string(pitch) + " is less than width*4 = " + std::to_string(row));
+  const size_t needed = pitch * (height - 1) + row;
+  require(capacity >= needed, TSR_ERROR_BUFFER_TOO_SMALL,
+          "the buffer holds " + std::to_string(capacity) + " bytes; a " + std::to_string(width) + "x" +
+              std::to_string(height) + " RGBA8 image needs " + std::to_string(needed));
+  for (int y = 0; y < height; ++y) std::memcpy(static_cast<uint8_t*>(out) + y * pitch, pixels.data() + y * row, row);
+}
+
+}  // namespace
+
+extern "C" {
+
+TSR_API uint32_t tsr_get_version(void) { return TSR_VERSION; }
+
+TSR_API const char* tsr_get_last_error(void) { return g_last_error.c_str(); }
+
+TSR_API const char* tsr_result_name(tsr_result result) {
+  int32_t r = 0;  // any int a C host passes
+  std::memcpy(&r, &result, sizeof r);
+  switch (r) {
+#define TSR_NAME(x) \
+  case x:           \
+    return #x;
+    TSR_NAME(TSR_SUCCESS)
+    TSR_NAME(TSR_NOT_READY)
+    TSR_NAME(TSR_ERROR_INVALID_ARGUMENT)
+    TSR_NAME(TSR_ERROR_INVALID_HANDLE)
+    TSR_NAME(TSR_ERROR_UNKNOWN_CLASS)
+    TSR_NAME(TSR_ERROR_INVALID_SIZE)
+    TSR_NAME(TSR_ERROR_INVALID_MODEL)
+    TSR_NAME(TSR_ERROR_IO)
+    TSR_NAME(TSR_ERROR_UNSUPPORTED)
+    TSR_NAME(TSR_ERROR_OUT_OF_MEMORY)
+    TSR_NAME(TSR_ERROR_BUFFER_TOO_SMALL)
+    TSR_NAME(TSR_ERROR_JOB_CANCELLED)
+    TSR_NAME(TSR_ERROR_JOB_FAILED)
+    TSR_NAME(TSR_ERROR_VULKAN)
+    TSR_NAME(TSR_ERROR_DEVICE_LOST)
+    TSR_NAME(TSR_ERROR_INTERNAL)
+#undef TSR_NAME
+  }
+  return "unknown tsr_result";
+}
+
+TSR_API tsr_result tsr_context_create(const tsr_context_desc* desc, tsr_context* out_context) {
+  return guarded(__func__, [&] {
+    require(out_context != nullptr, TSR_ERROR_INVALID_ARGUMENT, "out_context is NULL");
+    out_context->id = 0;
+    tsr_context_desc d = read_desc(desc, "tsr_context_desc");
+    require((d.flags & ~uint32_t(TSR_CONTEXT_VALIDATION)) == 0, TSR_ERROR_UNSUPPORTED,
+            "tsr_context_desc.flags has unknown bits " + std::to_string(d.flags));
+    const uint32_t known_features =
+        TSR_VULKAN_FEATURE_TIMELINE_SEMAPHORE | TSR_VULKAN_FEATURE_SHADER_FLOAT16 | TSR_VULKAN_FEATURE_STORAGE_16BIT;
+    require((d.vulkan.features & ~known_features) == 0, TSR_ERROR_UNSUPPORTED,
+            "tsr_vulkan_device.features has unknown bits " + std::to_string(d.vulkan.features));
+    ContextOptions options;
+    options.validation = d.flags & TSR_CONTEXT_VALIDATION;
+    if (d.device) options.device_selector = d.device;
+    if (d.pipeline_cache_dir) options.pipeline_cache_dir = d.pipeline_cache_dir;
+    const tsr_vulkan_device& v = d.vulkan;
+    const bool external = v.instance || v.physical_device || v.device;
+    std::unique_ptr<Context> ctx;
+    if (external) {
+      require(v.instance && v.physical_device && v.device, TSR_ERROR_INVALID_ARGUMENT,
+              "tsr_vulkan_device needs instance, physical_device and device together (one was VK_NULL_HANDLE)");
+      require(!v.lock_queue == !v.unlock_queue, TSR_ERROR_INVALID_ARGUMENT,
+              "tsr_vulkan_device: give both lock_queue and unlock_queue, or neither");
+      require(v.result_queue_family_count == 0 || v.result_queue_families, TSR_ERROR_INVALID_ARGUMENT,
+              "tsr_vulkan_device: result_queue_family_count is set but result_queue_families is NULL");
+      uint32_t families = 0;
+      vkGetPhysicalDeviceQueueFamilyProperties(v.physical_device, &families, nullptr);
+      for (uint32_t i = 0; i < v.result_queue_family_count; ++i)
+        require(v.result_queue_families[i] < families, TSR_ERROR_INVALID_ARGUMENT,
+                "tsr_vulkan_device.result_queue_families[" + std::to_string(i) +
+                    "] = " + std::to_string(v.result_queue_families[i]) + ", but the device has " +
+                    std::to_string(families) + " queue families");
+      ExternalDevice e;
+      e.instance = v.instance;
+      e.physical_device = v.physical_device;
+      e.device = v.device;
+      e.queue_family = v.queue_family_index;
+      e.queue_index = v.queue_index;
+      e.timeline_semaphore_enabled = v.features & TSR_VULKAN_FEATURE_TIMELINE_SEMAPHORE;
+      e.shader_float16_enabled = v.features & TSR_VULKAN_FEATURE_SHADER_FLOAT16;
+      e.storage_16bit_enabled = v.features & TSR_VULKAN_FEATURE_STORAGE_16BIT;
+      if (v.lock_queue) {
+        tsr_queue_lock_fn lock = v.lock_queue, unlock = v.unlock_queue;
+        void* user = v.queue_lock_user_data;
+        e.lock_queue = [lock, user] { lock(user); };
+        e.unlock_queue = [unlock, user] { unlock(user); };
+      }
+      ctx = Context::adopt(e, options);
+    } else {
+      ctx = Context::create(options);
+    }
+    auto state = std::make_shared<ContextState>(std::move(ctx), d);
+    state->log_message(TSR_LOG_INFO, "device " + state->ctx->info().name + " (" + state->ctx->info().selection_reason +
+                                         "), kernel variant " + kernel_variant_name(state->ctx->variant()));
+    out_context->id = contexts().insert(std::move(state));
+    return TSR_SUCCESS;
+  });
+}
+
+TSR_API tsr_result tsr_context_destroy(tsr_context context) {
+  return guarded(__func__, [&] {
+    std::shared_ptr<ContextState> state = contexts().release(context.id);
+    require(state != nullptr, TSR_ERROR_INVALID_HANDLE, stale("context"));
+    std::lock_guard<std::mutex> lock(state->mutex);
+    state->destroyed = true;
+    // Every handle of the context dies with it.
+    for (auto& job : state->jobs) jobs().release(job->handle);
+    for (auto& model : state->models) models().release(model->handle);
+    state->shut_down();
+    return TSR_SUCCESS;
+  });
+}
+
+TSR_API tsr_result tsr_context_get_device_name(tsr_context context, char* out_name, size_t capacity) {
+  return guarded(__func__, [&] {
+    auto l = find_context(context);
+    copy_name(l.state->ctx->info().name, out_name, capacity);
+    return TSR_SUCCESS;
+  });
+}
+
+TSR_API tsr_result tsr_model_load(tsr_context context, const tsr_model_desc* desc, tsr_model* out_model) {
+  return guarded(__func__, [&] {
+    require(out_model != nullptr, TSR_ERROR_INVALID_ARGUMENT, "out_model is NULL");
+    out_model->id = 0;
+    tsr_model_desc d = read_desc(desc, "tsr_model_desc");
+    require((d.path != nullptr) != (d.data != nullptr), TSR_ERROR_INVALID_ARGUMENT,
+            "tsr_model_desc: give exactly one of path and data");
+    require(!d.data || d.data_size > 0, TSR_ERROR_INVALID_ARGUMENT, "tsr_model_desc: data_size is 0");
+    std::vector<std::byte> file;
+    std::span<const std::byte> bytes;
+    std::string source = d.path ? d.path : "<model in memory>";
+    if (d.path) {
+      file = read_file(d.path);
+      bytes = file;
+    } else {
+      bytes = std::span(static_cast<const std::byte*>(d.data), d.data_size);
+    }
+    auto l = find_context(context);
+    auto model = std::make_shared<ModelState>();
+    model->owner = l.state;
+    try {
+      LoadedModel loaded = load_model(*l.state->ctx, bytes, source);
+      model->info = std::move(loaded.info);
+      model->params = std::move(loaded.params);
+    } catch (const FormatError&) {
+      throw;
+    } catch (const OutOfMemoryError&) {
+      throw;
+    } catch (const VulkanError&) {
+      throw;
+    } catch (const UnsupportedError&) {
+      throw;
+    } catch (const Error& e) {  // anything else the parser objects to is still a bad file
+      throw ApiError(TSR_ERROR_INVALID_MODEL, e.what());
+    }
+    l.state->models.push_back(model);
+    model->handle = out_model->id = models().insert(model);
+    return TSR_SUCCESS;
+  });
+}
+
+TSR_API tsr_result tsr_model_destroy(tsr_model model) {
+  return guarded(__func__, [&] {
+    auto l = find_owned(models(), model.id, "model");
+    models().release(model.id);
+    auto& list = l.state->models;
+    list.erase(std::remove(list.begin(), list.end(), l.object), list.end());
+    // Weights still used by a job stay until that job is destroyed.
+    bool used = false;
+    for (auto& job : l.state->jobs) used |= job->model == l.object;
+    if (!used) l.object->params.reset();
+    return TSR_SUCCESS;
+  });
+}
+
+TSR_API tsr_result tsr_model_get_info(tsr_model model, tsr_model_info* out_info) {
+  return guarded(__func__, [&] {
+    require(out_info != nullptr, TSR_ERROR_INVALID_ARGUMENT, "out_info is NULL");
+    auto l = find_owned(models(), model.id, "model");
+    const UNetConfig& c = l.object->info.config;
+    tsr_model_info info{};
+    info.struct_size = sizeof info;
+    info.class_count = uint32_t(c.num_classes);
+    info.train_resolution = uint32_t(c.train_resolution);
+    info.size_multiple = uint32_t(c.size_multiple());
+    info.parameter_count = l.object->params ? uint64_t(l.object->params->parameter_count()) : 0;
+    write_out(out_info, info, "tsr_model_info");
+    return TSR_SUCCESS;
+  });
+}
+
+TSR_API tsr_result tsr_model_get_class_name(tsr_model model, uint32_t index, char* out_name, size_t capacity) {
+  return guarded(__func__, [&] {
+    auto l = find_owned(models(), model.id, "model");
+    const auto& classes = l.object->info.classes;
+    require(index < classes.size(), TSR_ERROR_UNKNOWN_CLASS,
+            "class index " + std::to_string(index) + " out of range (the model has " + std::to_string(classes.size()) +
+                " classes)");
+    copy_name(classes[index], out_name, capacity);
+    return TSR_SUCCESS;
+  });
+}
+
+TSR_API tsr_result tsr_generate_submit(tsr_context context, const tsr_generate_desc* desc, tsr_job* out_job) {
+  return guarded(__func__, [&] {
+    require(out_job != nullptr, TSR_ERROR_INVALID_ARGUMENT, "out_job is NULL");
+    out_job->id = 0;
+    tsr_generate_desc d = read_desc(desc, "tsr_generate_desc");
+    auto l = find_context(context);
+    std::shared_ptr<ModelState> model = models().find(d.model.id);
+    require(model != nullptr, TSR_ERROR_INVALID_HANDLE, stale("model") + " in tsr_generate_desc.model");
+    require(model->owner.lock() == l.state, TSR_ERROR_INVALID_HANDLE,
+            "tsr_generate_desc.model belongs to another context");
+    auto job = std::make_shared<Job>();
+    job->owner = l.state;
+    job->request = make_request(model->info, d);
+    const UNetConfig& c = model->info.config;
+    job->steps_total =
+        static_cast<uint32_t>(sampler_timesteps(c.timesteps, job->request.options.steps,
+                                                job->request.options.init_image ? job->request.options.strength : 1.0)
+                                  .size());
+    job->model = std::move(model);
+    l.state->jobs.push_back(job);
+    job->handle = out_job->id = jobs().insert(job);
+    return TSR_SUCCESS;
+  });
+}
+
+TSR_API tsr_result tsr_tick(tsr_context context, double budget_ms, tsr_tick_stats* out_stats) {
+  return guarded(__func__, [&] {
+    require(std::isfinite(budget_ms) && budget_ms > 0, TSR_ERROR_INVALID_ARGUMENT,
+            "budget_ms must be a positive number of milliseconds");
+    if (out_stats)
+      require(out_stats->struct_size != 0, TSR_ERROR_INVALID_ARGUMENT,
+              "tsr_tick_stats.struct_size is 0; set it to sizeof(tsr_tick_stats)");
+    auto l = find_context(context);
+    tsr_tick_stats stats = l.state->tick(budget_ms);
+    if (out_stats) write_out(out_stats, stats, "tsr_tick_stats");
+    return TSR_SUCCESS;
+  });
+}
+
+TSR_API tsr_result tsr_job_get_status(tsr_job job, tsr_job_status* out_status) {
+  return guarded(__func__, [&] {
+    require(out_status != nullptr, TSR_ERROR_INVALID_ARGUMENT, "out_status is NULL");
+    auto l = find_owned(jobs(), job.id, "job");
+    *out_status = l.object->status;
+    return TSR_SUCCESS;
+  });
+}
+
+TSR_API tsr_result tsr_job_get_progress(tsr_job job, uint32_t* out_steps_done, uint32_t* out_steps_total) {
+  return guarded(__func__, [&] {
+    auto l = find_owned(jobs(), job.id, "job");
+    if (out_steps_done) *out_steps_done = l.object->steps_done;
+    if (out_steps_total) *out_steps_total = l.object->steps_total;
+    return TSR_SUCCESS;
+  });
+}
+
+TSR_API tsr_result tsr_job_cancel(tsr_job job) {
+  return guarded(__func__, [&] {
+    auto l = find_owned(jobs(), job.id, "job");
+    l.state->cancel(*l.object);
+    return TSR_SUCCESS;
+  });
+}
+
+TSR_API tsr_result tsr_job_destroy(tsr_job job) {
+  return guarded(__func__, [&] {
+    auto l = find_owned(jobs(), job.id, "job");
+    jobs().release(job.id);
+    std::shared_ptr<ModelState> model = l.object->model;
+    l.state->release(*l.object);
+    l.state->remove(*l.object);
+    // The job held the last use of a model whose handle is gone: free its weights now.
+    bool listed = std::find(l.state->models.begin(), l.state->models.end(), model) != l.state->models.end();
+    bool used = false;
+    for (auto& other : l.state->jobs) used |= other->model == model;
+    if (model && !listed && !used) model->params.reset();
+    return TSR_SUCCESS;
+  });
+}
+
+TSR_API tsr_result tsr_job_read_pixels(tsr_job job, void* out_pixels, size_t capacity, uint32_t row_pitch) {
+  return guarded(__func__, [&] {
+    auto l = find_owned(jobs(), job.id, "job");
+    const Job& j = *l.object;
+    result_of_finished(j);
+    copy_pixels(j.pixels, j.request.width, j.request.height, out_pixels, capacity, row_pitch);
+    return TSR_SUCCESS;
+  });
+}
+
+TSR_API tsr_result tsr_job_read_preview(tsr_job job, void* out_pixels, size_t capacity, uint32_t row_pitch) {
+  return guarded(__func__, [&] {
+    auto l = find_owned(jobs(), job.id, "job");
+    const Job& j = *l.object;
+    if (j.status != TSR_JOB_QUEUED && j.status != TSR_JOB_RUNNING) result_of_finished(j);
+    copy_pixels(l.state->preview(j), j.request.width, j.request.height, out_pixels, capacity, row_pitch);
+    return TSR_SUCCESS;
+  });
+}
+
+TSR_API tsr_result tsr_job_get_vk_image(tsr_job job, tsr_vk_image* out_image) {
+  return guarded(__func__, [&] {
+    require(out_image != nullptr, TSR_ERROR_INVALID_ARGUMENT, "out_image is NULL");
+    auto l = find_owned(jobs(), job.id, "job");
+    require(!l.state->ctx->owns_device(), TSR_ERROR_UNSUPPORTED,
+            "VkImage results need a context on the host's device (tsr_context_desc.vulkan); "
+            "this context created its own device: read pixels instead");
+    result_of_finished(*l.object);
+    *out_image = l.state->result_image(*l.object);
+    return TSR_SUCCESS;
+  });
+}
+
+TSR_API tsr_result tsr_job_copy_to_vk_image(tsr_job job, const tsr_vk_image_copy_desc* desc, VkSemaphore* out_semaphore,
+                                            uint64_t* out_wait_value) {
+  return guarded(__func__, [&] {
+    tsr_vk_image_copy_desc d = read_desc(desc, "tsr_vk_image_copy_desc");
+    require(d.image != VK_NULL_HANDLE, TSR_ERROR_INVALID_ARGUMENT, "tsr_vk_image_copy_desc.image is VK_NULL_HANDLE");
+    require(d.format == VK_FORMAT_R8G8B8A8_UNORM || d.format == VK_FORMAT_R8G8B8A8_SRGB ||
+                d.format == VK_FORMAT_R8G8B8A8_UINT,
+            TSR_ERROR_UNSUPPORTED,
+            "tsr_vk_image_copy_desc.format " + std::to_string(int(d.format)) +
+                " is not an R8G8B8A8 format (UNORM, SRGB or UINT)");
+    require(d.x >= 0 && d.y >= 0, TSR_ERROR_INVALID_ARGUMENT, "tsr_vk_image_copy_desc: negative x or y");
+    auto l = find_owned(jobs(), job.id, "job");
+    require(!l.state->ctx->owns_device(), TSR_ERROR_UNSUPPORTED,
+            "copies into a host VkImage need a context on the host's device (tsr_context_desc.vulkan)");
+    result_of_finished(*l.object);
+    uint64_t value = l.state->copy_to_image(*l.object, d);
+    if (out_semaphore) *out_semaphore = value ? l.state->timeline : VK_NULL_HANDLE;
+    if (out_wait_value) *out_wait_value = value;
+    return TSR_SUCCESS;
+  });
+}
+
+}  // extern "C"

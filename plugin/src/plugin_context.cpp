@@ -1,0 +1,381 @@
+#include "plugin_context.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+
+#include "tessera/error.hpp"
+#include "tessera/image_io.hpp"
+
+namespace tessera::plugin {
+
+namespace {
+
+void vk_check(VkResult r, const char* what) {
+  if (r != VK_SUCCESS) throw VulkanError(what, r);
+}
+
+// Layout transition of a whole single-mip, single-layer color subresource.
+void image_barrier(VkCommandBuffer cmd, VkImage image, VkImageLayout from, VkImageLayout to, VkAccessFlags src_access,
+                   VkAccessFlags dst_access, VkPipelineStageFlags src_stage, VkPipelineStageFlags dst_stage,
+                   uint32_t mip, uint32_t layer) {
+  VkImageMemoryBarrier b{VK_STRUCTURE_TYPE_IMAGE_MEMORY_BARRIER};
+  b.srcAccessMask = src_access;
+  b.dstAccessMask = dst_access;
+  b.oldLayout = from;
+  b.newLayout = to;
+  b.srcQueueFamilyIndex = b.dstQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED;
+  b.image = image;
+  b.subresourceRange = {VK_IMAGE_ASPECT_COLOR_BIT, mip, 1, layer, 1};
+  vkCmdPipelineBarrier(cmd, src_stage, dst_stage, 0, 0, nullptr, 0, nullptr, 1, &b);
+}
+
+}  // namespace
+
+std::vector<float> rgba8_to_planes(const uint8_t* rgba, int width, int height, size_t pitch) {
+  const size_t plane = size_t(width) * height;
+  std::vector<float> planes(3 * plane);
+  for (int y = 0; y < height; ++y)
+    for (int x = 0; x < width; ++x)
+      for (int c = 0; c < 3; ++c)
+        planes[c * plane + size_t(y) * width + x] = rgba[y * pitch + size_t(x) * 4 + c] / 127.5f - 1.0f;
+  return planes;
+}
+
+ContextState::ContextState(std::unique_ptr<Context> context, const tsr_context_desc& desc)
+    : ctx(std::move(context)), log(desc.log), log_user_data(desc.log_user_data) {
+  result_queue_families.push_back(ctx->queue_family());
+  for (uint32_t i = 0; i < desc.vulkan.result_queue_family_count; ++i)
+    if (std::find(result_queue_families.begin(), result_queue_families.end(), desc.vulkan.result_queue_families[i]) ==
+        result_queue_families.end())
+      result_queue_families.push_back(desc.vulkan.result_queue_families[i]);
+  VkCommandPoolCreateInfo pci{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
+  pci.flags = VK_COMMAND_POOL_CREATE_TRANSIENT_BIT;
+  pci.queueFamilyIndex = ctx->queue_family();
+  vk_check(vkCreateCommandPool(ctx->device(), &pci, nullptr, &pool), "vkCreateCommandPool");
+  if (ctx->info().timeline_semaphore) {
+    VkSemaphoreTypeCreateInfo type{VK_STRUCTURE_TYPE_SEMAPHORE_TYPE_CREATE_INFO};
+    type.semaphoreType = VK_SEMAPHORE_TYPE_TIMELINE;
+    VkSemaphoreCreateInfo sci{VK_STRUCTURE_TYPE_SEMAPHORE_CREATE_INFO};
+    sci.pNext = &type;
+    VkResult r = vkCreateSemaphore(ctx->device(), &sci, nullptr, &timeline);
+    if (r != VK_SUCCESS) {
+      vkDestroyCommandPool(ctx->device(), pool, nullptr);
+      throw VulkanError("vkCreateSemaphore (timeline)", r);
+    }
+  }
+}
+
+ContextState::~ContextState() {
+  try {
+    shut_down();
+  } catch (...) {  // a destructor reports nothing; tsr_context_destroy reports through shut_down
+  }
+}
+
+void ContextState::log_message(tsr_log_level level, const std::string& message) const {
+  if (log) {
+    log(log_user_data, level, message.c_str());
+    return;
+  }
+  static const char* names[] = {"info", "warning", "error"};
+  std::fprintf(stderr, "tessera %s: %s\n", names[level], message.c_str());
+}
+
+void ContextState::flush_validation_messages() {
+  if (!ctx || !ctx->validation_enabled()) return;
+  auto messages = ctx->validation_messages();
+  if (messages.empty()) return;
+  ctx->clear_validation_messages();
+  for (const auto& m : messages) log_message(TSR_LOG_ERROR, "vulkan validation: " + m);
+}
+
+Job* ContextState::next_pending() {
+  for (auto& job : jobs)
+    if (job->status == TSR_JOB_QUEUED || job->status == TSR_JOB_RUNNING) return job.get();
+  return nullptr;
+}
+
+tsr_tick_stats ContextState::tick(double budget_ms) {
+  tsr_tick_stats stats{};
+  stats.struct_size = sizeof stats;
+  retire_finished_transfers(false);
+  while (Job* job = next_pending()) {
+    // Whole steps only: stop before a step that would overrun, but always run one.
+    double expected = job->last_step_ms > 0 ? job->last_step_ms : last_step_ms;
+    if (stats.steps_run > 0 && stats.gpu_ms + expected > budget_ms) break;
+    try {
+      advance(*job, stats);
+    } catch (const VulkanError& e) {
+      if (e.result() == VK_ERROR_DEVICE_LOST) throw;  // nothing else can run either
+      job->status = TSR_JOB_FAILED;
+      job->failure = e.what();
+    } catch (const std::exception& e) {
+      job->status = TSR_JOB_FAILED;
+      job->failure = e.what();
+    }
+    if (job->status == TSR_JOB_FAILED) {
+      job->sampler.reset();
+      log_message(TSR_LOG_ERROR, "job failed: " + job->failure);
+    }
+  }
+  for (auto& job : jobs) stats.jobs_pending += job->status == TSR_JOB_QUEUED || job->status == TSR_JOB_RUNNING;
+  return stats;
+}
+
+void ContextState::advance(Job& job, tsr_tick_stats& stats) {
+  const GenerateRequest& r = job.request;
+  if (job.status == TSR_JOB_QUEUED) {
+    job.status = TSR_JOB_RUNNING;
+    job.sampler =
+        std::make_unique<Sampler>(*ctx, job.model->info.config, *job.model->params, 1, r.height, r.width, r.options);
+    job.steps_total = static_cast<uint32_t>(job.sampler->steps_total());
+    std::vector<uint32_t> labels{r.label};
+    job.sampler->start({std::span(&r.seed, 1), labels, r.image, r.keep});
+  }
+  if (!job.sampler->done()) {
+    auto begin = std::chrono::steady_clock::now();
+    job.sampler->step();
+    double ms = job.sampler->last_step_gpu_ms();
+    // Queues without timestamps: the step's wall time (submit to completion) stands in.
+    if (ctx->info().timestamp_valid_bits == 0)
+      ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - begin).count();
+    job.last_step_ms = last_step_ms = ms;
+    job.steps_done = static_cast<uint32_t>(job.sampler->steps_done());
+    stats.gpu_ms += ms;
+    stats.max_step_ms = std::max(stats.max_step_ms, ms);
+    stats.steps_run++;
+  }
+  if (job.sampler->done()) {
+    finish(job);
+    stats.jobs_finished++;
+  }
+}
+
+void ContextState::finish(Job& job) {
+  job.pixels = planes_to_rgba8(job.sampler->image(), job.request.width, job.request.height);
+  job.sampler.reset();
+  job.status = TSR_JOB_DONE;
+}
+
+void ContextState::cancel(Job& job) {
+  if (job.status != TSR_JOB_QUEUED && job.status != TSR_JOB_RUNNING) return;
+  job.sampler.reset();
+  job.status = TSR_JOB_CANCELLED;
+}
+
+void ContextState::release(Job& job) {
+  if (job.last_use_value && timeline) {
+    VkSemaphoreWaitInfo wi{VK_STRUCTURE_TYPE_SEMAPHORE_WAIT_INFO};
+    wi.semaphoreCount = 1;
+    wi.pSemaphores = &timeline;
+    wi.pValues = &job.last_use_value;
+    // Freeing goes ahead even when the wait fails (a lost device runs nothing any more).
+    if (VkResult r = vkWaitSemaphores(ctx->device(), &wi, UINT64_MAX); r != VK_SUCCESS)
+      log_message(TSR_LOG_ERROR, std::string("job release: vkWaitSemaphores: ") + vk_result_name(r));
+  }
+  job.sampler.reset();
+  job.device_pixels_tensor = {};
+  job.device_pixels.reset();
+  if (job.result_image.image) vkDestroyImage(ctx->device(), job.result_image.image, nullptr);
+  if (job.result_image.memory) vkFreeMemory(ctx->device(), job.result_image.memory, nullptr);
+  job.result_image = {};
+  job.model.reset();
+}
+
+void ContextState::remove(const Job& job) {
+  jobs.erase(std::remove_if(jobs.begin(), jobs.end(), [&](const auto& j) { return j.get() == &job; }), jobs.end());
+}
+
+void ContextState::shut_down() {
+  if (!ctx) return;
+  // Teardown goes on whatever a wait reports (a lost device): everything is freed regardless.
+  try {
+    retire_finished_transfers(true);
+  } catch (const std::exception& e) {
+    log_message(TSR_LOG_ERROR, std::string("context shutdown: ") + e.what());
+  }
+  for (auto& f : in_flight) vkFreeCommandBuffers(ctx->device(), pool, 1, &f.cmd);
+  in_flight.clear();
+  for (auto& job : jobs) {
+    job->last_use_value = 0;  // every transfer has completed
+    release(*job);
+  }
+  jobs.clear();
+  for (auto& model : models) model->params.reset();
+  models.clear();
+  if (timeline) vkDestroySemaphore(ctx->device(), timeline, nullptr);
+  if (pool) vkDestroyCommandPool(ctx->device(), pool, nullptr);
+  timeline = VK_NULL_HANDLE;
+  pool = VK_NULL_HANDLE;
+  flush_validation_messages();
+  ctx.reset();
+}
+
+std::vector<uint8_t> ContextState::preview(const Job& job) const {
+  if (job.status == TSR_JOB_DONE) return job.pixels;
+  if (job.status != TSR_JOB_RUNNING || !job.sampler || job.steps_done == 0)
+    throw ApiError(TSR_NOT_READY, "the job has no preview yet (it has run no step)");
+  return planes_to_rgba8(job.sampler->preview(), job.request.width, job.request.height);
+}
+
+void ContextState::upload_result(Job& job) {
+  if (job.device_pixels) return;
+  const int64_t texels = int64_t(job.request.width) * job.request.height;
+  job.device_pixels = std::make_unique<Arena>(*ctx, VkDeviceSize(texels * 4 + Arena::kAlignment), "result pixels");
+  job.device_pixels_tensor = job.device_pixels->allocate({texels}, DType::U32, "rgba8");
+  job.device_pixels->upload(job.device_pixels_tensor, std::as_bytes(std::span(job.pixels)));
+}
+
+uint64_t ContextState::submit_transfer(Job& job, const std::function<void(VkCommandBuffer)>& record) {
+  if (!timeline) {  // no timeline semaphore to hand out: the result is complete on return
+    ctx->run_once(record);
+    return 0;
+  }
+  VkCommandBufferAllocateInfo ai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
+  ai.commandPool = pool;
+  ai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+  ai.commandBufferCount = 1;
+  VkCommandBuffer cmd;
+  vk_check(vkAllocateCommandBuffers(ctx->device(), &ai, &cmd), "vkAllocateCommandBuffers");
+  try {
+    VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+    bi.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
+    vk_check(vkBeginCommandBuffer(cmd, &bi), "vkBeginCommandBuffer");
+    record(cmd);
+    vk_check(vkEndCommandBuffer(cmd), "vkEndCommandBuffer");
+    const uint64_t value = timeline_value + 1;
+    VkTimelineSemaphoreSubmitInfo ts{VK_STRUCTURE_TYPE_TIMELINE_SEMAPHORE_SUBMIT_INFO};
+    ts.signalSemaphoreValueCount = 1;
+    ts.pSignalSemaphoreValues = &value;
+    VkSubmitInfo si{VK_STRUCTURE_TYPE_SUBMIT_INFO};
+    si.pNext = &ts;
+    si.commandBufferCount = 1;
+    si.pCommandBuffers = &cmd;
+    si.signalSemaphoreCount = 1;
+    si.pSignalSemaphores = &timeline;
+    ctx->submit(si);
+    timeline_value = value;
+  } catch (...) {
+    vkFreeCommandBuffers(ctx->device(), pool, 1, &cmd);
+    throw;
+  }
+  in_flight.push_back({timeline_value, cmd});
+  job.last_use_value = timeline_value;
+  return timeline_value;
+}
+
+void ContextState::retire_finished_transfers(bool wait_all) {
+  if (!timeline || in_flight.empty()) return;
+  if (wait_all) {
+    VkSemaphoreWaitInfo wi{VK_STRUCTURE_TYPE_SEMAPHORE_WAIT_INFO};
+    wi.semaphoreCount = 1;
+    wi.pSemaphores = &timeline;
+    wi.pValues = &timeline_value;
+    vk_check(vkWaitSemaphores(ctx->device(), &wi, UINT64_MAX), "vkWaitSemaphores");
+  }
+  uint64_t reached = 0;
+  vk_check(vkGetSemaphoreCounterValue(ctx->device(), timeline, &reached), "vkGetSemaphoreCounterValue");
+  auto done = [&](const InFlight& f) { return f.value <= reached; };
+  for (auto& f : in_flight)
+    if (done(f)) vkFreeCommandBuffers(ctx->device(), pool, 1, &f.cmd);
+  in_flight.erase(std::remove_if(in_flight.begin(), in_flight.end(), done), in_flight.end());
+}
+
+tsr_vk_image ContextState::result_image(Job& job) {
+  const uint32_t w = uint32_t(job.request.width), h = uint32_t(job.request.height);
+  tsr_vk_image out{};
+  out.format = VK_FORMAT_R8G8B8A8_UNORM;
+  out.layout = VK_IMAGE_LAYOUT_SHADER_READ_ONLY_OPTIMAL;
+  out.width = w;
+  out.height = h;
+  out.semaphore = timeline;
+  if (job.result_image.image) {
+    out.image = job.result_image.image;
+    out.wait_value = timeline ? job.last_use_value : 0;
+    return out;
+  }
+  retire_finished_transfers(false);
+  upload_result(job);
+  VkDevice device = ctx->device();
+  VkImageCreateInfo ici{VK_STRUCTURE_TYPE_IMAGE_CREATE_INFO};
+  ici.flags = VK_IMAGE_CREATE_MUTABLE_FORMAT_BIT;
+  ici.imageType = VK_IMAGE_TYPE_2D;
+  ici.format = out.format;
+  ici.extent = {w, h, 1};
+  ici.mipLevels = 1;
+  ici.arrayLayers = 1;
+  ici.samples = VK_SAMPLE_COUNT_1_BIT;
+  ici.tiling = VK_IMAGE_TILING_OPTIMAL;
+  ici.usage = VK_IMAGE_USAGE_SAMPLED_BIT | VK_IMAGE_USAGE_TRANSFER_SRC_BIT | VK_IMAGE_USAGE_TRANSFER_DST_BIT;
+  if (result_queue_families.size() > 1) {
+    ici.sharingMode = VK_SHARING_MODE_CONCURRENT;
+    ici.queueFamilyIndexCount = static_cast<uint32_t>(result_queue_families.size());
+    ici.pQueueFamilyIndices = result_queue_families.data();
+  }
+  ici.initialLayout = VK_IMAGE_LAYOUT_UNDEFINED;
+  ResultImage made;
+  try {
+    vk_check(vkCreateImage(device, &ici, nullptr, &made.image), "vkCreateImage (result image)");
+    VkMemoryRequirements req;
+    vkGetImageMemoryRequirements(device, made.image, &req);
+    VkMemoryAllocateInfo mai{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO};
+    mai.allocationSize = req.size;
+    mai.memoryTypeIndex = ctx->find_memory_type(req.memoryTypeBits, 0, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT);
+    VkResult r = vkAllocateMemory(device, &mai, nullptr, &made.memory);
+    if (r == VK_ERROR_OUT_OF_DEVICE_MEMORY || r == VK_ERROR_OUT_OF_HOST_MEMORY)
+      throw OutOfMemoryError("result image " + std::to_string(w) + "x" + std::to_string(h) + ": out of memory");
+    vk_check(r, "vkAllocateMemory (result image)");
+    vk_check(vkBindImageMemory(device, made.image, made.memory, 0), "vkBindImageMemory");
+    const Tensor& src = job.device_pixels_tensor;
+    submit_transfer(job, [&](VkCommandBuffer cmd) {
+      image_barrier(cmd, made.image, VK_IMAGE_LAYOUT_UNDEFINED, VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL, 0,
+                    VK_ACCESS_TRANSFER_WRITE_BIT, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT, 0,
+                    0);
+      VkBufferImageCopy region{};
+      region.bufferOffset = src.offset();
+      region.imageSubresource = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 0, 1};
+      region.imageExtent = {w, h, 1};
+      vkCmdCopyBufferToImage(cmd, src.buffer(), made.image, VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL, 1, &region);
+      // The semaphore signal makes the writes available to whoever waits on it.
+      image_barrier(cmd, made.image, VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL, VK_IMAGE_LAYOUT_SHADER_READ_ONLY_OPTIMAL,
+                    VK_ACCESS_TRANSFER_WRITE_BIT, 0, VK_PIPELINE_STAGE_TRANSFER_BIT,
+                    VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, 0, 0);
+    });
+  } catch (...) {
+    if (made.image) vkDestroyImage(device, made.image, nullptr);
+    if (made.memory) vkFreeMemory(device, made.memory, nullptr);
+    throw;
+  }
+  job.result_image = made;
+  out.image = made.image;
+  out.wait_value = timeline ? job.last_use_value : 0;
+  return out;
+}
+
+uint64_t ContextState::copy_to_image(Job& job, const tsr_vk_image_copy_desc& d) {
+  retire_finished_transfers(false);
+  upload_result(job);
+  const uint32_t w = uint32_t(job.request.width), h = uint32_t(job.request.height);
+  const VkImageLayout final_layout =
+      d.new_layout == VK_IMAGE_LAYOUT_UNDEFINED ? VK_IMAGE_LAYOUT_SHADER_READ_ONLY_OPTIMAL : d.new_layout;
+  const Tensor& src = job.device_pixels_tensor;
+  return submit_transfer(job, [&](VkCommandBuffer cmd) {
+    // The host's earlier use of the image on this queue is ordered before the copy.
+    image_barrier(cmd, d.image, d.old_layout, VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL, VK_ACCESS_MEMORY_WRITE_BIT,
+                  VK_ACCESS_TRANSFER_WRITE_BIT, VK_PIPELINE_STAGE_ALL_COMMANDS_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT,
+                  d.mip_level, d.array_layer);
+    VkBufferImageCopy region{};
+    region.bufferOffset = src.offset();
+    region.imageSubresource = {VK_IMAGE_ASPECT_COLOR_BIT, d.mip_level, d.array_layer, 1};
+    region.imageOffset = {d.x, d.y, 0};
+    region.imageExtent = {w, h, 1};
+    vkCmdCopyBufferToImage(cmd, src.buffer(), d.image, VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL, 1, &region);
+    if (final_layout != VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL)
+      image_barrier(cmd, d.image, VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL, final_layout, VK_ACCESS_TRANSFER_WRITE_BIT, 0,
+                    VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, d.mip_level, d.array_layer);
+  });
+}
+
+}  // namespace tessera::plugin

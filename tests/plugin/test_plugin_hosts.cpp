@@ -1,0 +1,75 @@
+// The shipped hosts: the C example (its own VkDevice, 4 ms ticks, a PNG) and the C# binding
+// compiled with mcs and run with mono against the built libtessera.so.
+#include <cstdio>
+#include <sstream>
+
+#include "plugin/plugin_test.hpp"
+#include "support/run_command.hpp"
+#include "tessera/image_io.hpp"
+
+namespace tessera::testing {
+namespace {
+
+bool have(const char* tool) { return run_command(std::string("command -v ") + tool).status == 0; }
+
+TEST(PluginHosts, CExampleTicksOnItsOwnDeviceAndWritesAPng) {
+  const fs::path out = plugin_model_path().parent_path() / "host_c.png";
+  CommandResult r = run_command(std::string(TESSERA_BINARY_DIR) + "/tessera_host_c " + plugin_model_path().string() +
+                                " " + out.string() + " wood 5 6");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "progress 6/6")) << r.output;
+  EXPECT_TRUE(contains(r.output, "frame 0: ")) << r.output;
+  EXPECT_FALSE(contains(r.output, ": 0 step(s)")) << "every frame advances the job\n" << r.output;
+  Image img = load_image(out);
+  EXPECT_EQ(img.width, 16);
+  EXPECT_EQ(img.height, 16);
+}
+
+TEST(PluginHosts, CSharpBindingDrivesTheLibrary) {
+  if (!have("mcs") || !have("mono")) GTEST_SKIP() << "mcs/mono not installed (Debian: mono-mcs mono-runtime)";
+  const fs::path dir = plugin_model_path().parent_path();
+  const std::string exe = (dir / "TesseraTest.exe").string();
+  CommandResult build = run_command("mcs -nologo -warnaserror -out:" + exe +
+                                    " " TESSERA_SOURCE_DIR "/plugin/bindings/csharp/Tessera.cs " +
+                                    TESSERA_SOURCE_DIR "/tests/plugin/csharp/TesseraTest.cs");
+  ASSERT_EQ(build.status, 0) << build.output;
+  // mono finds DllImport("tessera") as libtessera.so on LD_LIBRARY_PATH.
+  std::string env = "LD_LIBRARY_PATH=" TESSERA_BINARY_DIR " ";
+#ifdef TESSERA_SANITIZER_PRELOAD
+  // Sanitized build: mono itself is not instrumented (its own allocations are not ours to check).
+  env += "LD_PRELOAD=" TESSERA_SANITIZER_PRELOAD " ASAN_OPTIONS=detect_leaks=0:verify_asan_link_order=0 ";
+#endif
+  CommandResult r = run_command(env + "mono " + exe + " " + plugin_model_path().string());
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "OK")) << r.output;
+
+  // The binding's structs have the C layout.
+  std::ostringstream sizes;
+  sizes << "sizes context_desc=" << sizeof(tsr_context_desc) << " vulkan_device=" << sizeof(tsr_vulkan_device)
+        << " model_desc=" << sizeof(tsr_model_desc) << " model_info=" << sizeof(tsr_model_info)
+        << " generate_desc=" << sizeof(tsr_generate_desc) << " tick_stats=" << sizeof(tsr_tick_stats)
+        << " vk_image=" << sizeof(tsr_vk_image) << " vk_image_copy_desc=" << sizeof(tsr_vk_image_copy_desc);
+  EXPECT_TRUE(contains(r.output, sizes.str())) << "expected " << sizes.str() << "\n" << r.output;
+
+  // Same request through the C API in this process: the same bytes.
+  LogSink sink;
+  tsr_context_desc d = context_desc(&sink);
+  tsr_context ctx = create_context(d);
+  tsr_model model = load_test_model(ctx);
+  tsr_generate_desc g = generate_desc(model, 77, 3);
+  g.class_name = "wood";
+  tsr_job job = submit(ctx, g);
+  std::vector<uint8_t> pixels = run_to_end(ctx, job, 16, 16);
+  std::string hex;
+  char byte[3];
+  for (uint8_t b : pixels) {
+    std::snprintf(byte, sizeof byte, "%02x", b);
+    hex += byte;
+  }
+  EXPECT_TRUE(contains(r.output, "pixels " + hex)) << "the C# host got other pixels";
+  EXPECT_EQ(tsr_context_destroy(ctx), TSR_SUCCESS);
+  sink.expect_no_validation_messages();
+}
+
+}  // namespace
+}  // namespace tessera::testing
