@@ -1,0 +1,94 @@
+// TextureGenerator: everything the viewer asks of Tessera, behind one small interface - load a
+// model, submit a generation, advance it within a per-frame GPU budget, read the x0 preview or
+// the result as RGBA8 pixels, cancel. The viewer includes nothing else of Tessera, so moving it
+// from the C++ runtime to the C API (plugin/include/tessera.h) changes only
+// texture_generator.cpp.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <vulkan/vulkan.h>
+
+namespace tessera::viewer {
+
+// The host's device, which Tessera adopts (it never creates a second instance or device).
+struct HostDevice {
+  VkInstance instance = VK_NULL_HANDLE;
+  VkPhysicalDevice physical_device = VK_NULL_HANDLE;
+  VkDevice device = VK_NULL_HANDLE;
+  uint32_t queue_family = 0;
+  uint32_t queue_index = 0;
+  bool shader_float16_enabled = false;
+  bool storage_16bit_enabled = false;
+};
+
+struct ModelSummary {
+  std::string path;
+  std::vector<std::string> classes;  // empty: unconditional
+  int train_resolution = 0;
+  int size_multiple = 1;
+  int64_t parameter_count = 0;
+};
+
+struct GenerationRequest {
+  std::string class_name = "0";  // name or index; ignored by unconditional models
+  uint64_t seed = 0;
+  std::string sampler = "dpmpp2m";  // ddpm | ddim | dpmpp2m
+  int steps = 25;
+  double guidance = 1.0;
+  double eta = 0.0;
+  int width = 0, height = 0;  // 0: the model's training resolution
+  std::string init_image;     // img2img input (PNG); empty: from noise
+  double strength = 0.75;
+};
+
+struct GenerationProgress {
+  bool active = false;  // a generation was submitted and not cancelled
+  bool done = false;
+  int steps_done = 0;
+  int steps_total = 0;
+  double last_step_gpu_ms = 0;  // 0 where the queue has no timestamps
+  int width = 0, height = 0;
+};
+
+struct TickReport {
+  int steps_run = 0;
+  double gpu_ms = 0;   // summed GPU time of the steps run (timestamps)
+  double wall_ms = 0;  // host time spent in tick, including waits
+};
+
+class TextureGenerator {
+ public:
+  explicit TextureGenerator(const HostDevice& device);
+  ~TextureGenerator();
+  TextureGenerator(const TextureGenerator&) = delete;
+  TextureGenerator& operator=(const TextureGenerator&) = delete;
+
+  std::string device_description() const;
+  // Throws with a readable message; the previous model stays loaded on failure.
+  const ModelSummary& load_model(const std::string& path);
+  const ModelSummary& model() const;
+  bool has_model() const;
+
+  // Starts a new generation (cancelling the current one). Throws on a bad request
+  // (unknown class, size not a multiple of the model's factor, unreadable init image).
+  void submit(const GenerationRequest& request);
+  // Runs steps until their GPU time reaches budget_ms; at least one step while work remains.
+  TickReport tick(double budget_ms);
+  GenerationProgress progress() const;
+  // RGBA8, row-major: the x0 estimate while running, the final image once done.
+  // Returns false when there is nothing to show.
+  bool read_pixels(std::vector<uint8_t>& rgba, int& width, int& height) const;
+  void cancel();
+
+  // Device memory Tessera holds for weights and the sampler plan, in bytes.
+  uint64_t device_memory_bytes() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tessera::viewer
