@@ -146,7 +146,8 @@ class Viewer {
     r.steps = int(parse_number("steps", options.str("steps", "25"), 1, 1000));
     r.guidance = parse_number("guidance", options.str("guidance", "1"), 0, 100);
     r.eta = parse_number("eta", options.str("eta", "0"), 0, 1);
-    if (options.has("size")) parse_size("size", options.str("size", ""), r.width, r.height);
+    int width = 0, height = 0;
+    if (options.has("size")) parse_size("size", options.str("size", ""), width, height);
     if (options.has("init")) {
       state_.use_init = true;
       r.init_image = options.str("init", "");
@@ -159,9 +160,11 @@ class Viewer {
     // The starting model must load: the command line named it (or the bundled one is expected).
     load_model();
     if (!generator_.has_model()) throw std::runtime_error(state_.status);
+    if (width > 0) r.width = width, r.height = height;  // checked against the model by generate()
     if (options.has("class")) select_class(options.str("class", "0"));
     generate();
     if (state_.status_is_error) throw std::runtime_error(state_.status);
+    started_ = true;
   }
 
   void apply(const std::string& key_value) {
@@ -234,12 +237,15 @@ class Viewer {
   void set_status(const std::string& text, bool error) {
     state_.status = text;
     state_.status_is_error = error;
-    if (error) std::fprintf(stderr, "tessera-viewer: %s\n", text.c_str());
+    if (error && started_) std::fprintf(stderr, "tessera-viewer: %s\n", text.c_str());  // before: thrown
   }
 
   bool load_model() {
     try {
-      generator_.load_model(state_.model_path);
+      const ModelSummary& m = generator_.load_model(state_.model_path);
+      GenerationRequest& r = state_.request;
+      if (r.width <= 0 || r.height <= 0 || r.width % m.size_multiple || r.height % m.size_multiple)
+        r.width = r.height = m.train_resolution;  // shown in the panel, so the size is never "0x0"
       set_status("loaded " + state_.model_path, false);
       return true;
     } catch (const std::exception& e) {
@@ -258,8 +264,12 @@ class Viewer {
     char* end = nullptr;
     long index = std::strtol(wanted.c_str(), &end, 10);
     if (wanted.empty() || *end != '\0' || index < 0 || index >= long(classes.size()))
-      throw std::runtime_error("--class: unknown class '" + wanted + "' (" + std::to_string(classes.size()) +
-                               " classes)");
+    {
+      std::string list;
+      for (size_t i = 0; i < classes.size(); ++i) list += (i ? ", " : "") + std::to_string(i) + " " + classes[i];
+      throw std::runtime_error("--class: unknown class '" + wanted + "'; this model's classes: " +
+                               (list.empty() ? std::string("none (unconditional)") : list));
+    }
     state_.class_index = int(index);
   }
 
@@ -331,6 +341,7 @@ class Viewer {
   std::vector<std::unique_ptr<GpuTexture>> recent_;
   std::deque<std::chrono::steady_clock::time_point> step_times_;
   bool finished_ = false;
+  bool started_ = false;
 };
 
 // ImGui's context and backends for the window's device, shut down in reverse order.
