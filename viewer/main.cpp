@@ -159,7 +159,10 @@ class Viewer {
 
     // The starting model must load: the command line named it (or the bundled one is expected).
     load_model();
-    if (!generator_.has_model()) throw std::runtime_error(state_.status);
+    if (!generator_.has_model())
+      throw std::runtime_error(options.has("model") ? state_.status
+                                                    : "no --model given and the bundled model is missing (" +
+                                                          state_.status + ")");
     if (width > 0) r.width = width, r.height = height;  // checked against the model by generate()
     if (options.has("class")) select_class(options.str("class", "0"));
     generate();
