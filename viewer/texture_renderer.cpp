@@ -29,16 +29,13 @@ constexpr uint32_t kMaxTextures = 64;
 
 // ---------------------------------------------------------------------------------------------
 GpuTexture::GpuTexture(VulkanWindow& window, VkDescriptorPool pool, VkDescriptorSet set, VkSampler sampler)
-    : window_(window), pool_(pool), set_(set), sampler_(sampler) {}
+    : window_(window), pool_(pool), set_(set), sampler_(sampler), staging_(VulkanWindow::kFramesInFlight) {}
 
 GpuTexture::~GpuTexture() {
   VkDevice device = window_.device();
   vkDeviceWaitIdle(device);  // frames in flight may still sample the image
   destroy_image();
-  for (Staging& s : staging_) {
-    if (s.buffer) vkDestroyBuffer(device, s.buffer, nullptr);
-    if (s.memory) vkFreeMemory(device, s.memory, nullptr);
-  }
+  for (auto& s : staging_) window_.destroy_host_buffer(s);
   vkFreeDescriptorSets(device, pool_, 1, &set_);
 }
 
@@ -101,27 +98,11 @@ void GpuTexture::set_pixels(const std::vector<uint8_t>& rgba, int width, int hei
 
 void GpuTexture::record_upload(VkCommandBuffer cmd) {
   if (!dirty_ || !image_) return;
-  // One staging buffer per frame slot: the previous frame's copy may still be reading its own.
-  Staging& s = staging_[window_.frame_slot() % VulkanWindow::kFramesInFlight];
-  VkDevice device = window_.device();
+  auto& s = staging_[window_.frame_slot() % VulkanWindow::kFramesInFlight];
   const VkDeviceSize bytes = pixels_.size();
   if (s.size < bytes) {
-    if (s.buffer) vkDestroyBuffer(device, s.buffer, nullptr);
-    if (s.memory) vkFreeMemory(device, s.memory, nullptr);
-    VkBufferCreateInfo bci{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
-    bci.size = bytes;
-    bci.usage = VK_BUFFER_USAGE_TRANSFER_SRC_BIT;
-    check(vkCreateBuffer(device, &bci, nullptr, &s.buffer), "vkCreateBuffer");
-    VkMemoryRequirements req;
-    vkGetBufferMemoryRequirements(device, s.buffer, &req);
-    VkMemoryAllocateInfo mai{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO};
-    mai.allocationSize = req.size;
-    mai.memoryTypeIndex = window_.find_memory_type(
-        req.memoryTypeBits, VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT);
-    check(vkAllocateMemory(device, &mai, nullptr, &s.memory), "vkAllocateMemory");
-    check(vkBindBufferMemory(device, s.buffer, s.memory, 0), "vkBindBufferMemory");
-    check(vkMapMemory(device, s.memory, 0, VK_WHOLE_SIZE, 0, &s.mapped), "vkMapMemory");
-    s.size = bytes;
+    window_.destroy_host_buffer(s);
+    s = window_.create_host_buffer(bytes, VK_BUFFER_USAGE_TRANSFER_SRC_BIT);
   }
   std::memcpy(s.mapped, pixels_.data(), bytes);
 

@@ -11,13 +11,13 @@
 
 #include <vulkan/vulkan.h>
 
+#include "vulkan_window.hpp"
+
 struct ImVec2;
 struct ImDrawList;
 struct ImDrawCmd;
 
 namespace tessera::viewer {
-
-class VulkanWindow;
 
 // One sampled RGBA8 image, refreshed from host pixels through a staging buffer per frame slot.
 class GpuTexture {
@@ -48,13 +48,8 @@ class GpuTexture {
   VkImage image_ = VK_NULL_HANDLE;
   VkDeviceMemory image_memory_ = VK_NULL_HANDLE;
   VkImageView view_ = VK_NULL_HANDLE;
-  struct Staging {
-    VkBuffer buffer = VK_NULL_HANDLE;
-    VkDeviceMemory memory = VK_NULL_HANDLE;
-    void* mapped = nullptr;
-    VkDeviceSize size = 0;
-  };
-  Staging staging_[2];
+  // One staging buffer per frame slot: the previous frame's copy may still read its own.
+  std::vector<VulkanWindow::HostBuffer> staging_;
   std::vector<uint8_t> pixels_;
   int width_ = 0, height_ = 0;
   bool dirty_ = false, uploaded_ = false;

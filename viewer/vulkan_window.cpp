@@ -437,6 +437,35 @@ uint32_t VulkanWindow::find_memory_type(uint32_t type_bits, VkMemoryPropertyFlag
   throw std::runtime_error("no Vulkan memory type with the required properties");
 }
 
+VulkanWindow::HostBuffer VulkanWindow::create_host_buffer(VkDeviceSize bytes, VkBufferUsageFlags usage) const {
+  HostBuffer b;
+  VkBufferCreateInfo bci{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
+  bci.size = bytes;
+  bci.usage = usage;
+  check(vkCreateBuffer(device_, &bci, nullptr, &b.buffer), "vkCreateBuffer");
+  VkMemoryRequirements req;
+  vkGetBufferMemoryRequirements(device_, b.buffer, &req);
+  VkMemoryAllocateInfo mai{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO};
+  mai.allocationSize = req.size;
+  mai.memoryTypeIndex =
+      find_memory_type(req.memoryTypeBits, VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT);
+  VkResult r = vkAllocateMemory(device_, &mai, nullptr, &b.memory);
+  if (r == VK_SUCCESS) r = vkBindBufferMemory(device_, b.buffer, b.memory, 0);
+  if (r == VK_SUCCESS) r = vkMapMemory(device_, b.memory, 0, VK_WHOLE_SIZE, 0, &b.mapped);
+  if (r != VK_SUCCESS) {
+    destroy_host_buffer(b);
+    check(r, "allocating a host-visible buffer");
+  }
+  b.size = bytes;
+  return b;
+}
+
+void VulkanWindow::destroy_host_buffer(HostBuffer& b) const {
+  if (b.buffer) vkDestroyBuffer(device_, b.buffer, nullptr);
+  if (b.memory) vkFreeMemory(device_, b.memory, nullptr);  // unmaps implicitly
+  b = HostBuffer{};
+}
+
 void VulkanWindow::run_once(const std::function<void(VkCommandBuffer)>& record) {
   Frame& f = frames_[frame_index_];
   check(vkWaitForFences(device_, 1, &f.fence, VK_TRUE, UINT64_MAX), "vkWaitForFences");
@@ -491,22 +520,10 @@ bool VulkanWindow::draw_frame(const std::function<void(VkCommandBuffer)>& before
   vkCmdEndRenderPass(f.cmd);
 
   // Screenshot: copy the finished image into a host-visible buffer before presenting it.
-  VkBuffer readback = VK_NULL_HANDLE;
-  VkDeviceMemory readback_memory = VK_NULL_HANDLE;
+  HostBuffer readback;
   const VkDeviceSize bytes = VkDeviceSize(extent_.width) * extent_.height * 4;
   if (capture) {
-    VkBufferCreateInfo bci{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
-    bci.size = bytes;
-    bci.usage = VK_BUFFER_USAGE_TRANSFER_DST_BIT;
-    check(vkCreateBuffer(device_, &bci, nullptr, &readback), "vkCreateBuffer");
-    VkMemoryRequirements req;
-    vkGetBufferMemoryRequirements(device_, readback, &req);
-    VkMemoryAllocateInfo mai{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO};
-    mai.allocationSize = req.size;
-    mai.memoryTypeIndex = find_memory_type(
-        req.memoryTypeBits, VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT);
-    check(vkAllocateMemory(device_, &mai, nullptr, &readback_memory), "vkAllocateMemory");
-    check(vkBindBufferMemory(device_, readback, readback_memory, 0), "vkBindBufferMemory");
+    readback = create_host_buffer(bytes, VK_BUFFER_USAGE_TRANSFER_DST_BIT);
     VkImageMemoryBarrier to_src{VK_STRUCTURE_TYPE_IMAGE_MEMORY_BARRIER};
     to_src.srcAccessMask = VK_ACCESS_COLOR_ATTACHMENT_WRITE_BIT;
     to_src.dstAccessMask = VK_ACCESS_TRANSFER_READ_BIT;
@@ -520,7 +537,7 @@ bool VulkanWindow::draw_frame(const std::function<void(VkCommandBuffer)>& before
     VkBufferImageCopy region{};
     region.imageSubresource = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 0, 1};
     region.imageExtent = {extent_.width, extent_.height, 1};
-    vkCmdCopyImageToBuffer(f.cmd, images_[image], VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL, readback, 1, &region);
+    vkCmdCopyImageToBuffer(f.cmd, images_[image], VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL, readback.buffer, 1, &region);
     VkImageMemoryBarrier to_present = to_src;
     to_present.srcAccessMask = VK_ACCESS_TRANSFER_READ_BIT;
     to_present.dstAccessMask = 0;
@@ -530,7 +547,7 @@ bool VulkanWindow::draw_frame(const std::function<void(VkCommandBuffer)>& before
     to_host.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT;
     to_host.dstAccessMask = VK_ACCESS_HOST_READ_BIT;
     to_host.srcQueueFamilyIndex = to_host.dstQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED;
-    to_host.buffer = readback;
+    to_host.buffer = readback.buffer;
     to_host.size = VK_WHOLE_SIZE;
     vkCmdPipelineBarrier(f.cmd, VK_PIPELINE_STAGE_TRANSFER_BIT,
                          VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT | VK_PIPELINE_STAGE_HOST_BIT, 0, 0, nullptr, 1, &to_host,
@@ -551,12 +568,9 @@ bool VulkanWindow::draw_frame(const std::function<void(VkCommandBuffer)>& before
 
   if (capture) {
     check(vkWaitForFences(device_, 1, &f.fence, VK_TRUE, UINT64_MAX), "vkWaitForFences");
-    void* mapped = nullptr;
-    check(vkMapMemory(device_, readback_memory, 0, bytes, 0, &mapped), "vkMapMemory");
-    std::vector<uint8_t> rgba(static_cast<const uint8_t*>(mapped), static_cast<const uint8_t*>(mapped) + bytes);
-    vkUnmapMemory(device_, readback_memory);
-    vkDestroyBuffer(device_, readback, nullptr);
-    vkFreeMemory(device_, readback_memory, nullptr);
+    const auto* mapped = static_cast<const uint8_t*>(readback.mapped);
+    std::vector<uint8_t> rgba(mapped, mapped + bytes);
+    destroy_host_buffer(readback);
     const bool bgra = format_ == VK_FORMAT_B8G8R8A8_UNORM;
     for (size_t i = 0; i < rgba.size(); i += 4) {
       if (bgra) std::swap(rgba[i], rgba[i + 2]);

@@ -65,6 +65,16 @@ class VulkanWindow {
   void run_once(const std::function<void(VkCommandBuffer)>& record);
   uint32_t find_memory_type(uint32_t type_bits, VkMemoryPropertyFlags required) const;
 
+  // A host-visible, coherent, persistently mapped buffer (staging uploads, screenshot readback).
+  struct HostBuffer {
+    VkBuffer buffer = VK_NULL_HANDLE;
+    VkDeviceMemory memory = VK_NULL_HANDLE;
+    void* mapped = nullptr;
+    VkDeviceSize size = 0;
+  };
+  HostBuffer create_host_buffer(VkDeviceSize bytes, VkBufferUsageFlags usage) const;
+  void destroy_host_buffer(HostBuffer& b) const;
+
   // Validation messages collected on this instance (warnings and errors).
   const std::vector<std::string>& validation_messages() const { return messages_; }
 

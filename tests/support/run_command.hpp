@@ -1,4 +1,4 @@
-// Runs the built `tessera` binary as a user would, for the CLI tests.
+// Runs built binaries (`tessera`, `tessera-viewer`) as a user would, for the CLI and viewer tests.
 #pragma once
 #include <sys/wait.h>
 
@@ -12,8 +12,8 @@ struct CommandResult {
   std::string output;  // stdout and stderr together
 };
 
-inline CommandResult run_tessera(const std::string& args) {
-  std::string cmd = std::string(TESSERA_BINARY_DIR) + "/tessera " + args + " 2>&1";
+// Runs a shell command line; stdout and stderr as the caller redirects them.
+inline CommandResult run_command(const std::string& cmd) {
   FILE* p = popen(cmd.c_str(), "r");
   if (!p) return {-1, "popen failed: " + cmd};
   std::string out;
@@ -21,6 +21,10 @@ inline CommandResult run_tessera(const std::string& args) {
   while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
   int status = pclose(p);
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+inline CommandResult run_tessera(const std::string& args) {
+  return run_command(std::string(TESSERA_BINARY_DIR) + "/tessera " + args + " 2>&1");
 }
 
 }  // namespace tessera::testing

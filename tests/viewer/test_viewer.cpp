@@ -14,10 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "support/random_model.hpp"
 #include "support/run_command.hpp"
-#include "tessera/model_file.hpp"
-#include "tessera/rng.hpp"
-#include "tessera/unet.hpp"
 
 namespace tessera::testing {
 namespace {
@@ -53,24 +51,8 @@ class ViewerTest : public ::testing::Test {
       model_ = m;
       return;
     }
-    ModelInfo info;
-    info.config = UNetConfig::from_json(
-        R"({"base_channels": 16, "channel_mult": [1, 2], "num_res_blocks": 1, "attention_resolutions": [8],
-            "num_heads": 2, "norm_groups": 4, "num_classes": 2, "padding": "circular", "train_resolution": 16})");
-    info.classes = {"brick", "moss"};
-    ParameterSet declared;
-    UNet::declare_parameters(info.config, declared);
-    std::vector<float> flat(static_cast<size_t>(declared.flat_elements()), 0.0f);
-    uint64_t stream = 1;
-    for (const auto& e : declared.entries()) {
-      std::vector<float> w(static_cast<size_t>(shape_numel(e.shape)));
-      rng::fill_normal(w, 33, stream++);
-      // A strong class embedding, so that random weights still give each class its own look.
-      const float scale = e.name == "class_embed.weight" ? 3.0f : 0.1f;
-      for (size_t i = 0; i < w.size(); ++i) flat[e.offset + i] = scale * w[i];
-    }
     model_ = (dir_ / "model.safetensors").string();
-    save_model(model_, info, flat);
+    save_random_model(model_, 33, 3.0f);  // a strong class embedding: classes look different
   }
   static void TearDownTestSuite() { if (!std::getenv("TESSERA_VIEWER_KEEP")) fs::remove_all(dir_); }
 
@@ -124,16 +106,6 @@ class ViewerTest : public ::testing::Test {
         count += 3;
       }
     return sum / count;
-  }
-
-  static CommandResult run_command(const std::string& cmd) {
-    FILE* p = popen(cmd.c_str(), "r");
-    if (!p) return {-1, "popen failed: " + cmd};
-    std::string out;
-    char buf[4096];
-    while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-    int status = pclose(p);
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
   }
 
   static fs::path dir_;
