@@ -2,7 +2,20 @@
 // model, submit a generation, advance it within a per-frame GPU budget, read the x0 preview or
 // the result as RGBA8 pixels, cancel. The viewer includes nothing else of Tessera, so moving it
 // from the C++ runtime to the C API (plugin/include/tessera.h) changes only
-// texture_generator.cpp.
+// texture_generator.cpp (and the CMake link: tessera_plugin instead of tessera_runtime):
+//   constructor        tsr_context_create with desc.vulkan = HostDevice (features: the
+//                      TSR_VULKAN_FEATURE_* bits for float16 / 16-bit storage), no queue lock
+//                      (one thread); the viewer's messenger already sees validation output
+//   load_model         tsr_model_load + tsr_model_get_info + tsr_model_get_class_name
+//   submit             tsr_job_cancel/destroy of the previous job, tsr_generate_submit (sampler
+//                      names -> TSR_SAMPLER_*; the init PNG decoded here with stb_image and
+//                      passed as init_rgba; strength must be > 0 there, 0 means 0.75)
+//   tick               tsr_tick(ctx, budget_ms, &stats): steps_run, gpu_ms
+//   progress           tsr_job_get_status + tsr_job_get_progress; last_step_gpu_ms from the last
+//                      tick's gpu_ms / steps_run
+//   read_pixels        tsr_job_read_preview while running (TSR_NOT_READY before the first step:
+//                      return false), tsr_job_read_pixels once done
+//   device_memory      no C API query yet: report 0 or add one to tessera.h
 #pragma once
 #include <cstdint>
 #include <memory>
