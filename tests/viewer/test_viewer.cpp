@@ -116,7 +116,7 @@ fs::path ViewerTest::dir_;
 std::string ViewerTest::model_;
 
 TEST_F(ViewerTest, ScreenshotShowsPanelAndTiledTexture) {
-  ViewerRun run = run_viewer("tiled", "--window 800x520 --frames 10 --steps 6 --class 0 --seed 3 --tiles 3");
+  ViewerRun run = run_viewer("tiled", "--window 800x520 --frames 16 --steps 12 --class 0 --seed 6 --tiles 3");
   expect_clean(run);
   const Screenshot& s = run.shot;
   EXPECT_EQ(s.width, 800);
