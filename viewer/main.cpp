@@ -224,6 +224,7 @@ class Viewer {
   }
 
   const ViewLayout& layout() const { return panel_.layout(); }
+  const GenerationProgress& progress() const { return stats_.progress; }
 
  private:
   static HostDevice host_device(const VulkanWindow& w) {
@@ -420,10 +421,11 @@ int run(int argc, char** argv) {
         capture = [&](const std::vector<uint8_t>& rgba, uint32_t w, uint32_t h) {
           write_png(screenshot, rgba, int(w), int(h));
           const ViewLayout& l = viewer.layout();
-          // For tests: where the texture view and its content were drawn in the screenshot.
-          std::printf("screenshot %s %ux%u canvas %.0f %.0f %.0f %.0f content %.1f %.1f %.1f %.1f\n",
+          const GenerationProgress& p = viewer.progress();
+          // For tests: where the texture view and its content were drawn, and the progress.
+          std::printf("screenshot %s %ux%u canvas %.0f %.0f %.0f %.0f content %.1f %.1f %.1f %.1f steps %d/%d\n",
                       screenshot.c_str(), w, h, l.canvas[0], l.canvas[1], l.canvas[2], l.canvas[3], l.content[0],
-                      l.content[1], l.content[2], l.content[3]);
+                      l.content[1], l.content[2], l.content[3], p.steps_done, p.steps_total);
         };
       // A minimised window draws nothing; keep waiting rather than spinning.
       if (!viewer.frame(capture)) {

@@ -27,6 +27,7 @@ struct Screenshot {
   std::vector<uint8_t> rgba;
   float canvas[4] = {0, 0, 0, 0};   // the texture view area, window pixels (x, y, w, h)
   float content[4] = {0, 0, 0, 0};  // the drawn (tiled) texture
+  int steps_done = -1, steps_total = -1;  // the generation's progress at the screenshot
   const uint8_t* at(int x, int y) const { return &rgba[(size_t(y) * width + x) * 4]; }
   double luminance(int x, int y) const { return (at(x, y)[0] + at(x, y)[1] + at(x, y)[2]) / 3.0; }
 };
@@ -74,8 +75,9 @@ class ViewerTest : public ::testing::Test {
     if (pixels) run.shot.rgba.assign(pixels.get(), pixels.get() + size_t(run.shot.width) * run.shot.height * 4);
     if (auto p = r.output.find("canvas "); p != std::string::npos) {
       Screenshot& s = run.shot;
-      std::sscanf(r.output.c_str() + p, "canvas %f %f %f %f content %f %f %f %f", &s.canvas[0], &s.canvas[1],
-                  &s.canvas[2], &s.canvas[3], &s.content[0], &s.content[1], &s.content[2], &s.content[3]);
+      std::sscanf(r.output.c_str() + p, "canvas %f %f %f %f content %f %f %f %f steps %d/%d", &s.canvas[0],
+                  &s.canvas[1], &s.canvas[2], &s.canvas[3], &s.content[0], &s.content[1], &s.content[2],
+                  &s.content[3], &s.steps_done, &s.steps_total);
     }
     return run;
   }
@@ -179,6 +181,28 @@ TEST_F(ViewerTest, ClassAndSeedChangeTheTexture) {
   EXPECT_LT(texture_difference(a.shot, again.shot, 1), 0.05) << "same class and seed: same texture";
   EXPECT_GT(texture_difference(a.shot, other_class.shot, 1), 0.5) << "the class change did not show";
   EXPECT_GT(texture_difference(a.shot, other_seed.shot, 1), 4.0) << "the seed change did not show";
+}
+
+TEST_F(ViewerTest, PreviewUpdatesFrameByFrameWithinTheBudget) {
+  // A budget far below one step's time still runs one step a frame: after N frames, N steps,
+  // and the shown x0 preview changes from frame to frame.
+  const std::string base = "--window 640x400 --steps 12 --tiles 1 --seed 5 --budget 0.1";
+  ViewerRun three = run_viewer("three", base + " --frames 3");
+  ViewerRun six = run_viewer("six", base + " --frames 6");
+  // A budget far above a whole generation finishes it in the first frame.
+  ViewerRun all = run_viewer("all", "--window 640x400 --steps 12 --tiles 1 --seed 5 --budget 10000 --frames 1");
+  for (const ViewerRun* r : {&three, &six, &all}) expect_clean(*r);
+  if (HasFatalFailure()) return;
+  EXPECT_EQ(three.shot.steps_done, 3);
+  EXPECT_EQ(six.shot.steps_done, 6);
+  EXPECT_EQ(all.shot.steps_done, 12);
+  EXPECT_EQ(all.shot.steps_total, 12);
+  // The random-weight model's clipped x0 estimate moves little between steps 3 and 6 (about
+  // 0.08 levels of 255 here; several levels with a trained model), but it must move: a preview
+  // that is not re-read each frame gives exactly 0.
+  EXPECT_GT(texture_difference(three.shot, six.shot, 1), 0.02) << "the preview did not change between frames";
+  EXPECT_GT(texture_difference(three.shot, all.shot, 1), 0.5) << "the preview at step 3 already equals the result";
+  EXPECT_GT(texture_difference(six.shot, all.shot, 1), 0.5) << "the preview at step 6 already equals the result";
 }
 
 TEST_F(ViewerTest, ResizedWindowKeepsDrawing) {
