@@ -61,8 +61,8 @@ double parse_number(const std::string& key, const std::string& text, double lo, 
   char* end = nullptr;
   double v = std::strtod(text.c_str(), &end);
   if (text.empty() || *end != '\0' || !(v >= lo && v <= hi))
-    throw std::runtime_error("--" + key + ": expected a number in [" + std::to_string(lo) + ", " +
-                             std::to_string(hi) + "], got '" + text + "'");
+    throw std::runtime_error("--" + key + ": expected a number in [" + std::to_string(lo) + ", " + std::to_string(hi) +
+                             "], got '" + text + "'");
   return v;
 }
 
@@ -77,8 +77,8 @@ void parse_size(const std::string& key, const std::string& text, int& width, int
 }
 
 Options parse_options(int argc, char** argv) {
-  static const char* kValued[] = {"model", "class",  "seed",  "sampler", "steps",  "guidance",   "eta", "size",
-                                  "init",  "strength", "budget", "tiles", "window", "frames", "screenshot", "at"};
+  static const char* kValued[] = {"model", "class",    "seed",   "sampler", "steps",  "guidance", "eta",        "size",
+                                  "init",  "strength", "budget", "tiles",   "window", "frames",   "screenshot", "at"};
   Options o;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
@@ -129,43 +129,66 @@ void check_imgui_vk(VkResult r) {
   if (r != VK_SUCCESS) std::fprintf(stderr, "tessera-viewer: ImGui Vulkan backend: VkResult %d\n", r);
 }
 
+// What the command line sets, checked before a window opens (bad arguments fail fast).
+struct StartSettings {
+  ViewerState state;
+  int width = 0, height = 0;  // 0: the model's training size
+  std::string class_name;     // empty: the first class
+  bool model_given = false;
+};
+
+StartSettings start_settings(const Options& options) {
+  StartSettings start;
+  ViewerState& state = start.state;
+  start.model_given = options.has("model");
+  state.model_path = start.model_given ? options.str("model", "") : default_model_path();
+  GenerationRequest& r = state.request;
+  r.seed = uint64_t(parse_number("seed", options.str("seed", "0"), 0, 9.2e18));
+  std::string sampler = options.str("sampler", "dpmpp2m");
+  state.sampler_index = -1;
+  for (int i = 0; i < 3; ++i)
+    if (sampler == kSamplerNames[i]) state.sampler_index = i;
+  if (state.sampler_index < 0)
+    throw std::runtime_error("--sampler: unknown sampler '" + sampler + "' (ddpm, ddim or dpmpp2m)");
+  r.steps = int(parse_number("steps", options.str("steps", "25"), 1, 1000));
+  r.guidance = parse_number("guidance", options.str("guidance", "1"), 0, 100);
+  r.eta = parse_number("eta", options.str("eta", "0"), 0, 1);
+  if (options.has("size")) parse_size("size", options.str("size", ""), start.width, start.height);
+  if (options.has("strength") && !options.has("init")) throw std::runtime_error("--strength needs --init IMG");
+  if (options.has("init")) {
+    state.use_init = true;
+    r.init_image = options.str("init", "");
+  }
+  r.strength = parse_number("strength", options.str("strength", "0.75"), 0, 1);
+  state.budget_ms = float(parse_number("budget", options.str("budget", "8"), 0.1, 10000));
+  const std::string tiles = options.str("tiles", "3");
+  if (tiles != "1" && tiles != "3") throw std::runtime_error("--tiles: expected 1 or 3, got '" + tiles + "'");
+  state.tiles = tiles == "1" ? 1 : 3;
+  start.class_name = options.str("class", "");
+  for (const auto& [frame, action] : options.script) {
+    std::string key = action.substr(0, action.find('='));
+    if (key != "resize" && key != "class" && key != "seed" && key != "tiles" && key != "zoom")
+      throw std::runtime_error("--at: unknown key '" + key + "' (resize, class, seed, tiles, zoom)");
+  }
+  return start;
+}
+
 // The application: window, Tessera, textures, UI state.
 class Viewer {
  public:
-  Viewer(const Options& options, VulkanWindow& window) : window_(window), generator_(host_device(window)),
-                                                          renderer_(window) {
+  Viewer(const StartSettings& start, VulkanWindow& window)
+      : window_(window), generator_(host_device(window)), renderer_(window), state_(start.state) {
     live_ = renderer_.create_texture();
-    state_.model_path = options.has("model") ? options.str("model", "") : default_model_path();
-    GenerationRequest& r = state_.request;
-    r.seed = uint64_t(parse_number("seed", options.str("seed", "0"), 0, 9.2e18));
-    std::string sampler = options.str("sampler", "dpmpp2m");
-    state_.sampler_index = -1;
-    for (int i = 0; i < 3; ++i)
-      if (sampler == kSamplerNames[i]) state_.sampler_index = i;
-    if (state_.sampler_index < 0) throw std::runtime_error("--sampler: unknown sampler '" + sampler + "'");
-    r.steps = int(parse_number("steps", options.str("steps", "25"), 1, 1000));
-    r.guidance = parse_number("guidance", options.str("guidance", "1"), 0, 100);
-    r.eta = parse_number("eta", options.str("eta", "0"), 0, 1);
-    int width = 0, height = 0;
-    if (options.has("size")) parse_size("size", options.str("size", ""), width, height);
-    if (options.has("init")) {
-      state_.use_init = true;
-      r.init_image = options.str("init", "");
-    }
-    r.strength = parse_number("strength", options.str("strength", "0.75"), 0, 1);
-    state_.budget_ms = float(parse_number("budget", options.str("budget", "8"), 0.1, 10000));
-    state_.tiles = int(parse_number("tiles", options.str("tiles", "3"), 1, 3)) == 1 ? 1 : 3;
     stats_.device = "device: " + generator_.device_description();
-
     // The starting model must load: the command line named it (or the bundled one is expected).
     load_model();
     if (!generator_.has_model())
-      throw std::runtime_error(options.has("model") ? state_.status
-                                                    : "no --model given and the bundled model is missing (" +
-                                                          state_.status + ")");
-    if (width > 0) r.width = width, r.height = height;  // checked against the model by generate()
-    if (options.has("class")) select_class(options.str("class", "0"));
-    generate();
+      throw std::runtime_error(start.model_given
+                                   ? state_.status
+                                   : "no --model given and the bundled model is missing (" + state_.status + ")");
+    if (start.width > 0) state_.request.width = start.width, state_.request.height = start.height;
+    if (!start.class_name.empty()) select_class(start.class_name);
+    generate();  // checks the size against the model, the init image, the class
     if (state_.status_is_error) throw std::runtime_error(state_.status);
     started_ = true;
   }
@@ -201,11 +224,13 @@ class Viewer {
     ImGui_ImplVulkan_NewFrame();
     ImGui_ImplGlfw_NewFrame();
     ImGui::NewFrame();
-    PanelActions actions = panel_.draw(state_, stats_, generator_.has_model() ? &generator_.model() : nullptr,
-                                       renderer_, *live_, recent_);
+    PanelActions actions =
+        panel_.draw(state_, stats_, generator_.has_model() ? &generator_.model() : nullptr, renderer_, *live_, recent_);
     ImGui::Render();
-    if (actions.load_model && load_model()) generate();
-    else if (actions.generate) generate();
+    if (actions.load_model && load_model())
+      generate();
+    else if (actions.generate)
+      generate();
     if (actions.save_png) save_png();
 
     bool drawn = window_.draw_frame(
@@ -267,8 +292,7 @@ class Viewer {
       }
     char* end = nullptr;
     long index = std::strtol(wanted.c_str(), &end, 10);
-    if (wanted.empty() || *end != '\0' || index < 0 || index >= long(classes.size()))
-    {
+    if (wanted.empty() || *end != '\0' || index < 0 || index >= long(classes.size())) {
       std::string list;
       for (size_t i = 0; i < classes.size(); ++i) list += (i ? ", " : "") + std::to_string(i) + " " + classes[i];
       throw std::runtime_error("--class: unknown class '" + wanted + "'; this model's classes: " +
@@ -406,11 +430,13 @@ int run(int argc, char** argv) {
   if (options.has("window")) parse_size("window", options.str("window", ""), wo.width, wo.height);
   wo.validation = env_flag("TESSERA_VALIDATION");
 
+  const StartSettings start = start_settings(options);
+
   VulkanWindow window(wo);
   int status = 0;
   {
     ImGuiLayer imgui(window);
-    Viewer viewer(options, window);
+    Viewer viewer(start, window);
     for (int frame = 0; frames == 0 || frame < frames; ++frame) {
       if (window.should_close()) break;
       for (const auto& [at, action] : options.script)

@@ -112,7 +112,8 @@ void Panel::draw_settings(ViewerState& state, const ViewerStats& stats, const Mo
   ImGui::InputText("png", &state.save_path);
   if (ImGui::Button("Save PNG", ImVec2(-1, 0))) actions.save_png = true;
   if (!state.status.empty()) {
-    ImGui::PushStyleColor(ImGuiCol_Text, state.status_is_error ? ImVec4(1.0f, 0.45f, 0.4f, 1) : ImVec4(0.6f, 0.9f, 0.6f, 1));
+    ImGui::PushStyleColor(ImGuiCol_Text,
+                          state.status_is_error ? ImVec4(1.0f, 0.45f, 0.4f, 1) : ImVec4(0.6f, 0.9f, 0.6f, 1));
     ImGui::TextWrapped("%s", state.status.c_str());
     ImGui::PopStyleColor();
   }
@@ -174,7 +175,8 @@ void Panel::draw_view(ViewerState& state, TextureRenderer& renderer, const GpuTe
     float x = canvas_min.x + (canvas_size.x - w) / 2 + state.pan[0];
     float y = canvas_min.y + (canvas_size.y - h) / 2 + state.pan[1];
     ImGui::PushClipRect(canvas_min, canvas_max, true);
-    renderer.draw(shown, ImVec2(x, y), ImVec2(x + w, y + h), ImVec2(0, 0), ImVec2(float(state.tiles), float(state.tiles)));
+    renderer.draw(shown, ImVec2(x, y), ImVec2(x + w, y + h), ImVec2(0, 0),
+                  ImVec2(float(state.tiles), float(state.tiles)));
     ImGui::PopClipRect();
     layout_.content[0] = x, layout_.content[1] = y, layout_.content[2] = w, layout_.content[3] = h;
   }

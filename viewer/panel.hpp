@@ -27,7 +27,7 @@ struct ViewerState {
   int tiles = 3;      // 1 or 3
   float zoom = 1.0f;  // 1: the tiled view fits the canvas
   float pan[2] = {0, 0};
-  int shown = -1;     // -1: the live texture, else an index into the recent results
+  int shown = -1;  // -1: the live texture, else an index into the recent results
   std::string save_path = "texture.png";
   std::string status;  // last error or confirmation, shown in the panel
   bool status_is_error = false;

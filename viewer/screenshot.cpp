@@ -1,13 +1,12 @@
 #include "screenshot.hpp"
 
+#include <stb/stb_image_write.h>  // implementation in Debian's libstb
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <stdexcept>
-
-#include <stb/stb_image_write.h>  // implementation in Debian's libstb
 
 namespace tessera::viewer {
 

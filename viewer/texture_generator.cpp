@@ -27,7 +27,8 @@ uint32_t class_label(const ModelSummary& model, const std::string& wanted) {
   if (!wanted.empty() && *end == '\0' && index >= 0 && index < static_cast<long>(model.classes.size()))
     return static_cast<uint32_t>(index);
   std::string list;
-  for (size_t i = 0; i < model.classes.size(); ++i) list += (i ? ", " : "") + std::to_string(i) + " " + model.classes[i];
+  for (size_t i = 0; i < model.classes.size(); ++i)
+    list += (i ? ", " : "") + std::to_string(i) + " " + model.classes[i];
   throw Error("unknown class '" + wanted + "'; this model's classes: " + list);
 }
 

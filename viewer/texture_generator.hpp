@@ -17,12 +17,12 @@
 //                      return false), tsr_job_read_pixels once done
 //   device_memory      no C API query yet: report 0 or add one to tessera.h
 #pragma once
+#include <vulkan/vulkan.h>
+
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <vulkan/vulkan.h>
 
 namespace tessera::viewer {
 

@@ -90,7 +90,8 @@ void GpuTexture::create_image(int width, int height) {
 }
 
 void GpuTexture::set_pixels(const std::vector<uint8_t>& rgba, int width, int height) {
-  if (rgba.size() != size_t(width) * height * 4) throw std::runtime_error("GpuTexture: pixel count does not match size");
+  if (rgba.size() != size_t(width) * height * 4)
+    throw std::runtime_error("GpuTexture: pixel count does not match size");
   pixels_ = rgba;
   if (!image_ || width != width_ || height != height_) create_image(width, height);
   dirty_ = true;
@@ -266,14 +267,16 @@ void TextureRenderer::draw_callback(const ImDrawList*, const ImDrawCmd* cmd) {
   float clip_y1 = std::min(fb_h, (cmd->ClipRect.w - data->DisplayPos.y) * data->FramebufferScale.y);
   if (clip_x1 <= clip_x0 || clip_y1 <= clip_y0) return;
   VkViewport viewport{0, 0, fb_w, fb_h, 0, 1};
-  VkRect2D scissor{{int32_t(clip_x0), int32_t(clip_y0)},
-                   {uint32_t(clip_x1 - clip_x0), uint32_t(clip_y1 - clip_y0)}};
+  VkRect2D scissor{{int32_t(clip_x0), int32_t(clip_y0)}, {uint32_t(clip_x1 - clip_x0), uint32_t(clip_y1 - clip_y0)}};
   auto ndc = [&](float v, float origin, float extent, float scale) { return (v - origin) * scale / extent * 2 - 1; };
   float push[8] = {ndc(item->min[0], data->DisplayPos.x, fb_w, data->FramebufferScale.x),
                    ndc(item->min[1], data->DisplayPos.y, fb_h, data->FramebufferScale.y),
                    ndc(item->max[0], data->DisplayPos.x, fb_w, data->FramebufferScale.x),
                    ndc(item->max[1], data->DisplayPos.y, fb_h, data->FramebufferScale.y),
-                   item->uv0[0], item->uv0[1], item->uv1[0], item->uv1[1]};
+                   item->uv0[0],
+                   item->uv0[1],
+                   item->uv1[0],
+                   item->uv1[1]};
   vkCmdBindPipeline(cb, VK_PIPELINE_BIND_POINT_GRAPHICS, self.pipeline_);
   vkCmdBindDescriptorSets(cb, VK_PIPELINE_BIND_POINT_GRAPHICS, self.layout_, 0, 1, &item->set, 0, nullptr);
   vkCmdSetViewport(cb, 0, 1, &viewport);

@@ -4,12 +4,12 @@
 // (clipping, overlapping windows), the callback draws a textured rectangle with any UV range -
 // a repeat sampler turns UVs beyond [0, 1] into 3x3 tiling, zoom and pan.
 #pragma once
+#include <vulkan/vulkan.h>
+
 #include <cstdint>
 #include <deque>
 #include <memory>
 #include <vector>
-
-#include <vulkan/vulkan.h>
 
 #include "vulkan_window.hpp"
 

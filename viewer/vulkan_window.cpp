@@ -44,9 +44,8 @@ constexpr const char* kValidationLayer = "VK_LAYER_KHRONOS_validation";
 }  // namespace
 
 VKAPI_ATTR VkBool32 VKAPI_CALL VulkanWindow::on_message(VkDebugUtilsMessageSeverityFlagBitsEXT severity,
-                                                         VkDebugUtilsMessageTypeFlagsEXT,
-                                                         const VkDebugUtilsMessengerCallbackDataEXT* data,
-                                                         void* user) {
+                                                        VkDebugUtilsMessageTypeFlagsEXT,
+                                                        const VkDebugUtilsMessengerCallbackDataEXT* data, void* user) {
   auto* self = static_cast<VulkanWindow*>(user);
   std::string msg = std::string(severity >= VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT ? "error: " : "warning: ") +
                     (data && data->pMessage ? data->pMessage : "(no message)");
@@ -62,7 +61,8 @@ VulkanWindow::VulkanWindow(const WindowOptions& options) {
                              " (no display? set DISPLAY, or run headless under xvfb-run)");
   if (!glfwVulkanSupported()) {
     glfwTerminate();
-    throw std::runtime_error("no Vulkan loader or driver usable for windows (install a GPU driver or mesa-vulkan-drivers)");
+    throw std::runtime_error(
+        "no Vulkan loader or driver usable for windows (install a GPU driver or mesa-vulkan-drivers)");
   }
   glfwWindowHint(GLFW_CLIENT_API, GLFW_NO_API);
   window_ = glfwCreateWindow(options.width, options.height, options.title.c_str(), nullptr, nullptr);
@@ -148,7 +148,8 @@ void VulkanWindow::create_instance(bool validation) {
     auto create = reinterpret_cast<PFN_vkCreateDebugUtilsMessengerEXT>(
         vkGetInstanceProcAddr(instance_, "vkCreateDebugUtilsMessengerEXT"));
     VkDebugUtilsMessengerCreateInfoEXT ci{VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT};
-    ci.messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT;
+    ci.messageSeverity =
+        VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT;
     ci.messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT |
                      VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT;
     ci.pfnUserCallback = on_message;
@@ -168,11 +169,16 @@ void VulkanWindow::pick_device() {
   const char* selector = std::getenv("TESSERA_DEVICE");
   auto rank = [](VkPhysicalDeviceType t) {
     switch (t) {
-      case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return 0;
-      case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return 1;
-      case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: return 2;
-      case VK_PHYSICAL_DEVICE_TYPE_CPU: return 3;
-      default: return 4;
+      case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU:
+        return 0;
+      case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU:
+        return 1;
+      case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU:
+        return 2;
+      case VK_PHYSICAL_DEVICE_TYPE_CPU:
+        return 3;
+      default:
+        return 4;
     }
   };
   int best = -1, best_rank = 99;
@@ -188,7 +194,8 @@ void VulkanWindow::pick_device() {
       std::transform(want.begin(), want.end(), want.begin(), ::tolower);
       if (want != std::to_string(i) && name.find(want) == std::string::npos) continue;
     }
-    if (p.apiVersion < VK_API_VERSION_1_2 || !has_device_extension(devices[i], VK_KHR_SWAPCHAIN_EXTENSION_NAME)) continue;
+    if (p.apiVersion < VK_API_VERSION_1_2 || !has_device_extension(devices[i], VK_KHR_SWAPCHAIN_EXTENSION_NAME))
+      continue;
     uint32_t fn = 0;
     vkGetPhysicalDeviceQueueFamilyProperties(devices[i], &fn, nullptr);
     std::vector<VkQueueFamilyProperties> fams(fn);
@@ -207,9 +214,10 @@ void VulkanWindow::pick_device() {
     }
   }
   if (best < 0)
-    throw std::runtime_error("no Vulkan 1.2 device can present to this window with a graphics+compute queue (devices: " +
-                             (listing.empty() ? std::string("none") : listing) + ")" +
-                             (selector ? std::string("; TESSERA_DEVICE=") + selector : std::string()));
+    throw std::runtime_error(
+        "no Vulkan 1.2 device can present to this window with a graphics+compute queue (devices: " +
+        (listing.empty() ? std::string("none") : listing) + ")" +
+        (selector ? std::string("; TESSERA_DEVICE=") + selector : std::string()));
   physical_device_ = devices[best];
   queue_family_ = best_family;
   VkPhysicalDeviceProperties p;
@@ -586,8 +594,10 @@ bool VulkanWindow::draw_frame(const std::function<void(VkCommandBuffer)>& before
   pi.pSwapchains = &swapchain_;
   pi.pImageIndices = &image;
   r = vkQueuePresentKHR(queue_, &pi);
-  if (r == VK_ERROR_OUT_OF_DATE_KHR || r == VK_SUBOPTIMAL_KHR) resized_ = true;
-  else check(r, "vkQueuePresentKHR");
+  if (r == VK_ERROR_OUT_OF_DATE_KHR || r == VK_SUBOPTIMAL_KHR)
+    resized_ = true;
+  else
+    check(r, "vkQueuePresentKHR");
   frame_index_ = (frame_index_ + 1) % kFramesInFlight;
   return true;
 }

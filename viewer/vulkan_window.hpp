@@ -4,12 +4,12 @@
 // flight, resize by recreating the swapchain, and an optional copy of the rendered image back
 // to the host for screenshots.
 #pragma once
+#include <vulkan/vulkan.h>
+
 #include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
-
-#include <vulkan/vulkan.h>
 
 struct GLFWwindow;
 
@@ -88,8 +88,8 @@ class VulkanWindow {
   void recreate_swapchain();
 
   static VKAPI_ATTR VkBool32 VKAPI_CALL on_message(VkDebugUtilsMessageSeverityFlagBitsEXT,
-                                                    VkDebugUtilsMessageTypeFlagsEXT,
-                                                    const VkDebugUtilsMessengerCallbackDataEXT*, void*);
+                                                   VkDebugUtilsMessageTypeFlagsEXT,
+                                                   const VkDebugUtilsMessengerCallbackDataEXT*, void*);
 
   GLFWwindow* window_ = nullptr;
   VkInstance instance_ = VK_NULL_HANDLE;

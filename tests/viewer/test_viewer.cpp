@@ -25,8 +25,8 @@ namespace fs = std::filesystem;
 struct Screenshot {
   int width = 0, height = 0;
   std::vector<uint8_t> rgba;
-  float canvas[4] = {0, 0, 0, 0};   // the texture view area, window pixels (x, y, w, h)
-  float content[4] = {0, 0, 0, 0};  // the drawn (tiled) texture
+  float canvas[4] = {0, 0, 0, 0};         // the texture view area, window pixels (x, y, w, h)
+  float content[4] = {0, 0, 0, 0};        // the drawn (tiled) texture
   int steps_done = -1, steps_total = -1;  // the generation's progress at the screenshot
   const uint8_t* at(int x, int y) const { return &rgba[(size_t(y) * width + x) * 4]; }
   double luminance(int x, int y) const { return (at(x, y)[0] + at(x, y)[1] + at(x, y)[2]) / 3.0; }
@@ -55,7 +55,9 @@ class ViewerTest : public ::testing::Test {
     model_ = (dir_ / "model.safetensors").string();
     save_random_model(model_, 33, 3.0f);  // a strong class embedding: classes look different
   }
-  static void TearDownTestSuite() { if (!std::getenv("TESSERA_VIEWER_KEEP")) fs::remove_all(dir_); }
+  static void TearDownTestSuite() {
+    if (!std::getenv("TESSERA_VIEWER_KEEP")) fs::remove_all(dir_);
+  }
 
   void SetUp() override {
     if (!have_xvfb()) GTEST_SKIP() << "xvfb-run is not installed (Debian: apt-get install xvfb)";
@@ -89,8 +91,8 @@ class ViewerTest : public ::testing::Test {
     if (auto p = r.output.find("canvas "); p != std::string::npos) {
       Screenshot& s = run.shot;
       std::sscanf(r.output.c_str() + p, "canvas %f %f %f %f content %f %f %f %f steps %d/%d", &s.canvas[0],
-                  &s.canvas[1], &s.canvas[2], &s.canvas[3], &s.content[0], &s.content[1], &s.content[2],
-                  &s.content[3], &s.steps_done, &s.steps_total);
+                  &s.canvas[1], &s.canvas[2], &s.canvas[3], &s.content[0], &s.content[1], &s.content[2], &s.content[3],
+                  &s.steps_done, &s.steps_total);
     }
     return run;
   }
@@ -153,8 +155,10 @@ TEST_F(ViewerTest, ScreenshotShowsPanelAndTiledTexture) {
   const int grid = 24;
   std::vector<double> l;
   for (int j = 0; j < grid; ++j)
-    for (int i = 0; i < grid; ++i) l.push_back((tile_pixel(s, 3, 0, 0, (i + 0.5) / grid, (j + 0.5) / grid)[0] +
-                                                tile_pixel(s, 3, 0, 0, (i + 0.5) / grid, (j + 0.5) / grid)[1]) / 2.0);
+    for (int i = 0; i < grid; ++i)
+      l.push_back((tile_pixel(s, 3, 0, 0, (i + 0.5) / grid, (j + 0.5) / grid)[0] +
+                   tile_pixel(s, 3, 0, 0, (i + 0.5) / grid, (j + 0.5) / grid)[1]) /
+                  2.0);
   for (double v : l) mean += v / l.size();
   for (double v : l) var += (v - mean) * (v - mean) / l.size();
   EXPECT_GT(std::sqrt(var), 4.0) << "the texture looks blank";
@@ -234,6 +238,11 @@ TEST_F(ViewerTest, CleanErrors) {
                                 "/tessera-viewer --frames 1 --model " + model_ + " 2>&1");
   EXPECT_EQ(r.status, 1) << r.output;
   EXPECT_NE(r.output.find("cannot open a window"), std::string::npos) << r.output;
+  // Bad arguments are reported before any window or device is made.
+  r = run_command(viewer_env() + "env -u DISPLAY -u WAYLAND_DISPLAY " + std::string(TESSERA_BINARY_DIR) +
+                  "/tessera-viewer --tiles 2 2>&1");
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("--tiles: expected 1 or 3"), std::string::npos) << r.output;
   ViewerRun missing = run_viewer("missing", "--frames 1 --model " + (dir_ / "missing.safetensors").string());
   EXPECT_EQ(missing.status, 1) << missing.output;
   EXPECT_NE(missing.output.find("missing.safetensors"), std::string::npos) << missing.output;
