@@ -26,7 +26,9 @@
 
 namespace tessera::viewer {
 
-// The host's device, which Tessera adopts (it never creates a second instance or device).
+// The host's device, which Tessera adopts (it never creates a second instance or device). It
+// mirrors tessera::ExternalDevice and tsr_vulkan_device on purpose: the rest of the viewer
+// includes no Tessera header.
 struct HostDevice {
   VkInstance instance = VK_NULL_HANDLE;
   VkPhysicalDevice physical_device = VK_NULL_HANDLE;
