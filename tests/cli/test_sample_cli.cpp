@@ -32,12 +32,7 @@ class SampleCliTest : public ::testing::Test {
     dir_ = fs::temp_directory_path() / ("tessera-sample-cli-" + std::to_string(::getpid()));
     fs::remove_all(dir_);
     fs::create_directories(dir_);
-    ModelInfo info;
-    info.config = UNetConfig::from_json(
-        R"({"base_channels": 16, "channel_mult": [1, 2], "num_res_blocks": 1, "attention_resolutions": [8],
-            "num_heads": 2, "norm_groups": 4, "num_classes": 2, "padding": "circular", "train_resolution": 16})");
-    info.classes = {"brick", "moss"};
-    write_random_model(dir_ / "model.safetensors", info, 21);
+    save_random_model(dir_ / "model.safetensors", 21);
     // An input texture for img2img / inpainting and a mask whose left half is black (keep).
     std::vector<uint8_t> rgba(16 * 16 * 4), mask(16 * 16 * 4, 255);
     for (size_t i = 0; i < rgba.size(); ++i) rgba[i] = (i % 4 == 3) ? 255 : uint8_t((i * 29) % 251);

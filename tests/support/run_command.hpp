@@ -1,6 +1,6 @@
-// Runs commands for the tests: shell command lines, the built `tessera` binary as a user would
-// (CLI and host tests), and the PyTorch references under tools/reference with Debian's
-// /usr/bin/python3 (python3-torch).
+// Runs commands for the tests: shell command lines, the built binaries (`tessera`,
+// `tessera-viewer`, hosts) as a user would, and the PyTorch references under tools/reference
+// with Debian's /usr/bin/python3 (python3-torch).
 #pragma once
 #include <sys/wait.h>
 

@@ -1,0 +1,109 @@
+// TextureGenerator: everything the viewer asks of Tessera, behind one small interface - load a
+// model, submit a generation, advance it within a per-frame GPU budget, read the x0 preview or
+// the result as RGBA8 pixels, cancel. The viewer includes nothing else of Tessera, so moving it
+// from the C++ runtime to the C API (plugin/include/tessera.h) changes only
+// texture_generator.cpp (and the CMake link: tessera_plugin instead of tessera_runtime):
+//   constructor        tsr_context_create with desc.vulkan = HostDevice (features: the
+//                      TSR_VULKAN_FEATURE_* bits for float16 / 16-bit storage), no queue lock
+//                      (one thread); the viewer's messenger already sees validation output
+//   load_model         tsr_model_load + tsr_model_get_info + tsr_model_get_class_name
+//   submit             tsr_job_cancel/destroy of the previous job, tsr_generate_submit (sampler
+//                      names -> TSR_SAMPLER_*; the init PNG decoded here with stb_image and
+//                      passed as init_rgba; strength must be > 0 there, 0 means 0.75)
+//   tick               tsr_tick(ctx, budget_ms, &stats): steps_run, gpu_ms
+//   progress           tsr_job_get_status + tsr_job_get_progress; last_step_gpu_ms from the last
+//                      tick's gpu_ms / steps_run
+//   read_pixels        tsr_job_read_preview while running (TSR_NOT_READY before the first step:
+//                      return false), tsr_job_read_pixels once done
+//   device_memory      no C API query yet: report 0 or add one to tessera.h
+#pragma once
+#include <vulkan/vulkan.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace tessera::viewer {
+
+// The host's device, which Tessera adopts (it never creates a second instance or device). It
+// mirrors tessera::ExternalDevice and tsr_vulkan_device on purpose: the rest of the viewer
+// includes no Tessera header.
+struct HostDevice {
+  VkInstance instance = VK_NULL_HANDLE;
+  VkPhysicalDevice physical_device = VK_NULL_HANDLE;
+  VkDevice device = VK_NULL_HANDLE;
+  uint32_t queue_family = 0;
+  uint32_t queue_index = 0;
+  bool shader_float16_enabled = false;
+  bool storage_16bit_enabled = false;
+};
+
+struct ModelSummary {
+  std::string path;
+  std::vector<std::string> classes;  // empty: unconditional
+  int train_resolution = 0;
+  int size_multiple = 1;
+  int64_t parameter_count = 0;
+};
+
+struct GenerationRequest {
+  std::string class_name = "0";  // name or index; ignored by unconditional models
+  uint64_t seed = 0;
+  std::string sampler = "dpmpp2m";  // ddpm | ddim | dpmpp2m
+  int steps = 25;
+  double guidance = 1.0;
+  double eta = 0.0;
+  int width = 0, height = 0;  // 0: the model's training resolution
+  std::string init_image;     // img2img input (PNG); empty: from noise
+  double strength = 0.75;
+};
+
+struct GenerationProgress {
+  bool active = false;  // a generation was submitted and not cancelled
+  bool done = false;
+  int steps_done = 0;
+  int steps_total = 0;
+  double last_step_gpu_ms = 0;  // 0 where the queue has no timestamps
+  int width = 0, height = 0;
+};
+
+struct TickReport {
+  int steps_run = 0;
+  double gpu_ms = 0;   // summed GPU time of the steps run (timestamps)
+  double wall_ms = 0;  // host time spent in tick, including waits
+};
+
+class TextureGenerator {
+ public:
+  explicit TextureGenerator(const HostDevice& device);
+  ~TextureGenerator();
+  TextureGenerator(const TextureGenerator&) = delete;
+  TextureGenerator& operator=(const TextureGenerator&) = delete;
+
+  std::string device_description() const;
+  // Throws with a readable message; the previous model stays loaded on failure.
+  const ModelSummary& load_model(const std::string& path);
+  const ModelSummary& model() const;
+  bool has_model() const;
+
+  // Starts a new generation (cancelling the current one). Throws on a bad request
+  // (unknown class, size not a multiple of the model's factor, unreadable init image).
+  void submit(const GenerationRequest& request);
+  // Runs steps until their GPU time reaches budget_ms; at least one step while work remains.
+  TickReport tick(double budget_ms);
+  GenerationProgress progress() const;
+  // RGBA8, row-major: the x0 estimate while running, the final image once done.
+  // Returns false when there is nothing to show.
+  bool read_pixels(std::vector<uint8_t>& rgba, int& width, int& height) const;
+  void cancel();
+
+  // Device memory Tessera holds for weights and the sampler plan, in bytes.
+  uint64_t device_memory_bytes() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tessera::viewer
