@@ -329,14 +329,16 @@ class Viewer {
       TickReport report = generator_.tick(state_.budget_ms);
       auto now = std::chrono::steady_clock::now();
       for (int i = 0; i < report.steps_run; ++i) step_times_.push_back(now);
-      if (report.steps_run > 0) show_current();
       p = generator_.progress();
+      // (img2img at strength 0 finishes without a step.)
+      if (report.steps_run > 0 || p.done) show_current();
+      if (!p.failure.empty()) set_status(p.failure, true);
     }
     // Steps per second over the last second of wall time.
     auto now = std::chrono::steady_clock::now();
     while (!step_times_.empty() && now - step_times_.front() > std::chrono::seconds(1)) step_times_.pop_front();
     stats_.steps_per_second = double(step_times_.size());
-    if (p.active && p.done && !finished_) {
+    if (p.active && p.done && p.failure.empty() && !finished_) {
       finished_ = true;
       if (recent_.size() >= kRecentResults) recent_.erase(recent_.begin());
       recent_.push_back(renderer_.create_texture());

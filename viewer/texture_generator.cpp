@@ -1,23 +1,28 @@
-// TextureGenerator on the C++ runtime: a Context adopting the viewer's device, the model's
-// weights, and one Sampler plan that is rebuilt only when the size or sampler options change
-// (a new seed or class reuses the recorded command buffers).
+// TextureGenerator on the C API (tessera.h, libtessera.so), as an engine host uses it: a
+// context on the viewer's device, one model, one job at a time ticked once per frame. Nothing
+// of the C++ runtime is included here or anywhere else in the viewer.
 #include "texture_generator.hpp"
+
+#include <stb/stb_image.h>  // implementation in Debian's libstb
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
-#include <optional>
+#include <cstring>
+#include <limits>
+#include <stdexcept>
 
-#include "tessera/context.hpp"
-#include "tessera/error.hpp"
-#include "tessera/image_io.hpp"
-#include "tessera/model_file.hpp"
-#include "tessera/sampler.hpp"
-#include "tessera/unet.hpp"
+#include "tessera.h"
 
 namespace tessera::viewer {
 
 namespace {
+
+// Throws the calling thread's last-error text (it names the tsr_ function) on a failure.
+void check(tsr_result r) {
+  if (r != TSR_SUCCESS) throw std::runtime_error(tsr_get_last_error());
+}
 
 uint32_t class_label(const ModelSummary& model, const std::string& wanted) {
   for (size_t i = 0; i < model.classes.size(); ++i)
@@ -29,174 +34,226 @@ uint32_t class_label(const ModelSummary& model, const std::string& wanted) {
   std::string list;
   for (size_t i = 0; i < model.classes.size(); ++i)
     list += (i ? ", " : "") + std::to_string(i) + " " + model.classes[i];
-  throw Error("unknown class '" + wanted + "'; this model's classes: " + list);
+  throw std::runtime_error("unknown class '" + wanted + "'; this model's classes: " + list);
 }
 
-bool same_plan(const SamplerOptions& a, const SamplerOptions& b) {
-  return a.kind == b.kind && a.steps == b.steps && a.eta == b.eta && a.guidance == b.guidance &&
-         a.init_image == b.init_image && a.strength == b.strength;
+tsr_sampler sampler_of(const std::string& name) {
+  if (name == "dpmpp2m") return TSR_SAMPLER_DPMPP_2M;
+  if (name == "ddim") return TSR_SAMPLER_DDIM;
+  if (name == "ddpm") return TSR_SAMPLER_DDPM;
+  throw std::runtime_error("unknown sampler '" + name + "' (ddpm, ddim or dpmpp2m)");
+}
+
+// The img2img input as tight RGBA8 rows.
+std::vector<uint8_t> load_rgba(const std::string& path, int& width, int& height) {
+  int channels = 0;
+  stbi_uc* data = stbi_load(path.c_str(), &width, &height, &channels, 4);
+  if (!data) throw std::runtime_error("cannot read image " + path + ": " + stbi_failure_reason());
+  std::vector<uint8_t> rgba(data, data + size_t(width) * height * 4);
+  stbi_image_free(data);
+  return rgba;
 }
 
 }  // namespace
 
 struct TextureGenerator::Impl {
-  std::unique_ptr<Context> ctx;
-  std::optional<LoadedModel> loaded;
+  tsr_context ctx{0};
+  tsr_model model{0};
+  tsr_job job{0};
   ModelSummary summary;
-  std::unique_ptr<Sampler> sampler;
-  SamplerOptions plan_options;
-  int plan_width = 0, plan_height = 0;
-  bool active = false;
-  Image init;  // kept alive while the sampler may read it (start() uploads it)
+  int width = 0, height = 0;     // the job's size
+  double last_step_gpu_ms = 0;   // from the last tick that ran steps
+  std::string last_log_error;    // the context's last error line (why a job failed)
+
+  static void log(void* user, tsr_log_level level, const char* message) {
+    if (level == TSR_LOG_INFO) return;  // the device choice: the panel shows the device
+    std::fprintf(stderr, "tessera-viewer: tessera: %s\n", message);
+    if (level == TSR_LOG_ERROR) static_cast<Impl*>(user)->last_log_error = message;
+  }
+
+  void drop_job() {
+    if (!job.id) return;
+    tsr_job_cancel(job);  // nothing to report: a finished job is left as it is
+    tsr_job_destroy(job);
+    job = {0};
+  }
+
+  tsr_job_status status() const {
+    tsr_job_status s = TSR_JOB_CANCELLED;
+    if (job.id) check(tsr_job_get_status(job, &s));
+    return s;
+  }
 };
 
 TextureGenerator::TextureGenerator(const HostDevice& device) : impl_(std::make_unique<Impl>()) {
-  ExternalDevice ext;
-  ext.instance = device.instance;
-  ext.physical_device = device.physical_device;
-  ext.device = device.device;
-  ext.queue_family = device.queue_family;
-  ext.queue_index = device.queue_index;
-  ext.shader_float16_enabled = device.shader_float16_enabled;
-  ext.storage_16bit_enabled = device.storage_16bit_enabled;
-  // The viewer submits from one thread only, so the shared queue needs no lock.
-  ContextOptions options;
-  options.validation_from_env = false;  // validation belongs to the host's instance
-  impl_->ctx = Context::adopt(ext, options);
+  tsr_context_desc desc;
+  std::memset(&desc, 0, sizeof desc);
+  desc.struct_size = sizeof desc;
+  desc.vulkan.instance = device.instance;
+  desc.vulkan.physical_device = device.physical_device;
+  desc.vulkan.device = device.device;
+  desc.vulkan.queue_family_index = device.queue_family;
+  desc.vulkan.queue_index = device.queue_index;
+  if (device.shader_float16_enabled) desc.vulkan.features |= TSR_VULKAN_FEATURE_SHADER_FLOAT16;
+  if (device.storage_16bit_enabled) desc.vulkan.features |= TSR_VULKAN_FEATURE_STORAGE_16BIT;
+  // The viewer submits from one thread only, so the shared queue needs no lock; validation
+  // belongs to the host's instance (its messenger sees Tessera's calls too).
+  desc.log = Impl::log;
+  desc.log_user_data = impl_.get();
+  if (uint32_t v = tsr_get_version(); TSR_VERSION_GET_MAJOR(v) != TSR_VERSION_MAJOR)
+    throw std::runtime_error("libtessera has ABI version " + std::to_string(TSR_VERSION_GET_MAJOR(v)) +
+                             ", the viewer was built for " + std::to_string(TSR_VERSION_MAJOR));
+  check(tsr_context_create(&desc, &impl_->ctx));
 }
 
 TextureGenerator::~TextureGenerator() {
-  impl_->sampler.reset();
-  impl_->loaded.reset();
+  // Destroying the context also destroys its model and job.
+  if (impl_->ctx.id) tsr_context_destroy(impl_->ctx);
 }
 
 std::string TextureGenerator::device_description() const {
-  const DeviceInfo& info = impl_->ctx->info();
-  return info.name + " (" + kernel_variant_name(impl_->ctx->variant()) + " kernels)";
+  char name[256];
+  check(tsr_context_get_device_name(impl_->ctx, name, sizeof name));
+  return name;
 }
 
 const ModelSummary& TextureGenerator::load_model(const std::string& path) {
-  LoadedModel model = tessera::load_model(*impl_->ctx, path);  // throws naming the file's problems
-  cancel();
-  impl_->sampler.reset();
-  impl_->loaded.reset();
-  ModelSummary s;
-  s.path = path;
-  s.classes = model.info.classes;
-  if (s.classes.empty())  // class-conditional models without names: indices
-    for (int i = 0; i < model.info.config.num_classes; ++i) s.classes.push_back(std::to_string(i));
-  s.train_resolution = model.info.config.train_resolution;
-  s.size_multiple = model.info.config.size_multiple();
-  s.parameter_count = model.params->parameter_count();
-  impl_->loaded.emplace(std::move(model));
-  impl_->summary = s;
+  tsr_model_desc desc;
+  std::memset(&desc, 0, sizeof desc);
+  desc.struct_size = sizeof desc;
+  desc.path = path.c_str();
+  tsr_model model{0};
+  check(tsr_model_load(impl_->ctx, &desc, &model));  // the message names the file's problem
+  try {
+    tsr_model_info info;
+    std::memset(&info, 0, sizeof info);
+    info.struct_size = sizeof info;
+    check(tsr_model_get_info(model, &info));
+    ModelSummary s;
+    s.path = path;
+    for (uint32_t i = 0; i < info.class_count; ++i) {
+      char name[256];
+      // Class-conditional models without names: indices.
+      s.classes.push_back(tsr_model_get_class_name(model, i, name, sizeof name) == TSR_SUCCESS ? std::string(name)
+                                                                                               : std::to_string(i));
+    }
+    s.train_resolution = int(info.train_resolution);
+    s.size_multiple = int(info.size_multiple);
+    s.parameter_count = int64_t(info.parameter_count);
+    impl_->summary = std::move(s);
+  } catch (...) {
+    tsr_model_destroy(model);
+    throw;
+  }
+  impl_->drop_job();
+  if (impl_->model.id) tsr_model_destroy(impl_->model);
+  impl_->model = model;
   return impl_->summary;
 }
 
 const ModelSummary& TextureGenerator::model() const { return impl_->summary; }
-bool TextureGenerator::has_model() const { return impl_->loaded.has_value(); }
+bool TextureGenerator::has_model() const { return impl_->model.id != 0; }
 
 void TextureGenerator::submit(const GenerationRequest& request) {
-  if (!impl_->loaded) throw Error("no model loaded");
-  const UNetConfig& config = impl_->loaded->info.config;
-  SamplerOptions o;
-  auto kind = parse_sampler_kind(request.sampler);
-  if (!kind) throw Error("unknown sampler '" + request.sampler + "' (ddpm, ddim or dpmpp2m)");
-  o.kind = *kind;
-  o.steps = std::clamp(request.steps, 1, 1000);
-  o.eta = std::clamp(request.eta, 0.0, 1.0);
-  o.guidance = config.num_classes > 0 ? std::clamp(request.guidance, 0.0, 100.0) : 1.0;
-  int width = request.width > 0 ? request.width : config.train_resolution;
-  int height = request.height > 0 ? request.height : config.train_resolution;
-  const int multiple = config.size_multiple();
-  if (width % multiple || height % multiple || width > 4096 || height > 4096)
-    throw Error("size " + std::to_string(width) + "x" + std::to_string(height) + " is not a multiple of " +
-                std::to_string(multiple) + " (or above 4096)");
-  Image init;
+  if (!has_model()) throw std::runtime_error("no model loaded");
+  const ModelSummary& m = impl_->summary;
+  const bool conditional = !m.classes.empty();
+  tsr_generate_desc d;
+  std::memset(&d, 0, sizeof d);
+  d.struct_size = sizeof d;
+  d.model = impl_->model;
+  d.seed = request.seed;
+  d.sampler = sampler_of(request.sampler);
+  d.steps = uint32_t(std::clamp(request.steps, 1, 1000));
+  if (d.sampler == TSR_SAMPLER_DDIM) d.eta = float(std::clamp(request.eta, 0.0, 1.0));  // DDIM only
+  if (conditional) {
+    d.class_index = class_label(m, request.class_name);
+    // 0 in the desc means "off" (1); a requested 0 (the unconditional prediction) is passed as
+    // the smallest positive weight, which computes the same.
+    d.guidance = std::max(float(std::clamp(request.guidance, 0.0, 100.0)), std::numeric_limits<float>::min());
+  }
+  const int width = request.width > 0 ? request.width : m.train_resolution;
+  const int height = request.height > 0 ? request.height : m.train_resolution;
+  d.width = uint32_t(width);
+  d.height = uint32_t(height);
+  std::vector<uint8_t> init;
   if (!request.init_image.empty()) {
-    init = load_image(request.init_image);
-    if (init.width != width || init.height != height)
-      throw Error("init image " + request.init_image + " is " + std::to_string(init.width) + "x" +
-                  std::to_string(init.height) + " but the output size is " + std::to_string(width) + "x" +
-                  std::to_string(height));
-    o.init_image = true;
-    o.strength = std::clamp(request.strength, 0.0, 1.0);
+    int iw = 0, ih = 0;
+    init = load_rgba(request.init_image, iw, ih);
+    if (iw != width || ih != height)
+      throw std::runtime_error("init image " + request.init_image + " is " + std::to_string(iw) + "x" +
+                               std::to_string(ih) + " but the output size is " + std::to_string(width) + "x" +
+                               std::to_string(height));
+    d.init_rgba = init.data();
+    d.strength = float(std::clamp(request.strength, 0.0, 1.0));  // 0 is a real strength (the input kept)
   }
-  uint32_t label = config.num_classes > 0 ? class_label(impl_->summary, request.class_name) : 0;
-
-  if (!impl_->sampler || width != impl_->plan_width || height != impl_->plan_height ||
-      !same_plan(o, impl_->plan_options)) {
-    impl_->sampler.reset();  // free the old plan's memory before recording the new one
-    impl_->sampler = std::make_unique<Sampler>(*impl_->ctx, config, *impl_->loaded->params, 1, height, width, o);
-    impl_->plan_options = o;
-    impl_->plan_width = width;
-    impl_->plan_height = height;
-  }
-  impl_->init = std::move(init);
-  uint64_t seed = request.seed;
-  std::span<const uint64_t> seeds(&seed, 1);
-  std::span<const uint32_t> labels(&label, 1);
-  impl_->sampler->start({seeds, labels, impl_->init.planes, {}});
-  impl_->active = true;
+  tsr_job job{0};
+  check(tsr_generate_submit(impl_->ctx, &d, &job));  // copies init; the old job runs on meanwhile
+  impl_->drop_job();
+  impl_->job = job;
+  impl_->width = width;
+  impl_->height = height;
+  impl_->last_step_gpu_ms = 0;
+  impl_->last_log_error.clear();
 }
 
 TickReport TextureGenerator::tick(double budget_ms) {
   TickReport report;
-  Sampler* s = impl_->sampler.get();
-  if (!impl_->active || !s) return report;
+  if (!impl_->job.id) return report;
   auto t0 = std::chrono::steady_clock::now();
-  // GPU time is what the budget bounds (a game shares the GPU); where the queue has no
-  // timestamps the host time of the step stands in for it.
-  while (!s->done()) {
-    auto step_start = std::chrono::steady_clock::now();
-    s->step();
-    double host_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - step_start).count();
-    ++report.steps_run;
-    report.gpu_ms += s->last_step_gpu_ms() > 0 ? s->last_step_gpu_ms() : host_ms;
-    // Stop when the next step would likely overrun the budget.
-    double per_step = report.gpu_ms / report.steps_run;
-    if (report.gpu_ms + per_step > budget_ms) break;
-  }
+  tsr_tick_stats stats;
+  std::memset(&stats, 0, sizeof stats);
+  stats.struct_size = sizeof stats;
+  // GPU time is what the budget bounds (a game shares the GPU); Tessera stands in the host time
+  // of a step where the queue has no timestamps.
+  check(tsr_tick(impl_->ctx, std::max(budget_ms, 1e-3), &stats));
+  report.steps_run = int(stats.steps_run);
+  report.gpu_ms = stats.gpu_ms;
+  if (stats.steps_run > 0) impl_->last_step_gpu_ms = stats.gpu_ms / stats.steps_run;
   report.wall_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   return report;
 }
 
 GenerationProgress TextureGenerator::progress() const {
   GenerationProgress p;
-  const Sampler* s = impl_->sampler.get();
-  p.active = impl_->active && s;
+  const tsr_job_status status = impl_->status();
+  p.active = status != TSR_JOB_CANCELLED;
   if (!p.active) return p;
-  p.done = s->done();
-  p.steps_done = s->steps_done();
-  p.steps_total = s->steps_total();
-  p.last_step_gpu_ms = s->last_step_gpu_ms();
-  p.width = impl_->plan_width;
-  p.height = impl_->plan_height;
+  p.done = status == TSR_JOB_DONE || status == TSR_JOB_FAILED;
+  if (status == TSR_JOB_FAILED)
+    p.failure = impl_->last_log_error.empty() ? std::string("the generation failed") : impl_->last_log_error;
+  uint32_t done = 0, total = 0;
+  check(tsr_job_get_progress(impl_->job, &done, &total));
+  p.steps_done = int(done);
+  p.steps_total = int(total);
+  p.last_step_gpu_ms = impl_->last_step_gpu_ms;
+  p.width = impl_->width;
+  p.height = impl_->height;
   return p;
 }
 
 bool TextureGenerator::read_pixels(std::vector<uint8_t>& rgba, int& width, int& height) const {
-  const Sampler* s = impl_->sampler.get();
-  if (!impl_->active || !s) return false;
-  width = impl_->plan_width;
-  height = impl_->plan_height;
-  // Before the first step the x0 estimate is not written yet: show the start (noise or the
-  // noised init image) instead.
-  std::vector<float> planes = s->done() || s->steps_done() == 0 ? s->image() : s->preview();
-  rgba = planes_to_rgba8(planes, width, height);
+  const tsr_job_status status = impl_->status();
+  if (status != TSR_JOB_RUNNING && status != TSR_JOB_DONE) return false;
+  width = impl_->width;
+  height = impl_->height;
+  rgba.resize(size_t(width) * height * 4);
+  // The x0 estimate while running (none before the first step), the result once done.
+  tsr_result r = status == TSR_JOB_DONE ? tsr_job_read_pixels(impl_->job, rgba.data(), rgba.size(), 0)
+                                        : tsr_job_read_preview(impl_->job, rgba.data(), rgba.size(), 0);
+  if (r == TSR_NOT_READY) return false;
+  check(r);
   return true;
 }
 
-void TextureGenerator::cancel() { impl_->active = false; }
+void TextureGenerator::cancel() { impl_->drop_job(); }
 
 uint64_t TextureGenerator::device_memory_bytes() const {
-  uint64_t bytes = 0;
-  if (impl_->loaded) bytes += static_cast<uint64_t>(impl_->loaded->params->flat_elements()) * sizeof(float);
-  if (const Sampler* s = impl_->sampler.get()) {
-    if (auto* unet = dynamic_cast<const UNet*>(&s->denoiser())) bytes += unet->activation_bytes();
-    bytes += static_cast<uint64_t>(s->image_tensor().span_bytes()) * 3;  // x, x0 and the noise
-  }
-  return bytes;
+  tsr_memory_info info;
+  std::memset(&info, 0, sizeof info);
+  info.struct_size = sizeof info;
+  check(tsr_context_get_memory(impl_->ctx, &info));
+  return info.device_bytes_in_use;
 }
 
 }  // namespace tessera::viewer

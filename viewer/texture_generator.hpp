@@ -1,21 +1,22 @@
 // TextureGenerator: everything the viewer asks of Tessera, behind one small interface - load a
 // model, submit a generation, advance it within a per-frame GPU budget, read the x0 preview or
-// the result as RGBA8 pixels, cancel. The viewer includes nothing else of Tessera, so moving it
-// from the C++ runtime to the C API (plugin/include/tessera.h) changes only
-// texture_generator.cpp (and the CMake link: tessera_plugin instead of tessera_runtime):
+// the result as RGBA8 pixels, cancel. It is implemented on the C API alone (tessera.h,
+// libtessera.so), the way an engine hosts Tessera; the viewer includes no other Tessera header:
 //   constructor        tsr_context_create with desc.vulkan = HostDevice (features: the
 //                      TSR_VULKAN_FEATURE_* bits for float16 / 16-bit storage), no queue lock
 //                      (one thread); the viewer's messenger already sees validation output
 //   load_model         tsr_model_load + tsr_model_get_info + tsr_model_get_class_name
-//   submit             tsr_job_cancel/destroy of the previous job, tsr_generate_submit (sampler
-//                      names -> TSR_SAMPLER_*; the init PNG decoded here with stb_image and
-//                      passed as init_rgba; strength must be > 0 there, 0 means 0.75)
+//   submit             tsr_generate_submit (sampler names -> TSR_SAMPLER_*; the init PNG decoded
+//                      here with stb_image and passed as init_rgba, strength as given, 0
+//                      included), then tsr_job_cancel/destroy of the previous job
 //   tick               tsr_tick(ctx, budget_ms, &stats): steps_run, gpu_ms
 //   progress           tsr_job_get_status + tsr_job_get_progress; last_step_gpu_ms from the last
 //                      tick's gpu_ms / steps_run
 //   read_pixels        tsr_job_read_preview while running (TSR_NOT_READY before the first step:
-//                      return false), tsr_job_read_pixels once done
-//   device_memory      no C API query yet: report 0 or add one to tessera.h
+//                      returns false), tsr_job_read_pixels once done
+//   device_memory      tsr_context_get_memory: device_bytes_in_use
+// The result stays a CPU readback rather than tsr_job_get_vk_image: the viewer keeps the pixels
+// anyway (recent results, Save PNG, screenshots), and previews only exist as pixels.
 #pragma once
 #include <vulkan/vulkan.h>
 
@@ -27,8 +28,7 @@
 namespace tessera::viewer {
 
 // The host's device, which Tessera adopts (it never creates a second instance or device). It
-// mirrors tessera::ExternalDevice and tsr_vulkan_device on purpose: the rest of the viewer
-// includes no Tessera header.
+// mirrors tsr_vulkan_device on purpose: the rest of the viewer includes no Tessera header.
 struct HostDevice {
   VkInstance instance = VK_NULL_HANDLE;
   VkPhysicalDevice physical_device = VK_NULL_HANDLE;
@@ -64,8 +64,9 @@ struct GenerationProgress {
   bool done = false;
   int steps_done = 0;
   int steps_total = 0;
-  double last_step_gpu_ms = 0;  // 0 where the queue has no timestamps
+  double last_step_gpu_ms = 0;  // host time of a step where the queue has no timestamps
   int width = 0, height = 0;
+  std::string failure;  // set when the generation failed (done is then true)
 };
 
 struct TickReport {
@@ -98,7 +99,7 @@ class TextureGenerator {
   bool read_pixels(std::vector<uint8_t>& rgba, int& width, int& height) const;
   void cancel();
 
-  // Device memory Tessera holds for weights and the sampler plan, in bytes.
+  // Device memory Tessera holds (weights, the running job's plan, results), in bytes.
   uint64_t device_memory_bytes() const;
 
  private:

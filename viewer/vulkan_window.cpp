@@ -229,7 +229,7 @@ void VulkanWindow::pick_device() {
 }
 
 void VulkanWindow::create_device() {
-  // Enable the optional features Tessera uses when present and tell it so (ExternalDevice).
+  // Enable the optional features Tessera uses when present and tell it so (tsr_vulkan_device.features).
   VkPhysicalDeviceVulkan11Features f11{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES};
   VkPhysicalDeviceVulkan12Features f12{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};
   f11.pNext = &f12;

@@ -7,7 +7,8 @@
  *     of a slot index and a generation. A destroyed handle is detected, never dereferenced:
  *     using it returns TSR_ERROR_INVALID_HANDLE. The zero handle is never valid.
  *   - Descriptor structs: zero-initialise, set struct_size = sizeof(the struct), then set only
- *     what you need; every other zero field means "default" (documented per field).
+ *     what you need; every other zero field means "default" (documented per field). The one
+ *     exception is tsr_generate_desc.strength, where 0 is a real value (see there).
  *     struct_size lets an older library accept a newer header's struct (the unknown tail must
  *     then be zero) and a newer library accept an older header's shorter struct.
  *   - Every function returns a tsr_result (or a value that cannot fail). On failure,
@@ -59,7 +60,7 @@ extern "C" {
 
 /* ---- version -------------------------------------------------------------------------- */
 #define TSR_VERSION_MAJOR 1 /* changes when the ABI breaks */
-#define TSR_VERSION_MINOR 0 /* additions (new functions, fields appended to descs) */
+#define TSR_VERSION_MINOR 1 /* additions (new functions, fields appended to descs) */
 #define TSR_VERSION_PATCH 0
 #define TSR_MAKE_VERSION(major, minor, patch) \
   ((((uint32_t)(major)) << 22) | (((uint32_t)(minor)) << 12) | ((uint32_t)(patch)))
@@ -166,6 +167,19 @@ TSR_API tsr_result tsr_context_destroy(tsr_context context);
 /* Name of the device in use ("llvmpipe (LLVM ...)"), copied with a terminating NUL; truncated to capacity. */
 TSR_API tsr_result tsr_context_get_device_name(tsr_context context, char* out_name, size_t capacity);
 
+/* Device memory of one context (since 1.1). */
+typedef struct tsr_memory_info {
+  uint32_t struct_size;            /* sizeof(tsr_memory_info), set by the caller */
+  uint64_t device_bytes_in_use;    /* what the context holds now: model weights (also of destroyed
+                                      models still used by jobs), the sampler plans of running jobs,
+                                      result buffers and result images. Pipelines and the host's
+                                      own allocations are not counted. */
+  uint64_t device_local_heap_bytes; /* total size of the device's DEVICE_LOCAL heaps (shared with the
+                                       host and other processes: an upper bound, not a free amount) */
+} tsr_memory_info;
+
+TSR_API tsr_result tsr_context_get_memory(tsr_context context, tsr_memory_info* out_info);
+
 /* ---- models --------------------------------------------------------------------------- */
 typedef struct tsr_model_desc {
   uint32_t struct_size; /* sizeof(tsr_model_desc) */
@@ -213,7 +227,11 @@ typedef struct tsr_generate_desc {
    * during the call. Noised to `strength` and denoised from there. */
   const uint8_t* init_rgba;
   uint32_t init_row_pitch;
-  float strength; /* img2img strength in (0, 1]; 0 = 0.75 */
+  /* img2img strength in [0, 1]: the share of the schedule re-run (steps * strength, rounded).
+   * Unlike other fields, 0 is not "default": it re-runs nothing and the job finishes at its
+   * first tick with init_rgba's pixels. Set it whenever init_rgba is given without a mask
+   * (0.75 is a common choice); leave it 0 otherwise. (Before 1.1, 0 meant 0.75.) */
+  float strength;
   /* Inpainting (needs init_rgba: the image whose pixels are kept): one byte per pixel,
    * 255 = generate, 0 = keep init's pixel, values between blend. Rows mask_row_pitch bytes
    * apart (0 = width). The whole image is generated from noise; strength must be 0. */

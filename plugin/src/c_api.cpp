@@ -279,9 +279,9 @@ GenerateRequest make_request(const ModelInfo& info, const tsr_generate_desc& d) 
         for (int x = 0; x < r.width; ++x) r.keep[size_t(y) * r.width + x] = 1.0f - d.mask[y * mpitch + x] / 255.0f;
     } else {
       o.init_image = true;
-      o.strength = d.strength == 0.0f ? 0.75 : double(d.strength);
-      require(std::isfinite(o.strength) && o.strength > 0 && o.strength <= 1, TSR_ERROR_INVALID_ARGUMENT,
-              "strength " + std::to_string(d.strength) + " is outside (0, 1]");
+      o.strength = d.strength;  // 0 is a real value: nothing is re-run
+      require(std::isfinite(o.strength) && o.strength >= 0 && o.strength <= 1, TSR_ERROR_INVALID_ARGUMENT,
+              "strength " + std::to_string(d.strength) + " is outside [0, 1]");
     }
   }
   return r;
@@ -427,6 +427,19 @@ TSR_API tsr_result tsr_context_get_device_name(tsr_context context, char* out_na
   return guarded(__func__, [&] {
     auto l = find_context(context);
     copy_name(l.state->ctx->info().name, out_name, capacity);
+    return TSR_SUCCESS;
+  });
+}
+
+TSR_API tsr_result tsr_context_get_memory(tsr_context context, tsr_memory_info* out_info) {
+  return guarded(__func__, [&] {
+    require(out_info != nullptr, TSR_ERROR_INVALID_ARGUMENT, "out_info is NULL");
+    auto l = find_context(context);
+    tsr_memory_info info{};
+    info.struct_size = sizeof info;
+    info.device_bytes_in_use = l.state->device_bytes_in_use();
+    info.device_local_heap_bytes = l.state->ctx->info().device_local_bytes;
+    write_out(out_info, info, "tsr_memory_info");
     return TSR_SUCCESS;
   });
 }

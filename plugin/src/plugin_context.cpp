@@ -4,9 +4,11 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <set>
 
 #include "tessera/error.hpp"
 #include "tessera/image_io.hpp"
+#include "tessera/unet.hpp"
 
 namespace tessera::plugin {
 
@@ -213,6 +215,26 @@ void ContextState::shut_down() {
   ctx.reset();
 }
 
+uint64_t ContextState::device_bytes_in_use() const {
+  std::set<const ModelState*> counted;
+  uint64_t bytes = 0;
+  auto add_model = [&](const ModelState* m) {
+    if (m && m->params && m->params->allocated() && counted.insert(m).second)
+      bytes += m->params->flat_values().arena()->capacity();
+  };
+  for (const auto& m : models) add_model(m.get());
+  for (const auto& job : jobs) {
+    add_model(job->model.get());
+    if (const Sampler* s = job->sampler.get()) {
+      bytes += s->image_tensor().arena()->capacity();
+      if (auto* unet = dynamic_cast<const UNet*>(&s->denoiser())) bytes += unet->activation_bytes();
+    }
+    if (job->device_pixels) bytes += job->device_pixels->capacity();
+    bytes += job->result_image.bytes;
+  }
+  return bytes;
+}
+
 std::vector<uint8_t> ContextState::preview(const Job& job) const {
   if (job.status == TSR_JOB_DONE) return job.pixels;
   if (job.status != TSR_JOB_RUNNING || !job.sampler || job.steps_done == 0)
@@ -321,7 +343,7 @@ tsr_vk_image ContextState::result_image(Job& job) {
     VkMemoryRequirements req;
     vkGetImageMemoryRequirements(device, made.image, &req);
     VkMemoryAllocateInfo mai{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO};
-    mai.allocationSize = req.size;
+    mai.allocationSize = made.bytes = req.size;
     mai.memoryTypeIndex = ctx->find_memory_type(req.memoryTypeBits, 0, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT);
     VkResult r = vkAllocateMemory(device, &mai, nullptr, &made.memory);
     if (r == VK_ERROR_OUT_OF_DEVICE_MEMORY || r == VK_ERROR_OUT_OF_HOST_MEMORY)

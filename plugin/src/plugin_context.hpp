@@ -42,6 +42,7 @@ struct ModelState {
 struct ResultImage {
   VkImage image = VK_NULL_HANDLE;
   VkDeviceMemory memory = VK_NULL_HANDLE;
+  VkDeviceSize bytes = 0;
 };
 
 // Everything a generation needs, validated at submission (the host's buffers are copied).
@@ -105,6 +106,9 @@ struct ContextState {
   void remove(const Job& job);
   // Frees every job's and model's device memory and the context's own objects, then the Context.
   void shut_down();
+
+  // Device memory held by the models (listed, or kept alive by a job) and the jobs.
+  uint64_t device_bytes_in_use() const;
 
   std::vector<uint8_t> preview(const Job& job) const;
   tsr_vk_image result_image(Job& job);

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstddef>
 #include <cstdio>
 #include <fstream>
 #include <thread>
@@ -275,6 +276,88 @@ TEST_F(PluginTest, ResultsBeforeTheEndCancellationAndSmallBuffers) {
   EXPECT_EQ(tsr_job_destroy(a), TSR_SUCCESS);
   EXPECT_EQ(tsr_job_destroy(b), TSR_SUCCESS);
   expect_error(tsr_job_destroy(b), TSR_ERROR_INVALID_HANDLE, "tsr_job_destroy", "already destroyed");
+}
+
+// tsr_context_get_memory follows what the context holds: a model's weights, a running job's
+// plan (freed when it finishes), a finished job's result; all of it goes with the handles.
+TEST_F(PluginTest, MemoryInUseFollowsModelsAndJobs) {
+  auto memory = [](tsr_context c) {
+    tsr_memory_info m;
+    std::memset(&m, 0, sizeof m);
+    m.struct_size = sizeof m;
+    EXPECT_EQ(tsr_context_get_memory(c, &m), TSR_SUCCESS) << tsr_get_last_error();
+    return m;
+  };
+  LogSink sink;
+  tsr_context_desc d = context_desc(&sink);
+  tsr_context c = create_context(d);
+  tsr_memory_info empty = memory(c);
+  EXPECT_EQ(empty.struct_size, sizeof(tsr_memory_info));
+  EXPECT_EQ(empty.device_bytes_in_use, 0u);
+  EXPECT_GT(empty.device_local_heap_bytes, 0u);
+  tsr_model m = load_test_model(c);
+  const uint64_t weights = memory(c).device_bytes_in_use;
+  EXPECT_GE(weights, sizeof(float) * 1000);  // the model has a few thousand parameters
+  tsr_job job = submit(c, generate_desc(m, 3, 3));
+  EXPECT_EQ(memory(c).device_bytes_in_use, weights);  // queued: no plan yet
+  tick(c, 1e-3);
+  const uint64_t running = memory(c).device_bytes_in_use;
+  EXPECT_GT(running, weights);
+  EXPECT_EQ(tsr_model_destroy(m), TSR_SUCCESS);  // the job keeps the weights alive
+  EXPECT_EQ(memory(c).device_bytes_in_use, running);
+  run_to_end(c, job, 16, 16);
+  EXPECT_EQ(memory(c).device_bytes_in_use, weights);  // the plan is freed with the sampler
+  EXPECT_EQ(tsr_job_destroy(job), TSR_SUCCESS);
+  EXPECT_EQ(memory(c).device_bytes_in_use, 0u);
+
+  // Errors: NULL, a short struct_size, a zero or destroyed handle.
+  expect_error(tsr_context_get_memory(c, nullptr), TSR_ERROR_INVALID_ARGUMENT, "tsr_context_get_memory", "NULL");
+  tsr_memory_info bad{};
+  expect_error(tsr_context_get_memory(c, &bad), TSR_ERROR_INVALID_ARGUMENT, "tsr_context_get_memory", "struct_size");
+  // An older caller's shorter struct gets only the fields it knows.
+  tsr_memory_info old_caller;
+  std::memset(&old_caller, 0xab, sizeof old_caller);
+  old_caller.struct_size = offsetof(tsr_memory_info, device_local_heap_bytes);
+  ASSERT_EQ(tsr_context_get_memory(c, &old_caller), TSR_SUCCESS) << tsr_get_last_error();
+  EXPECT_EQ(old_caller.device_bytes_in_use, 0u);
+  EXPECT_EQ(old_caller.device_local_heap_bytes, 0xababababababababull);
+  expect_error(tsr_context_get_memory(tsr_context{0}, &bad), TSR_ERROR_INVALID_HANDLE, "tsr_context_get_memory",
+               "invalid context handle");
+  ASSERT_EQ(tsr_context_destroy(c), TSR_SUCCESS) << tsr_get_last_error();
+  tsr_memory_info after = memory(ctx_);  // another context is unaffected
+  EXPECT_GT(after.device_local_heap_bytes, 0u);
+  after.struct_size = sizeof after;
+  expect_error(tsr_context_get_memory(c, &after), TSR_ERROR_INVALID_HANDLE, "tsr_context_get_memory",
+               "already destroyed");
+  sink.expect_no_validation_messages();
+}
+
+// img2img strength 0 is a real request (not a default): nothing is re-run and the result is
+// the init image; strength outside [0, 1] is refused.
+TEST_F(PluginTest, Img2ImgStrengthZeroReturnsTheInitImage) {
+  std::vector<uint8_t> init(16 * 16 * 4);
+  for (size_t i = 0; i < init.size(); ++i) init[i] = (i % 4 == 3) ? 255 : uint8_t((i * 53) % 241);
+  tsr_generate_desc g = generate_desc(model_, 4, 10);
+  g.init_rgba = init.data();
+  g.strength = 0.0f;
+  tsr_job job = submit(ctx_, g);
+  uint32_t total = 99;
+  ASSERT_EQ(tsr_job_get_progress(job, nullptr, &total), TSR_SUCCESS);
+  EXPECT_EQ(total, 0u);
+  tsr_tick_stats stats = tick(ctx_, 4);
+  EXPECT_EQ(stats.steps_run, 0u);
+  EXPECT_EQ(stats.jobs_finished, 1u);
+  EXPECT_EQ(job_status(job), TSR_JOB_DONE);
+  std::vector<uint8_t> got = run_to_end(ctx_, job, 16, 16);
+  for (size_t i = 0; i < got.size(); ++i)
+    ASSERT_NEAR(got[i], init[i], 1) << "byte " << i;  // [-1, 1] floats and back
+  EXPECT_EQ(tsr_job_destroy(job), TSR_SUCCESS);
+  for (float bad : {-0.25f, 1.5f, NAN}) {
+    g.strength = bad;
+    tsr_job refused;
+    expect_error(tsr_generate_submit(ctx_, &g, &refused), TSR_ERROR_INVALID_ARGUMENT, "tsr_generate_submit",
+                 "outside [0, 1]");
+  }
 }
 
 // Generation-checked handles: a slot freed by destroy is reused by the next job, and the old

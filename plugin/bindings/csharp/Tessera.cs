@@ -125,6 +125,14 @@ namespace Tessera
         }
 
         [StructLayout(LayoutKind.Sequential)]
+        public struct MemoryInfo
+        {
+            public uint structSize;
+            public ulong deviceBytesInUse;     // weights, running jobs' plans, result buffers and images
+            public ulong deviceLocalHeapBytes; // the device's DEVICE_LOCAL heaps (an upper bound, not free memory)
+        }
+
+        [StructLayout(LayoutKind.Sequential)]
         public struct VkImageResult
         {
             public ulong image;   // VkImage
@@ -153,6 +161,7 @@ namespace Tessera
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Result tsr_context_create(ref ContextDesc desc, out ContextHandle context);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Result tsr_context_destroy(ContextHandle context);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Result tsr_context_get_device_name(ContextHandle context, byte[] name, UIntPtr capacity);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Result tsr_context_get_memory(ContextHandle context, ref MemoryInfo info);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Result tsr_model_load(ContextHandle context, ref ModelDesc desc, out ModelHandle model);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Result tsr_model_destroy(ModelHandle model);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Result tsr_model_get_info(ModelHandle model, ref ModelInfo info);
@@ -218,7 +227,10 @@ namespace Tessera
         public uint Width, Height;
         public SamplerKind Sampler;
         public uint Steps;
-        public float Guidance, Eta, Strength;
+        public float Guidance, Eta;
+        // img2img strength in [0, 1] (0 re-runs nothing: the result is InitRgba). Unlike the C
+        // field it defaults to 0.75, and it is passed only with InitRgba and no Mask.
+        public float Strength = 0.75f;
         public byte[] InitRgba; // width*height*4
         public byte[] Mask;     // width*height, 255 = generate
     }
@@ -254,6 +266,18 @@ namespace Tessera
                 var b = new byte[256];
                 TesseraException.Check(Native.tsr_context_get_device_name(Handle, b, (UIntPtr)b.Length));
                 return Native.FromBuffer(b);
+            }
+        }
+
+        // Device memory this context holds now (tsr_context_get_memory).
+        public Native.MemoryInfo Memory
+        {
+            get
+            {
+                var info = new Native.MemoryInfo();
+                info.structSize = (uint)Marshal.SizeOf(typeof(Native.MemoryInfo));
+                TesseraException.Check(Native.tsr_context_get_memory(Handle, ref info));
+                return info;
             }
         }
 
@@ -302,7 +326,7 @@ namespace Tessera
             desc.steps = o.Steps;
             desc.guidance = o.Guidance;
             desc.eta = o.Eta;
-            desc.strength = o.Strength;
+            desc.strength = o.InitRgba != null && o.Mask == null ? o.Strength : 0.0f;
             IntPtr name = Native.AllocUtf8(o.ClassName);
             GCHandle init = default(GCHandle), mask = default(GCHandle);
             try

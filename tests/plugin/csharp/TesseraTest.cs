@@ -28,11 +28,12 @@ static class TesseraTest
 
     static int Main(string[] args)
     {
-        Console.WriteLine("sizes context_desc={0} vulkan_device={1} model_desc={2} model_info={3} generate_desc={4} tick_stats={5} vk_image={6} vk_image_copy_desc={7}",
+        Console.WriteLine("sizes context_desc={0} vulkan_device={1} model_desc={2} model_info={3} generate_desc={4} tick_stats={5} vk_image={6} vk_image_copy_desc={7} memory_info={8}",
             Marshal.SizeOf(typeof(Native.ContextDesc)), Marshal.SizeOf(typeof(Native.VulkanDevice)),
             Marshal.SizeOf(typeof(Native.ModelDesc)), Marshal.SizeOf(typeof(Native.ModelInfo)),
             Marshal.SizeOf(typeof(Native.GenerateDesc)), Marshal.SizeOf(typeof(Native.TickStats)),
-            Marshal.SizeOf(typeof(Native.VkImageResult)), Marshal.SizeOf(typeof(Native.VkImageCopyDesc)));
+            Marshal.SizeOf(typeof(Native.VkImageResult)), Marshal.SizeOf(typeof(Native.VkImageCopyDesc)),
+            Marshal.SizeOf(typeof(Native.MemoryInfo)));
         Expect(Native.tsr_get_version() >> 22 == Native.VersionMajor, "ABI major version");
         int validationMessages = 0;
         using (var ctx = new Context((level, message) =>
@@ -41,8 +42,11 @@ static class TesseraTest
         }))
         {
             Expect(ctx.DeviceName.Length > 0, "device name");
+            ulong empty = ctx.Memory.deviceBytesInUse;
             using (var model = ctx.LoadModel(args[0]))
             {
+                var memory = ctx.Memory;
+                Expect(memory.deviceBytesInUse > empty && memory.deviceLocalHeapBytes > 0, "memory of the loaded model");
                 var info = model.Info;
                 Expect(info.classCount == 2 && info.trainResolution == 16 && info.sizeMultiple == 2, "model info");
                 Expect(model.ClassName(1) == "wood", "class name");
@@ -90,6 +94,10 @@ static class TesseraTest
         stale.structSize = (uint)Marshal.SizeOf(typeof(Native.TickStats));
         Expect(Native.tsr_tick(new Native.ContextHandle { id = 1ul | (1ul << 32) }, 4.0, ref stale) == Result.InvalidHandle,
                "tick on a destroyed context");
+        var staleMemory = new Native.MemoryInfo();
+        staleMemory.structSize = (uint)Marshal.SizeOf(typeof(Native.MemoryInfo));
+        Expect(Native.tsr_context_get_memory(new Native.ContextHandle { id = 1ul | (1ul << 32) }, ref staleMemory) == Result.InvalidHandle,
+               "memory of a destroyed context");
         Console.WriteLine(failures == 0 ? "OK" : failures + " failures");
         return failures == 0 ? 0 : 1;
     }
