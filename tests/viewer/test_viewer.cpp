@@ -4,6 +4,7 @@
 // texture, resizing, and that class and seed changes (scripted with --at) change the texture.
 #include <gtest/gtest.h>
 #include <stb/stb_image.h>
+#include <stb/stb_image_write.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -220,6 +221,41 @@ TEST_F(ViewerTest, PreviewUpdatesFrameByFrameWithinTheBudget) {
   EXPECT_GT(texture_difference(three.shot, six.shot, 1), 0.02) << "the preview did not change between frames";
   EXPECT_GT(texture_difference(three.shot, all.shot, 1), 0.5) << "the preview at step 3 already equals the result";
   EXPECT_GT(texture_difference(six.shot, all.shot, 1), 0.5) << "the preview at step 6 already equals the result";
+}
+
+TEST_F(ViewerTest, Img2ImgStrengthReachesTheCApi) {
+  // The viewer decodes the init PNG and passes RGBA and the strength through tessera.h. At
+  // strength 0 nothing is re-run (0 steps) and the view shows the init image itself; at 0.5
+  // half of the steps run and the texture moves away from it.
+  const fs::path init = dir_ / "init.png";
+  std::vector<uint8_t> rgba(16 * 16 * 4);
+  const uint8_t colors[4][3] = {{200, 40, 40}, {40, 200, 40}, {40, 40, 200}, {230, 230, 60}};
+  for (int y = 0; y < 16; ++y)
+    for (int x = 0; x < 16; ++x) {
+      const uint8_t* c = colors[(y / 8) * 2 + x / 8];
+      uint8_t* p = &rgba[(size_t(y) * 16 + x) * 4];
+      p[0] = c[0], p[1] = c[1], p[2] = c[2], p[3] = 255;
+    }
+  ASSERT_TRUE(stbi_write_png(init.string().c_str(), 16, 16, 4, rgba.data(), 16 * 4));
+  const std::string base = "--window 640x400 --frames 3 --steps 6 --tiles 1 --seed 2 --size 16x16 --init " + init.string();
+  ViewerRun kept = run_viewer("strength0", base + " --strength 0");
+  ViewerRun half = run_viewer("strength05", base + " --strength 0.5");
+  for (const ViewerRun* r : {&kept, &half}) expect_clean(*r);
+  if (HasFatalFailure()) return;
+  EXPECT_EQ(kept.shot.steps_total, 0);
+  EXPECT_EQ(half.shot.steps_total, 3);
+  EXPECT_EQ(half.shot.steps_done, 3);
+  double half_difference = 0;
+  for (int q = 0; q < 4; ++q) {
+    const double u = (q % 2) * 0.5 + 0.25, v = (q / 2) * 0.5 + 0.25;  // quadrant centres
+    const uint8_t* k = tile_pixel(kept.shot, 1, 0, 0, u, v);
+    const uint8_t* h = tile_pixel(half.shot, 1, 0, 0, u, v);
+    for (int c = 0; c < 3; ++c) {
+      EXPECT_NEAR(k[c], colors[q][c], 2) << "quadrant " << q << " channel " << c;
+      half_difference += std::abs(int(h[c]) - int(colors[q][c])) / 12.0;
+    }
+  }
+  EXPECT_GT(half_difference, 4.0) << "strength 0.5 left the init image as it was";
 }
 
 TEST_F(ViewerTest, ResizedWindowKeepsDrawing) {
