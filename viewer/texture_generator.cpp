@@ -61,9 +61,9 @@ struct TextureGenerator::Impl {
   tsr_model model{0};
   tsr_job job{0};
   ModelSummary summary;
-  int width = 0, height = 0;     // the job's size
-  double last_step_gpu_ms = 0;   // from the last tick that ran steps
-  std::string last_log_error;    // the context's last error line (why a job failed)
+  int width = 0, height = 0;    // the job's size
+  double last_step_gpu_ms = 0;  // from the last tick that ran steps
+  std::string last_log_error;   // the context's last error line (why a job failed)
 
   static void log(void* user, tsr_log_level level, const char* message) {
     if (level == TSR_LOG_INFO) return;  // the device choice: the panel shows the device

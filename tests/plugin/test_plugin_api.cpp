@@ -349,8 +349,7 @@ TEST_F(PluginTest, Img2ImgStrengthZeroReturnsTheInitImage) {
   EXPECT_EQ(stats.jobs_finished, 1u);
   EXPECT_EQ(job_status(job), TSR_JOB_DONE);
   std::vector<uint8_t> got = run_to_end(ctx_, job, 16, 16);
-  for (size_t i = 0; i < got.size(); ++i)
-    ASSERT_NEAR(got[i], init[i], 1) << "byte " << i;  // [-1, 1] floats and back
+  for (size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], init[i], 1) << "byte " << i;  // [-1, 1] floats and back
   EXPECT_EQ(tsr_job_destroy(job), TSR_SUCCESS);
   for (float bad : {-0.25f, 1.5f, NAN}) {
     g.strength = bad;

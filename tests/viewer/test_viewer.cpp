@@ -237,7 +237,8 @@ TEST_F(ViewerTest, Img2ImgStrengthReachesTheCApi) {
       p[0] = c[0], p[1] = c[1], p[2] = c[2], p[3] = 255;
     }
   ASSERT_TRUE(stbi_write_png(init.string().c_str(), 16, 16, 4, rgba.data(), 16 * 4));
-  const std::string base = "--window 640x400 --frames 3 --steps 6 --tiles 1 --seed 2 --size 16x16 --init " + init.string();
+  const std::string base =
+      "--window 640x400 --frames 3 --steps 6 --tiles 1 --seed 2 --size 16x16 --init " + init.string();
   ViewerRun kept = run_viewer("strength0", base + " --strength 0");
   ViewerRun half = run_viewer("strength05", base + " --strength 0.5");
   for (const ViewerRun* r : {&kept, &half}) expect_clean(*r);
