@@ -87,37 +87,39 @@ TEST_F(GaussianSamplerTest, EverySamplerReproducesTheDataDistribution) {
 }
 
 // DDIM(eta = 0) integrates the probability-flow ODE in xbar = x / a, sbar = b / a, along which
-// (xbar - mu) / sqrt(s2 + sbar^2) is constant for Gaussian data, so the exact endpoint is
-// mu + (x_T / a_T - mu) sqrt(s2 / (s2 + sbar_T^2)).
+// (xbar - mu) / sqrt(s2 + sbar^2) is constant for Gaussian data, so the exact endpoint from the
+// first timestep t_s (the start noise taken as x at t_s) is mu + (x / a_s - mu) sqrt(s2 / (s2 + sbar_s^2)).
 TEST_F(GaussianSamplerTest, DeterministicSamplersLandOnTheProbabilityFlowSolution) {
   for (Prediction pred : {Prediction::Eps, Prediction::V}) {
     UNetConfig c = config(Schedule::Cosine, pred);
     NoiseSchedule schedule(c.schedule, c.timesteps);
     const int batch = 2, size = 8, per_image = 3 * size * size;
     auto s = seeds(batch, 7);
-    std::vector<double> exact;
-    double ab_T = schedule.alpha_bar(c.timesteps - 1), sbar2 = (1 - ab_T) / ab_T;
-    for (uint64_t seed : s) {
-      std::vector<float> z(per_image);
-      rng::fill_normal(z, seed, kSamplerNoiseStream);
-      for (float v : z) exact.push_back(kMu + (v / std::sqrt(ab_T) - kMu) * std::sqrt(kS2 / (kS2 + sbar2)));
-    }
+    auto exact_from = [&](int t_start) {
+      std::vector<double> exact;
+      double ab = schedule.alpha_bar(t_start), sbar2 = (1 - ab) / ab;
+      for (uint64_t seed : s) {
+        std::vector<float> z(per_image);
+        rng::fill_normal(z, seed, kSamplerNoiseStream);
+        for (float v : z) exact.push_back(kMu + (v / std::sqrt(ab) - kMu) * std::sqrt(kS2 / (kS2 + sbar2)));
+      }
+      return exact;
+    };
     // DDIM is Euler in sbar (first order), DPM-Solver++(2M) second order in lambda. On this problem
     // the data prediction grows like e^lambda at high noise, which the multistep extrapolation
-    // follows poorly on uniform-timestep grids, so its error constant is large. Errors measured
-    // in float64 (tools/reference/test_samplers_selfcheck.py), cosine schedule, 10 / 25 / 50 /
-    // 100 / 200 steps: 2M throughout 26% / 6.1% / 1.5% / 0.36% / 0.081%, with the first-order
-    // final step (the default, see sampler_step_times) 5.6% / 0.062% / 0.20% / 0.065% / 0.013%.
-    // With it the error changes sign between 20 and 25 steps (0.30% at 20, 0.23% at 30), so the
-    // order is read from 50 -> 200 steps (ratio 15.0 measured, 16 for second order); before the
-    // change the test used 25 -> 100 (ratio 17).
+    // follows poorly, so its error constant is large; the first-order final step (the default,
+    // see sampler_step_times) cuts it (measured, cosine, leading spacing: 10 steps 24.6% -> 4.1%,
+    // 25 steps 5.7% -> 0.16%). The order is read from 50 -> 200 steps (ratio 13.8 measured, 16 for
+    // second order), where the final step's share is small; DDIM 50 -> 500: 9.6 (10 for first).
     auto error = [&](SamplerKind kind, int steps, bool lower_order_final = true) {
       SamplerOptions o;
       o.kind = kind;
       o.steps = steps;
       o.clip_x0 = false;
       o.lower_order_final = lower_order_final;
-      auto got = make(c, batch, size, o)->sample({s, {}});
+      auto sampler = make(c, batch, size, o);
+      auto got = sampler->sample({s, {}});
+      auto exact = exact_from(sampler->timesteps().front());
       double worst = 0, scale = 0;
       for (size_t i = 0; i < got.size(); ++i) {
         worst = std::max(worst, std::fabs(got[i] - exact[i]));
@@ -132,7 +134,7 @@ TEST_F(GaussianSamplerTest, DeterministicSamplersLandOnTheProbabilityFlowSolutio
     EXPECT_LT(dpm200, 5e-4) << "dpm-solver++ 200 steps" << what;
     EXPECT_NEAR(ddim50 / ddim500, 10.0, 3.0) << "ddim: first order" << what;       // (500/50)^1
     EXPECT_NEAR(dpm50 / dpm200, 16.0, 6.0) << "dpm-solver++: second order" << what;  // (200/50)^2
-    for (int steps : {10, 25}) {  // the lower-order final step: 4.7x and 98x smaller error measured
+    for (int steps : {10, 25}) {  // the lower-order final step: 6x and 35x smaller error measured
       double second = error(SamplerKind::DpmSolver2M, steps, false), first = error(SamplerKind::DpmSolver2M, steps);
       EXPECT_LT(first, second / 3) << "dpm-solver++ lower-order final, " << steps << " steps" << what;
       std::printf("[ gaussian ] dpm-solver++(2m) %d steps%s: error %.3e second-order last step, %.3e first order\n",

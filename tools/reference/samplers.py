@@ -80,16 +80,14 @@ def _round_half_away(v):
 
 
 def timesteps(T, steps, strength=1.0):
-    """Evenly spaced from T-1 down to 0, strictly decreasing; img2img keeps the last round(S s)."""
+    """"Leading" spacing: floor(i T / S) for i = S-1 .. 0 (ADM's DDIM respacing), strictly
+    decreasing, never starting at T-1 where a cosine schedule's alpha_bar ~ 2e-9 makes the x0
+    estimate meaningless; img2img keeps the last round(S s)."""
     if not 1 <= steps <= T:
         raise ValueError(f"steps must be in 1..{T}, got {steps}")
     if not 0 <= strength <= 1:
         raise ValueError("strength must be in [0, 1]")
-    ts = []
-    for i in range(steps):
-        t = T - 1 if steps == 1 else _round_half_away(float(T - 1) * (steps - 1 - i) / (steps - 1))
-        if not ts or t < ts[-1]:
-            ts.append(t)
+    ts = [i * T // steps for i in range(steps - 1, -1, -1)]
     keep = _round_half_away(steps * strength)
     return ts[len(ts) - keep:] if keep < len(ts) else ts
 

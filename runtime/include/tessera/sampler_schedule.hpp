@@ -16,8 +16,12 @@ enum class DdpmVariance { Beta, BetaTilde };  // sigma_t^2 = beta_t, or the post
 std::string to_string(SamplerKind kind);
 std::optional<SamplerKind> parse_sampler_kind(const std::string& name);  // ddpm | ddim | dpmpp2m
 
-// Evenly spaced timesteps from T-1 down to 0, strictly decreasing: t_i = round((T-1)(S-1-i)/(S-1)).
-// img2img with strength s keeps the last round(S*s) of them (none for s = 0: the input is kept).
+// S evenly spaced timesteps from the top of the grid down to 0 ("leading" spacing, as ADM's DDIM):
+// t_i = floor((S-1-i) T / S), e.g. 960, 920, ..., 0 for S = 25 of T = 1000 (all T for S = T).
+// Why not from T-1: there a cosine schedule's alpha_bar is ~2e-9, and a deterministic step's
+// x0 estimate (x - b eps)/a multiplies the model's eps error by ~2e4 - the images come out as
+// saturated noise. img2img with strength s keeps the last round(S*s) (none for s = 0: the input
+// is kept).
 std::vector<int> sampler_timesteps(int timesteps, int steps, double strength = 1.0);
 
 // x_prev = c_x x + c_x0 x0 + c_x0_last x0_last + c_eps eps + sigma z, where x0 and eps come from

@@ -27,11 +27,7 @@ std::vector<int> sampler_timesteps(int timesteps, int steps, double strength) {
     throw Error("sampler: steps must be in 1.." + std::to_string(timesteps) + ", got " + std::to_string(steps));
   if (!(strength >= 0 && strength <= 1)) throw Error("sampler: strength must be in [0, 1]");
   std::vector<int> ts;
-  for (int i = 0; i < steps; ++i) {
-    int t = steps == 1 ? timesteps - 1
-                       : static_cast<int>(std::llround(double(timesteps - 1) * (steps - 1 - i) / (steps - 1)));
-    if (ts.empty() || t < ts.back()) ts.push_back(t);
-  }
+  for (int i = steps - 1; i >= 0; --i) ts.push_back(static_cast<int>(int64_t(i) * timesteps / steps));
   size_t keep = static_cast<size_t>(std::llround(steps * strength));
   if (keep < ts.size()) ts.erase(ts.begin(), ts.end() - static_cast<std::ptrdiff_t>(keep));
   return ts;
