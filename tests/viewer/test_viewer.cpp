@@ -134,7 +134,10 @@ fs::path ViewerTest::dir_;
 std::string ViewerTest::model_;
 
 TEST_F(ViewerTest, ScreenshotShowsPanelAndTiledTexture) {
-  ViewerRun run = run_viewer("tiled", "--window 800x520 --frames 16 --steps 12 --class 0 --seed 6 --tiles 3");
+  // TESSERA_VIEWER_DOCS_ARGS picks what the docs screenshot shows (e.g. "--class 1 --guidance 3").
+  const char* docs_args = std::getenv("TESSERA_VIEWER_DOCS_ARGS");
+  ViewerRun run = run_viewer("tiled", "--window 800x520 --frames 16 --steps 12 --seed 6 --tiles 3 " +
+                                          std::string(docs_args && *docs_args ? docs_args : "--class 0"));
   expect_clean(run);
   const Screenshot& s = run.shot;
   EXPECT_EQ(s.width, 800);
@@ -176,7 +179,8 @@ TEST_F(ViewerTest, ScreenshotShowsPanelAndTiledTexture) {
       EXPECT_LT(mismatches, grid * grid / 10) << "tile " << tx << "," << ty << " differs from tile 0,0";
     }
 
-  // The docs screenshot (README) is this one: TESSERA_VIEWER_DOCS_SCREENSHOT=docs/images/viewer.png.
+  // The docs screenshot (README) is this one: TESSERA_VIEWER_DOCS_SCREENSHOT=docs/images/viewer.png,
+  // TESSERA_VIEWER_TEST_MODEL=models/default.safetensors TESSERA_VIEWER_DOCS_ARGS="--class 1 --guidance 3".
   if (const char* docs = std::getenv("TESSERA_VIEWER_DOCS_SCREENSHOT"); docs && *docs)
     fs::copy_file(dir_ / "tiled.png", docs, fs::copy_options::overwrite_existing);
 }

@@ -17,7 +17,7 @@ mkdir -p "$root/models/training" "$root/docs/images"
 cp "$out/model.safetensors" "$root/models/default.safetensors"
 cp "$out/checkpoint.safetensors" "$out/loss.csv" "$root/models/training/"
 cp "$out/loss.png" "$root/docs/images/default-model-loss.png"
-# Six seeds per class, one row per class; and one larger texture tiled 2x2 shows the wrap.
-"$root/build/tessera" sample --model "$root/models/default.safetensors" --class all --count 6 --seed 1 \
+# Six seeds per class, one row per class, with classifier-free guidance 3.
+"$root/build/tessera" sample --model "$root/models/default.safetensors" --class all --count 6 --seed 1 --guidance 3 \
   --grid --out "$root/docs/images/default-model-classes.png"
 "$root/build/tessera" info "$root/models/default.safetensors"
