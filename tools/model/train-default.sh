@@ -48,8 +48,8 @@ elif [ -f "$root/models/training/checkpoint.safetensors" ]; then
 fi
 
 # The model: base 32, two levels of downsampling (32 -> 16 -> 8 on the 32 px crops), attention
-# at 8x8, circular padding so results tile, cosine schedule, eps prediction, min-SNR weighting.
+# at 8x8, circular padding so results tile, cosine schedule, v prediction, min-SNR weighting.
 exec "$root/build/tessera" train --data "$data" --out "$out" --res 32 --base 32 --mult 1,2,2 --res-blocks 2 \
-  --attn 8 --heads 4 --groups 8 --padding circular --schedule cosine --prediction eps --batch 8 --lr 2e-4 \
+  --attn 8 --heads 4 --groups 8 --padding circular --schedule cosine --prediction v --batch 8 --lr 2e-4 \
   --warmup 200 --ema 0.999 --min-snr 5 --steps "$steps" --sample-every 1000 --checkpoint-every 250 \
   --log-every 50 "${resume[@]}"
