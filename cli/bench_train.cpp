@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "args.hpp"
+#include "bench_profile.hpp"
 #include "bench_support.hpp"
 #include "commands.hpp"
 #include "tessera/arena.hpp"
@@ -37,10 +38,11 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
 }  // namespace
 
 int bench_train_main(const std::vector<std::string>& argv) {
-  Args a(argv, {"config", "res", "batch", "steps", "threads", "torch-script"}, {"no-torch", "help"});
+  Args a(argv, {"config", "res", "batch", "steps", "threads", "torch-script"}, {"no-torch", "profile", "help"});
   if (a.has("help")) {
     std::printf(
         "usage: tessera bench train [--config JSON] [--res 32] [--batch 8] [--steps 5] [--threads N] [--no-torch]\n"
+        "                          [--profile]   (then GPU time per op family and per kernel)\n"
         "default config: %s\n",
         kDefaultConfig);
     return 0;
@@ -92,6 +94,24 @@ int bench_train_main(const std::vector<std::string>& argv) {
     for (const char* k : {"noise", "forward", "backward", "optimizer"})
       if (phase_ms.count(k)) std::printf("  %s %.1f ms (%.0f%%)", k, phase_ms[k], 100 * phase_ms[k] / total);
     std::printf("\n");
+  }
+  if (a.has("profile")) {
+    // After the timed steps: profiling adds a barrier per dispatch, so it must not touch them.
+    step.profile_each_dispatch();
+    step.run(images, labels);
+    DispatchProfile profile;
+    for (int i = 0; i < steps; ++i) {
+      step.run(images, labels);
+      profile.add(step.sequence().dispatch_timings());
+    }
+    profile.print(15);
+    // The overhead view of the same target: the conv and matmul kernels' own rate inside this
+    // step (same shapes, same run), against the whole step's rate.
+    double kernel_ms = profile.flop_kernel_ms();
+    if (kernel_ms > 0)
+      std::printf("conv + matmul kernels inside the step: %.1f ms/step, %.2f GFLOP/s -> the step sustains %.0f%% of "
+                  "their rate (target >= 70%%)\n",
+                  kernel_ms, flops / (kernel_ms * 1e6), 100 * kernel_ms / step_ms);
   }
 
   if (a.has("no-torch")) return 0;

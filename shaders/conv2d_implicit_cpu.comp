@@ -59,17 +59,36 @@ void main() {
   int w_m_stride = transposed ? TAPS : red * TAPS;
   int w_c_stride = transposed ? m_count * TAPS : TAPS;
 
+  // The data gradient of a stride-2 conv reaches a pixel only through the taps whose parity
+  // matches the pixel's (1, 2 or 4 of the 9 for 3x3). Workgroup z picks one parity class
+  // (py % 2, px % 2) of the written pixels, so every lane of the workgroup skips the same taps.
+  const bool parity_split = transposed && STRIDE == 2;
+  int par_y = 0, par_x = 0, grid_h = dst_h, grid_w = dst_w;
+  if (parity_split) {
+    par_y = int(gl_WorkGroupID.z) >> 1;
+    par_x = int(gl_WorkGroupID.z) & 1;
+    grid_h = (dst_h - par_y + 1) / 2;
+    grid_w = (dst_w - par_x + 1) / 2;
+    total = pc.batch * grid_h * grid_w;
+    if (total == 0) return;  // a 1-pixel side has no odd class (the whole workgroup returns)
+  }
+  int grid_hw = grid_h * grid_w;
+
   int img[COLS], py[COLS], px[COLS];
   bool live[COLS];
   int base = int(gl_WorkGroupID.x) * wg * COLS + lane;
   for (int c = 0; c < COLS; ++c) {
     int q = base + c * wg;
     live[c] = q < total;
-    q = min(q, total - 1);
-    img[c] = q / dst_hw;
-    int r = q - img[c] * dst_hw;
-    py[c] = r / dst_w;
-    px[c] = r - py[c] * dst_w;
+    q = max(min(q, total - 1), 0);
+    img[c] = q / grid_hw;
+    int r = q - img[c] * grid_hw;
+    py[c] = r / grid_w;
+    px[c] = r - py[c] * grid_w;
+    if (parity_split) {
+      py[c] = 2 * py[c] + par_y;
+      px[c] = 2 * px[c] + par_x;
+    }
   }
 
   // The register tile is spelled out (8 rows of vec4 = 4 pixels) rather than left to loops over
@@ -78,7 +97,9 @@ void main() {
   vec4 acc4 = vec4(0), acc5 = vec4(0), acc6 = vec4(0), acc7 = vec4(0);
 
   for (int ky = 0; ky < KSIZE; ++ky) {
+    if (parity_split && ((par_y + PAD - ky) & 1) != 0) continue;  // uniform in the workgroup
     for (int kx = 0; kx < KSIZE; ++kx) {
+      if (parity_split && ((par_x + PAD - kx) & 1) != 0) continue;
       int tap = ky * KSIZE + kx;
       ivec4 off;
       bvec4 ok;

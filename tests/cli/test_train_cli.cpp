@@ -112,6 +112,11 @@ TEST(BenchCliTest, TrainBenchReportsRatesAndPhases) {
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("ms/step"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("sustains"), std::string::npos) << r.output;
+  r = run_tessera("bench train --no-torch --profile --steps 1 --batch 2 --res 8 --config " + config);
+  ASSERT_EQ(r.status, 0) << r.output;
+  for (const char* expected : {"op family", "conv forward", "conv data gradient", "conv weight gradient", "optimizer",
+                               "backward / conv2d", "conv + matmul kernels inside the step"})
+    EXPECT_NE(r.output.find(expected), std::string::npos) << "missing '" << expected << "' in:\n" << r.output;
 }
 
 TEST(BenchCliTest, SampleBenchTimesEverySizeAndRejectsABadOne) {

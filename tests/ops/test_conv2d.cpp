@@ -24,7 +24,7 @@ std::string label(const Conv2dShapes& s, const char* pass) {
 }
 
 // Every kernel x stride x padding combination, with odd sizes for stride 1, even ones for
-// stride 2, channel counts that are not multiples of any tile, and batches 1..3; plus stride-1
+// stride 2 (odd ones too with zero padding), channel counts that are not multiples of any tile, and batches 1..3; plus stride-1
 // cases whose width is a multiple of 8 (the Cpu variant's vec4 kernel).
 std::vector<Conv2dShapes> all_configs() {
   const int64_t channel_pairs[][2] = {{3, 5}, {17, 33}, {33, 17}, {5, 3}};
@@ -39,6 +39,12 @@ std::vector<Conv2dShapes> all_configs() {
         configs.push_back({1 + i % 3, ch[0], h, w, ch[1], {kernel, stride, padding}});
         ++i;
       }
+  // Stride 2 with zero padding on odd sizes: the data gradient's parity classes then differ in
+  // size (even rows/columns one more than odd ones), down to a 1-pixel side with no odd class.
+  for (int kernel : {1, 3}) {
+    configs.push_back({2, 17, 7, 5, 9, {kernel, 2, Padding::Zeros}});
+    configs.push_back({1, 9, 1, 3, 5, {kernel, 2, Padding::Zeros}});
+  }
   // Stride 1 with widths that are multiples of 8 take the Cpu variant's vec4 path.
   for (int kernel : {1, 3})
     for (Padding padding : {Padding::Zeros, Padding::Circular}) {

@@ -78,6 +78,56 @@ TEST_F(CommandSequenceTest, FillCopyAndTimestamps) {
   }
 }
 
+// The benchmarks' per-dispatch profile: one timing per dispatch, fill and copy after the call,
+// named by shader and by the mark that ends its phase; the results stay what they were.
+TEST_F(CommandSequenceTest, ProfileTimesEachDispatchWithoutChangingResults) {
+  Tensor a = random_tensor({64}, 1), b = random_tensor({64}, 2);
+  Tensor c = poisoned_tensor({64}, "c"), d = poisoned_tensor({64}, "d");
+  CommandSequence seq(ctx());
+  seq.mark("start");
+  ops::add(seq, a, b, c);  // before profiling: not timed
+  seq.profile_each_dispatch();
+  ops::add(seq, b, a, d);
+  seq.fill(a, 1.0f);
+  seq.mark("first");
+  ops::add(seq, c, d, b);
+  seq.copy(b, a);
+  seq.run();
+  auto a0 = random_floats(64, 1), b0 = random_floats(64, 2);
+  auto hb = download_f32(b), ha = download_f32(a);
+  for (int i = 0; i < 64; ++i) {
+    EXPECT_FLOAT_EQ(hb[i], (a0[i] + b0[i]) + (b0[i] + a0[i]));
+    EXPECT_EQ(ha[i], hb[i]);
+  }
+  auto t = seq.dispatch_timings();
+  if (!ctx().info().timestamp_valid_bits) {
+    EXPECT_TRUE(t.empty());
+    return;
+  }
+  ASSERT_EQ(t.size(), 4u);
+  const char* kernels[] = {"fill", "copy"};
+  EXPECT_EQ(t[1].kernel, kernels[0]);
+  EXPECT_EQ(t[3].kernel, kernels[1]);
+  EXPECT_EQ(t[0].kernel, t[2].kernel);  // both adds: the elementwise shader
+  EXPECT_EQ(t[0].phase, "first");
+  EXPECT_EQ(t[1].phase, "first");
+  EXPECT_EQ(t[2].phase, "");  // no mark after it
+  for (const auto& x : t) EXPECT_GE(x.ms, 0.0) << x.kernel;
+}
+
+// Enough dispatches to need more than one timestamp pool (1024 per pool).
+TEST_F(CommandSequenceTest, ProfileSpansManyDispatches) {
+  if (!ctx().info().timestamp_valid_bits) GTEST_SKIP() << "no timestamps on this queue";
+  Tensor a = random_tensor({16}, 1), b = poisoned_tensor({16}, "b");
+  CommandSequence seq(ctx());
+  seq.profile_each_dispatch();
+  for (int i = 0; i < 1500; ++i) ops::add(seq, a, a, b);
+  seq.run();
+  auto t = seq.dispatch_timings();
+  ASSERT_EQ(t.size(), 1500u);
+  for (const auto& x : t) ASSERT_GE(x.ms, 0.0);
+}
+
 TEST(GroupsTest, SpreadsLargeDispatchesOverY) {
   auto g = groups_1d(uint64_t(65535) * 256 * 3 + 5, 256);
   EXPECT_LE(g.x, 65535u);

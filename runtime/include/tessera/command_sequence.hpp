@@ -82,6 +82,19 @@ class CommandSequence {
   };
   std::vector<Timing> timings() const;
 
+  // Per-dispatch profile (benchmarks): from this call on, every dispatch, fill and copy gets a
+  // full barrier before it and a timestamp after it, so each one's GPU time is known. The
+  // barriers serialise work a GPU could overlap, so a profiled sequence runs somewhat slower
+  // than the same sequence unprofiled: use it to see where time goes, not for headline numbers.
+  void profile_each_dispatch();
+  struct DispatchTiming {
+    std::string kernel;  // shader name, or "fill" / "copy"
+    std::string phase;   // label of the first mark() recorded after it ("" if none)
+    double ms;
+  };
+  // After run(): one entry per profiled dispatch, in recording order (empty without timestamps).
+  std::vector<DispatchTiming> dispatch_timings() const;
+
   // Ends recording (implicitly done by the first run()).
   void finish();
   bool finished() const { return finished_; }
@@ -100,6 +113,9 @@ class CommandSequence {
   void track(std::span<const Range> reads, std::span<const Range> writes);
   VkDescriptorSet allocate_set(const Kernel& kernel);
   void require_recording(const char* what) const;
+  void profile_before();
+  void profile_after(const std::string& kernel);
+  void write_profile_timestamp();
 
   Context& ctx_;
   VkCommandBuffer cmd_ = VK_NULL_HANDLE;
@@ -108,6 +124,14 @@ class CommandSequence {
   std::vector<Range> pending_reads_, pending_writes_;
   VkQueryPool queries_ = VK_NULL_HANDLE;
   std::vector<std::string> mark_labels_;
+  struct ProfiledOp {
+    std::string kernel;
+    size_t marks_before;
+  };
+  bool profiling_ = false;
+  std::vector<VkQueryPool> profile_pools_;  // chunks of kProfileQueriesPerPool timestamps
+  uint32_t profile_queries_ = 0;
+  std::vector<ProfiledOp> profiled_;
   bool finished_ = false;
   uint32_t dispatches_ = 0;
   uint32_t barriers_ = 0;

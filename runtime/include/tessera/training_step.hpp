@@ -86,9 +86,12 @@ class TrainingStep {
   double forward_flops() const { return unet_->forward_flops(); }
   // The recorded step; its timings() give GPU time per phase (noise, forward, backward, optimizer).
   const CommandSequence& sequence() const { return *seq_; }
+  // Re-records the step with a timestamp around every dispatch (CommandSequence::
+  // profile_each_dispatch); sequence().dispatch_timings() then says where the time goes.
+  void profile_each_dispatch() { record(/*profile=*/true); }
 
  private:
-  void record();
+  void record(bool profile = false);
 
   Context& ctx_;
   UNetConfig config_;

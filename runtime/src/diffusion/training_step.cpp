@@ -69,10 +69,11 @@ TrainingStep::TrainingStep(Context& ctx, const UNetConfig& config, int batch, in
 
 TrainingStep::~TrainingStep() = default;
 
-void TrainingStep::record() {
+void TrainingStep::record(bool profile) {
   seq_ = std::make_unique<CommandSequence>(ctx_);
   CommandSequence& seq = *seq_;
   seq.mark("start");
+  if (profile) seq.profile_each_dispatch();
   ops::random_normal(seq, keys_, eps_);
   ops::diffusion_noise(seq, x0_, eps_, coefs_, unet_->input(), target_, config_.prediction);
   seq.mark("noise");

@@ -132,10 +132,14 @@ void record_cpu_implicit(CommandSequence& seq, const Tensor& src, const Tensor& 
   constexpr uint32_t rows = 8, cols = 4;  // fixed in the shader
   int64_t pixels = transposed ? int64_t(push.batch) * push.in_h * push.in_w
                               : int64_t(push.batch) * push.out_h * push.out_w;
+  // Stride-2 data gradient: one workgroup layer (z) per pixel parity class; the largest class
+  // (even rows, even columns) sets the grid.
+  bool parity_split = transposed && p.stride == 2;
+  if (parity_split) pixels = int64_t(push.batch) * ((push.in_h + 1) / 2) * ((push.in_w + 1) / 2);
   const Kernel& k = ctx.kernels().get(
       {"conv2d_implicit_cpu", {BindAs::TexelF32, BindAs::TexelF32, BindAs::TexelF32, BindAs::Storage},
        {kCpuLanes, 1, 1}, constants});
-  Groups g{div_up(pixels, kCpuLanes * cols), div_up(m_count, rows), 1};
+  Groups g{div_up(pixels, kCpuLanes * cols), div_up(m_count, rows), parity_split ? 4u : 1u};
   seq.dispatch(k, {texel(src), texel(w), texel(bias), dst_read ? inout(dst) : out(dst)}, push, g);
 }
 

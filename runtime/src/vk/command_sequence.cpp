@@ -1,5 +1,7 @@
 #include "tessera/command_sequence.hpp"
 
+#include <algorithm>
+
 #include "tessera/arena.hpp"
 #include "tessera/context.hpp"
 #include "tessera/error.hpp"
@@ -11,6 +13,7 @@ namespace {
 
 constexpr uint32_t kSetsPerPool = 256;
 constexpr uint32_t kMaxMarks = 256;
+constexpr uint32_t kProfileQueriesPerPool = 1024;
 
 void memory_barrier(VkCommandBuffer cmd, VkAccessFlags src, VkAccessFlags dst, VkPipelineStageFlags src_stage,
                     VkPipelineStageFlags dst_stage) {
@@ -67,6 +70,7 @@ CommandSequence::~CommandSequence() {
   vkFreeCommandBuffers(d, ctx_.command_pool(), 1, &cmd_);
   for (auto p : pools_) vkDestroyDescriptorPool(d, p, nullptr);
   if (queries_) vkDestroyQueryPool(d, queries_, nullptr);
+  for (auto p : profile_pools_) vkDestroyQueryPool(d, p, nullptr);
 }
 
 void CommandSequence::require_recording(const char* what) const {
@@ -188,10 +192,12 @@ void CommandSequence::dispatch(const Kernel& kernel, std::initializer_list<Arg> 
   }
   vkUpdateDescriptorSets(ctx_.device(), static_cast<uint32_t>(writes.size()), writes.data(), 0, nullptr);
   track(read_ranges, write_ranges);
+  profile_before();
   vkCmdBindPipeline(cmd_, VK_PIPELINE_BIND_POINT_COMPUTE, kernel.pipeline);
   vkCmdBindDescriptorSets(cmd_, VK_PIPELINE_BIND_POINT_COMPUTE, kernel.layout, 0, 1, &set, 0, nullptr);
   if (push_bytes) vkCmdPushConstants(cmd_, kernel.layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, static_cast<uint32_t>(push_bytes), push);
   vkCmdDispatch(cmd_, groups.x, groups.y, groups.z);
+  profile_after(name);
   ++dispatches_;
 }
 
@@ -202,7 +208,9 @@ void CommandSequence::fill(const Tensor& t, uint32_t pattern) {
   VkDeviceSize bytes = t.span_bytes();
   Range r{t.buffer(), t.offset(), t.offset() + bytes};
   track({}, std::span<const Range>(&r, 1));
+  profile_before();
   vkCmdFillBuffer(cmd_, t.buffer(), t.offset(), bytes, pattern);
+  profile_after("fill");
 }
 
 void CommandSequence::fill(const Tensor& t, float value) {
@@ -222,7 +230,9 @@ void CommandSequence::copy(const Tensor& src, const Tensor& dst) {
   Range rd{dst.buffer(), dst.offset(), dst.offset() + bytes};
   track(std::span<const Range>(&rs, 1), std::span<const Range>(&rd, 1));
   VkBufferCopy region{src.offset(), dst.offset(), bytes};
+  profile_before();
   vkCmdCopyBuffer(cmd_, src.buffer(), dst.buffer(), 1, &region);
+  profile_after("copy");
 }
 
 void CommandSequence::mark(const std::string& label) {
@@ -245,6 +255,62 @@ std::vector<CommandSequence::Timing> CommandSequence::timings() const {
   for (size_t i = 1; i < ticks.size(); ++i) {
     uint64_t dt = (ticks[i] - ticks[i - 1]) & mask;
     out.push_back({mark_labels_[i], dt * ctx_.info().timestamp_period_ns * 1e-6});
+  }
+  return out;
+}
+
+void CommandSequence::profile_each_dispatch() {
+  require_recording("profile_each_dispatch");
+  if (profiling_ || !ctx_.info().timestamp_valid_bits) return;
+  profiling_ = true;
+  barrier();
+  write_profile_timestamp();  // the start of the first profiled dispatch
+}
+
+void CommandSequence::write_profile_timestamp() {
+  uint32_t slot = profile_queries_ % kProfileQueriesPerPool;
+  if (slot == 0) {
+    VkQueryPoolCreateInfo qi{VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO};
+    qi.queryType = VK_QUERY_TYPE_TIMESTAMP;
+    qi.queryCount = kProfileQueriesPerPool;
+    VkQueryPool pool;
+    VK_CHECK(vkCreateQueryPool(ctx_.device(), &qi, nullptr, &pool));
+    profile_pools_.push_back(pool);
+    vkCmdResetQueryPool(cmd_, pool, 0, kProfileQueriesPerPool);
+  }
+  vkCmdWriteTimestamp(cmd_, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, profile_pools_.back(), slot);
+  ++profile_queries_;
+}
+
+// A full barrier makes the dispatch start only after everything before it has finished, so the
+// time from the previous timestamp to the next one is this dispatch's alone.
+void CommandSequence::profile_before() {
+  if (profiling_) barrier();
+}
+
+void CommandSequence::profile_after(const std::string& kernel) {
+  if (!profiling_) return;
+  write_profile_timestamp();
+  profiled_.push_back({kernel, mark_labels_.size()});
+}
+
+std::vector<CommandSequence::DispatchTiming> CommandSequence::dispatch_timings() const {
+  std::vector<DispatchTiming> out;
+  if (profile_queries_ < 2) return out;
+  std::vector<uint64_t> ticks(profile_queries_);
+  for (size_t p = 0; p < profile_pools_.size(); ++p) {
+    uint32_t count = std::min<uint32_t>(kProfileQueriesPerPool, profile_queries_ - uint32_t(p) * kProfileQueriesPerPool);
+    VkResult r = vkGetQueryPoolResults(ctx_.device(), profile_pools_[p], 0, count, count * sizeof(uint64_t),
+                                       ticks.data() + p * kProfileQueriesPerPool, sizeof(uint64_t),
+                                       VK_QUERY_RESULT_64_BIT);
+    if (r != VK_SUCCESS) return {};
+  }
+  uint64_t mask = ctx_.info().timestamp_valid_bits >= 64 ? ~0ull : ((1ull << ctx_.info().timestamp_valid_bits) - 1);
+  for (size_t i = 0; i < profiled_.size(); ++i) {
+    uint64_t dt = (ticks[i + 1] - ticks[i]) & mask;
+    const ProfiledOp& op = profiled_[i];
+    std::string phase = op.marks_before < mark_labels_.size() ? mark_labels_[op.marks_before] : "";
+    out.push_back({op.kernel, phase, dt * ctx_.info().timestamp_period_ns * 1e-6});
   }
   return out;
 }
