@@ -1,6 +1,7 @@
 #version 450
 // Cpu variant (lavapipe), stride-1 fast path of the conv2d weight gradient for maps whose width
-// is a multiple of 8; one split of a split-K sum over output rows:
+// is a multiple of 8; one split of a split-K sum over output rows (the host uses it for 1x1
+// kernels: 3x3 ones take conv2d_bwd_weight_s1_k3_vec4_cpu, which keeps all rows in a lane):
 //   part[s, co, ci, ky, kx] = sum_{(n, oy) in split s} sum_ox dy[n,co,oy,ox] * x[n,ci,oy-P+ky,ox-P+kx]
 // (P = KSIZE/2; x wrapped (circular) or zero outside). conv2d_reduce_splits adds the splits in
 // order; with one split the host binds dw itself as `part`.

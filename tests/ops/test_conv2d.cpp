@@ -52,6 +52,13 @@ std::vector<Conv2dShapes> all_configs() {
       configs.push_back({1 + i % 3, ch[0], i % 2 ? 5 : 3, i % 2 ? 8 : 16, ch[1], {kernel, 1, padding}});
       ++i;
     }
+  // Even heights: the vec4 kernel then gives each lane two pixel rows (down to a height of 2).
+  for (int kernel : {1, 3})
+    for (Padding padding : {Padding::Zeros, Padding::Circular}) {
+      const auto& ch = channel_pairs[i % 4];
+      configs.push_back({1 + i % 3, ch[0], i % 2 ? 2 : 6, i % 2 ? 16 : 8, ch[1], {kernel, 1, padding}});
+      ++i;
+    }
   return configs;
 }
 

@@ -1,6 +1,7 @@
 // conv2d: argument checks and dispatch plans for the forward pass and the three gradients.
-// Shaders, Cpu variant: conv2d_s1_vec4_cpu and conv2d_bwd_weight_s1_vec4_cpu (stride 1, width a
-// multiple of 8: vec4 texel fetches), conv2d_implicit_cpu and conv2d_bwd_weight_cpu (any
+// Shaders, Cpu variant: conv2d_s1_vec4_cpu, conv2d_bwd_weight_s1_k3_vec4_cpu (3x3) and
+// conv2d_bwd_weight_s1_vec4_cpu (1x1) (stride 1, width a multiple of 8: vec4 texel fetches),
+// conv2d_implicit_cpu and conv2d_bwd_weight_cpu (any
 // shape). Gpu variant, also the fallback without subgroups: conv2d_gemm_gpu. Both variants:
 // conv2d_reduce_splits (split-K second pass), conv2d_bwd_bias.
 #include "tessera/ops/conv2d.hpp"
@@ -119,12 +120,15 @@ void record_cpu_implicit(CommandSequence& seq, const Tensor& src, const Tensor& 
   Context& ctx = seq.context();
   if (vec4_path_fits(src, push, p)) {
     constexpr uint32_t rows = 4;  // fixed in the shader
+    // Even heights: a lane owns two pixel rows, so each weight broadcast feeds twice the work.
+    uint32_t pixel_rows = push.in_h % 2 == 0 ? 2 : 1;
+    constants.push_back(pixel_rows);
     const Kernel& k = ctx.kernels().get({"conv2d_s1_vec4_cpu",
                                          {BindAs::TexelVec4, BindAs::TexelF32, BindAs::TexelF32, BindAs::TexelF32,
                                           BindAs::Storage},
                                          {kCpuLanes, 1, 1},
                                          constants});
-    int64_t runs = int64_t(push.batch) * push.in_h * push.in_w / 8;
+    int64_t runs = int64_t(push.batch) * push.in_h * push.in_w / 8 / pixel_rows;
     Groups g{div_up(runs, kCpuLanes), div_up(m_count, rows), 1};
     seq.dispatch(k, {texel4(src), texel(src), texel(w), texel(bias), dst_read ? inout(dst) : out(dst)}, push, g);
     return;
@@ -143,7 +147,7 @@ void record_cpu_implicit(CommandSequence& seq, const Tensor& src, const Tensor& 
   seq.dispatch(k, {texel(src), texel(w), texel(bias), dst_read ? inout(dst) : out(dst)}, push, g);
 }
 
-enum class WeightGradKernel { CpuVec4, Cpu, Gpu };
+enum class WeightGradKernel { CpuVec4K3, CpuVec4, Cpu, Gpu };
 
 struct WeightGradPlan {
   WeightGradKernel kernel;
@@ -170,7 +174,13 @@ WeightGradPlan plan_weight_grad(const Context& ctx, int64_t batch, int64_t ci, i
   WeightGradPlan plan{};
   plan.kernel = kind;
   int64_t taps = int64_t(p.kernel) * p.kernel;
-  if (kind == WeightGradKernel::CpuVec4) {
+  if (kind == WeightGradKernel::CpuVec4K3) {
+    uint32_t lanes = 8;
+    while (lanes < kCpuLanes && lanes < ci) lanes *= 2;
+    plan.lanes = lanes;
+    plan.tiles = {div_up(ci, lanes), div_up(co, 8), 1};  // all 3 kernel rows per lane
+    choose_splits(plan, batch * out_h, 64, 1, 4);
+  } else if (kind == WeightGradKernel::CpuVec4) {
     uint32_t lanes = 8;
     while (lanes < kCpuLanes && lanes < ci) lanes *= 2;
     plan.lanes = lanes;
@@ -194,8 +204,9 @@ WeightGradPlan plan_weight_grad(const Context& ctx, int64_t batch, int64_t ci, i
 // actual views decides between the first two at record time).
 std::vector<WeightGradKernel> weight_grad_candidates(const Context& ctx, int64_t in_w, const Conv2dParams& p) {
   if (ctx.variant() == KernelVariant::Cpu && p.stride == 1 && in_w % 8 == 0) {
-    if (use_cpu_kernels(ctx)) return {WeightGradKernel::CpuVec4, WeightGradKernel::Cpu};
-    return {WeightGradKernel::CpuVec4, WeightGradKernel::Gpu};
+    WeightGradKernel vec4 = p.kernel == 3 ? WeightGradKernel::CpuVec4K3 : WeightGradKernel::CpuVec4;
+    if (use_cpu_kernels(ctx)) return {vec4, WeightGradKernel::Cpu};
+    return {vec4, WeightGradKernel::Gpu};
   }
   return {use_cpu_kernels(ctx) ? WeightGradKernel::Cpu : WeightGradKernel::Gpu};
 }
@@ -286,8 +297,8 @@ void conv2d_backward_weight(CommandSequence& seq, const Tensor& x, const Tensor&
   std::vector<WeightGradKernel> candidates = weight_grad_candidates(ctx, push.in_w, p);
   bool vec4_ok = x.offset() % 16 == 0 && dy.offset() % 16 == 0 && x.batch_stride() % 4 == 0 &&
                  dy.batch_stride() % 4 == 0;
-  WeightGradKernel kind = candidates.front() == WeightGradKernel::CpuVec4 && !vec4_ok ? candidates.back()
-                                                                                      : candidates.front();
+  bool vec4_kind = candidates.front() == WeightGradKernel::CpuVec4 || candidates.front() == WeightGradKernel::CpuVec4K3;
+  WeightGradKernel kind = vec4_kind && !vec4_ok ? candidates.back() : candidates.front();
   WeightGradPlan plan = plan_weight_grad(ctx, push.batch, push.in_channels, push.out_channels, push.out_h,
                                          push.out_w, p, kind);
   push.split_pixels = static_cast<int32_t>(plan.split_units);
@@ -305,8 +316,10 @@ void conv2d_backward_weight(CommandSequence& seq, const Tensor& x, const Tensor&
     part = scratch;
   }
   Groups g = plan.tiles;
-  if (kind == WeightGradKernel::CpuVec4) {
-    const Kernel& k = ctx.kernels().get({"conv2d_bwd_weight_s1_vec4_cpu",
+  if (kind == WeightGradKernel::CpuVec4 || kind == WeightGradKernel::CpuVec4K3) {
+    const char* shader = kind == WeightGradKernel::CpuVec4K3 ? "conv2d_bwd_weight_s1_k3_vec4_cpu"
+                                                              : "conv2d_bwd_weight_s1_vec4_cpu";
+    const Kernel& k = ctx.kernels().get({shader,
                                          {BindAs::TexelVec4, BindAs::TexelF32, BindAs::TexelVec4, BindAs::Storage},
                                          {plan.lanes, 1, 1}, shape_constants(p)});
     g.z *= static_cast<uint32_t>(plan.splits);
