@@ -4,7 +4,7 @@
 //   part[s, co, ci, ky, kx] = sum_{(n, oy) in split s} sum_ox dy[n,co,oy,ox] * x[n,ci,oy-1+ky,ox-1+kx]
 // (x wrapped (circular) or zero outside). conv2d_reduce_splits adds the splits in order.
 //
-// Unlike conv2d_bwd_weight_s1_vec4_cpu (one kernel row per workgroup), a lane here keeps all
+// Unlike a kernel with one kernel row per workgroup (the previous design), a lane here keeps all
 // three kernel rows: the dy rows it fetches for a run of 8 pixels serve 3 x 3 taps instead of
 // 3, so a run costs 12 x fetches + 16 dy fetches for 576 multiply-adds (20.6 per fetch, against
 // 9.6). Texel fetches, not arithmetic, bound these kernels on lavapipe (docs/PERF.md); measured

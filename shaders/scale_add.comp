@@ -4,7 +4,11 @@
 // n * stride + r. The residual adds of the U-Net and gradient accumulation (out aliases b,
 // beta = 1) use it.
 // Indexing: one invocation per element, 1-D dispatch spread over x/y (flat_global_index).
+// DENSE = 1 (all three tensors dense): the flat index is the element's address, and the
+// per-element integer division, which lavapipe runs lane by lane, is skipped.
 #include "common.glsl"
+
+layout(constant_id = 3) const uint DENSE = 0;
 
 layout(std430, binding = 0) readonly buffer A { float a[]; };
 layout(std430, binding = 1) readonly buffer B { float b[]; };
@@ -21,6 +25,10 @@ layout(push_constant) uniform Push {
 void main() {
   uint i = flat_global_index();
   if (i >= pc.total) return;
+  if (DENSE != 0) {
+    result[i] = pc.alpha * a[i] + pc.beta * b[i];
+    return;
+  }
   uint n = i / pc.per_sample;
   uint r = i - n * pc.per_sample;
   result[n * pc.stride_out + r] = pc.alpha * a[n * pc.stride_a + r] + pc.beta * b[n * pc.stride_b + r];

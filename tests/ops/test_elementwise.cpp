@@ -111,5 +111,22 @@ TEST_F(ElementwiseTest, ChannelBiasAddAndItsGradient) {
   EXPECT_THROW(ops::channel_bias_add(seq, h, dv_acc.reshape({10})), ShapeError);
 }
 
+// A channel view of a concat buffer (batch stride > C*H*W) with planes larger than a workgroup
+// (12 x 12: 144 positions; the view starts at channel 2, 1152 bytes in, storage-aligned).
+TEST_F(ElementwiseTest, ChannelBiasAddIntoAConcatView) {
+  Tensor full = random_tensor({3, 7, 12, 12}, 11, -1, 1, "full");
+  Tensor h = full.channel_slice(2, 4);
+  Tensor v = random_tensor({3, 4}, 12, -1, 1, "v");
+  auto f0 = download_f32(full), hv = download_f32(v);
+  CommandSequence seq(ctx());
+  ops::channel_bias_add(seq, h, v);
+  seq.run();
+  std::vector<double> ref(f0.begin(), f0.end());
+  for (int n = 0; n < 3; ++n)
+    for (int c = 0; c < 4; ++c)
+      for (int p = 0; p < 144; ++p) ref[(n * 7 + 2 + c) * 144 + p] += hv[n * 4 + c];
+  expect_close(download_f32(full), ref, 1e-6, "channel_bias_add into a view (channels outside it untouched)");
+}
+
 }  // namespace
 }  // namespace tessera::testing

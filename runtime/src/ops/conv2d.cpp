@@ -1,6 +1,6 @@
 // conv2d: argument checks and dispatch plans for the forward pass and the three gradients.
 // Shaders, Cpu variant: conv2d_s1_vec4_cpu, conv2d_bwd_weight_s1_k3_vec4_cpu (3x3) and
-// conv2d_bwd_weight_s1_vec4_cpu (1x1) (stride 1, width a multiple of 8: vec4 texel fetches),
+// conv2d_bwd_weight_s1_k1_vec4_cpu (1x1) (stride 1, width a multiple of 8: vec4 texel fetches),
 // conv2d_implicit_cpu and conv2d_bwd_weight_cpu (any
 // shape). Gpu variant, also the fallback without subgroups: conv2d_gemm_gpu. Both variants:
 // conv2d_reduce_splits (split-K second pass), conv2d_bwd_bias.
@@ -147,14 +147,14 @@ void record_cpu_implicit(CommandSequence& seq, const Tensor& src, const Tensor& 
   seq.dispatch(k, {texel(src), texel(w), texel(bias), dst_read ? inout(dst) : out(dst)}, push, g);
 }
 
-enum class WeightGradKernel { CpuVec4K3, CpuVec4, Cpu, Gpu };
+enum class WeightGradKernel { CpuVec4K3, CpuVec4K1, Cpu, Gpu };
 
 struct WeightGradPlan {
   WeightGradKernel kernel;
   uint32_t lanes;        // local size
   Groups tiles;          // workgroups of one split (z: taps or kernel rows for the Cpu kernels)
   int64_t splits;
-  int64_t split_units;   // pixels per split (CpuVec4: output rows per split)
+  int64_t split_units;   // pixels per split (CpuVec4K*: output rows per split)
 };
 
 // Splits the sum over `units` (pixels or rows) so that about `target_groups` workgroups run,
@@ -180,11 +180,11 @@ WeightGradPlan plan_weight_grad(const Context& ctx, int64_t batch, int64_t ci, i
     plan.lanes = lanes;
     plan.tiles = {div_up(ci, lanes), div_up(co, 8), 1};  // all 3 kernel rows per lane
     choose_splits(plan, batch * out_h, 64, 1, 4);
-  } else if (kind == WeightGradKernel::CpuVec4) {
+  } else if (kind == WeightGradKernel::CpuVec4K1) {
     uint32_t lanes = 8;
-    while (lanes < kCpuLanes && lanes < ci) lanes *= 2;
+    while (lanes < kCpuLanes && lanes * 4 < ci) lanes *= 2;
     plan.lanes = lanes;
-    plan.tiles = {div_up(ci, lanes), div_up(co, 8), static_cast<uint32_t>(p.kernel)};
+    plan.tiles = {div_up(ci, lanes * 4), div_up(co, 8), 1};  // 4 input channels per lane
     choose_splits(plan, batch * out_h, 64, 1, 4);
   } else if (kind == WeightGradKernel::Cpu) {
     uint32_t lanes = std::max<uint32_t>(8, ctx.info().subgroup_size);
@@ -204,7 +204,7 @@ WeightGradPlan plan_weight_grad(const Context& ctx, int64_t batch, int64_t ci, i
 // actual views decides between the first two at record time).
 std::vector<WeightGradKernel> weight_grad_candidates(const Context& ctx, int64_t in_w, const Conv2dParams& p) {
   if (ctx.variant() == KernelVariant::Cpu && p.stride == 1 && in_w % 8 == 0) {
-    WeightGradKernel vec4 = p.kernel == 3 ? WeightGradKernel::CpuVec4K3 : WeightGradKernel::CpuVec4;
+    WeightGradKernel vec4 = p.kernel == 3 ? WeightGradKernel::CpuVec4K3 : WeightGradKernel::CpuVec4K1;
     if (use_cpu_kernels(ctx)) return {vec4, WeightGradKernel::Cpu};
     return {vec4, WeightGradKernel::Gpu};
   }
@@ -297,7 +297,7 @@ void conv2d_backward_weight(CommandSequence& seq, const Tensor& x, const Tensor&
   std::vector<WeightGradKernel> candidates = weight_grad_candidates(ctx, push.in_w, p);
   bool vec4_ok = x.offset() % 16 == 0 && dy.offset() % 16 == 0 && x.batch_stride() % 4 == 0 &&
                  dy.batch_stride() % 4 == 0;
-  bool vec4_kind = candidates.front() == WeightGradKernel::CpuVec4 || candidates.front() == WeightGradKernel::CpuVec4K3;
+  bool vec4_kind = candidates.front() == WeightGradKernel::CpuVec4K1 || candidates.front() == WeightGradKernel::CpuVec4K3;
   WeightGradKernel kind = vec4_kind && !vec4_ok ? candidates.back() : candidates.front();
   WeightGradPlan plan = plan_weight_grad(ctx, push.batch, push.in_channels, push.out_channels, push.out_h,
                                          push.out_w, p, kind);
@@ -316,14 +316,18 @@ void conv2d_backward_weight(CommandSequence& seq, const Tensor& x, const Tensor&
     part = scratch;
   }
   Groups g = plan.tiles;
-  if (kind == WeightGradKernel::CpuVec4 || kind == WeightGradKernel::CpuVec4K3) {
-    const char* shader = kind == WeightGradKernel::CpuVec4K3 ? "conv2d_bwd_weight_s1_k3_vec4_cpu"
-                                                              : "conv2d_bwd_weight_s1_vec4_cpu";
-    const Kernel& k = ctx.kernels().get({shader,
+  if (kind == WeightGradKernel::CpuVec4K3) {
+    const Kernel& k = ctx.kernels().get({"conv2d_bwd_weight_s1_k3_vec4_cpu",
                                          {BindAs::TexelVec4, BindAs::TexelF32, BindAs::TexelVec4, BindAs::Storage},
                                          {plan.lanes, 1, 1}, shape_constants(p)});
     g.z *= static_cast<uint32_t>(plan.splits);
     seq.dispatch(k, {texel4(x), texel(x), texel4(dy), out(*part)}, push, g);
+  } else if (kind == WeightGradKernel::CpuVec4K1) {
+    const Kernel& k = ctx.kernels().get({"conv2d_bwd_weight_s1_k1_vec4_cpu",
+                                         {BindAs::TexelVec4, BindAs::TexelVec4, BindAs::Storage},
+                                         {plan.lanes, 1, 1}, shape_constants(p)});
+    g.z *= static_cast<uint32_t>(plan.splits);
+    seq.dispatch(k, {texel4(x), texel4(dy), out(*part)}, push, g);
   } else if (kind == WeightGradKernel::Cpu) {
     const Kernel& k = ctx.kernels().get({"conv2d_bwd_weight_cpu", {BindAs::TexelF32, BindAs::TexelF32, BindAs::Storage},
                                          {plan.lanes, 1, 1}, shape_constants(p)});

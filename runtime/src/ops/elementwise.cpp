@@ -1,5 +1,7 @@
 #include "tessera/ops/elementwise.hpp"
 
+#include <algorithm>
+
 #include "tessera/context.hpp"
 #include "tessera/error.hpp"
 
@@ -25,8 +27,9 @@ void scale_add(CommandSequence& seq, const Tensor& a, const Tensor& b, const Ten
   require_same_shape(op, a, b);
   require_same_shape(op, a, out);
   if (a.numel() > UINT32_MAX / 2) throw ShapeError(std::string(op) + ": " + a.describe() + " is too large");
-  const Kernel& k =
-      seq.context().kernels().get({"scale_add", {BindAs::Storage, BindAs::Storage, BindAs::Storage}, {kLocal, 1, 1}});
+  bool dense = a.is_dense() && b.is_dense() && out.is_dense();
+  const Kernel& k = seq.context().kernels().get(
+      {"scale_add", {BindAs::Storage, BindAs::Storage, BindAs::Storage}, {kLocal, 1, 1}, {dense ? 1u : 0u}});
   uint32_t rows = a.rank() == 0 ? 1 : static_cast<uint32_t>(a.dim(0));
   uint32_t ps = a.rank() == 0 ? 1 : per_sample(a);
   struct {
@@ -45,12 +48,16 @@ void channel_bias_add(CommandSequence& seq, const Tensor& h, const Tensor& v) {
   require_feature_map(op, h);
   require_shape(op, v, {h.dim(0), h.dim(1)});
   require_dense(op, v);
-  const Kernel& k = seq.context().kernels().get({"channel_bias_add", {BindAs::Storage, BindAs::Storage}, {kLocal, 1, 1}});
+  constexpr uint32_t kPlaneLocal = 64;
+  const Kernel& k =
+      seq.context().kernels().get({"channel_bias_add", {BindAs::Storage, BindAs::Storage}, {kPlaneLocal, 1, 1}});
   struct {
-    uint32_t total, channels, hw, stride_h;
-  } push{static_cast<uint32_t>(h.numel()), static_cast<uint32_t>(h.dim(1)), static_cast<uint32_t>(h.dim(2) * h.dim(3)),
-         batch_stride(h)};
-  seq.dispatch(k, {inout(h), in(v)}, push, groups_1d(push.total, kLocal));
+    uint32_t row_offset, channels, hw, stride_h;
+  } push{0, static_cast<uint32_t>(h.dim(1)), static_cast<uint32_t>(h.dim(2) * h.dim(3)), batch_stride(h)};
+  const uint32_t planes = static_cast<uint32_t>(h.dim(0) * h.dim(1));
+  const uint32_t max_rows = std::min<uint32_t>(seq.context().info().max_workgroup_count[1], 65535);
+  for (push.row_offset = 0; push.row_offset < planes; push.row_offset += max_rows)
+    seq.dispatch(k, {inout(h), in(v)}, push, Groups{div_up(push.hw, kPlaneLocal), std::min(max_rows, planes - push.row_offset), 1});
 }
 
 void channel_sum(CommandSequence& seq, const Tensor& dh, const Tensor& dv, bool accumulate) {
