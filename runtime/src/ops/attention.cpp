@@ -1,6 +1,11 @@
+// attention: forward (probabilities kept for backward, or fused for inference) and backward.
+// Shaders: attention_softmax, attention_softmax_bwd and the matmul kernels (unfused path);
+// attention_fused_cpu (Cpu variant: texel fetches + subgroup broadcasts) and
+// attention_fused_gpu (Gpu variant, also the fallback without subgroups: shared-memory tiles).
 #include "tessera/ops/attention.hpp"
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <string>
 
@@ -133,6 +138,55 @@ void attention_forward(CommandSequence& seq, const Tensor& qkv, const Tensor& pr
       p.m = D, p.n = T, p.k = T, p.transpose_b = true;
       matmul(seq, part(qkv, 2 * C), MatrixBatch{chunk, 0, T * T, 0}, part(o, 0), p);
     }
+}
+
+void attention_forward_fused(CommandSequence& seq, const Tensor& qkv, const Tensor& o, int64_t heads) {
+  const char* op = "attention_forward_fused";
+  AttentionDims d = check_qkv(op, qkv, heads);
+  const Shape& s = qkv.shape();
+  require_f32_shape(op, o, {d.samples, d.channels, s[2], s[3]});
+  if (static_cast<uint64_t>(qkv.numel()) >= INT32_MAX)
+    throw UnsupportedError(std::string(op) + ": " + qkv.describe() + " has more elements than 32-bit indexing covers");
+  if (d.samples * d.heads > 65535)
+    throw UnsupportedError(std::string(op) + ": " + std::to_string(d.samples * d.heads) +
+                           " (sample, head) pairs exceed one dispatch's 65535 workgroups");
+  Context& ctx = seq.context();
+  const DeviceInfo& info = ctx.info();
+  const uint32_t head_dim = static_cast<uint32_t>(d.head_dim);
+  struct {
+    int32_t tokens, heads, channels;
+    float qk_scale;
+  } push{static_cast<int32_t>(d.tokens), static_cast<int32_t>(d.heads), static_cast<int32_t>(d.channels),
+         // Scores in log2 units: the kernels use exp2.
+         static_cast<float>(1.4426950408889634 / std::sqrt(static_cast<double>(d.head_dim)))};
+  constexpr uint32_t kLanes = 64;
+  const bool cpu = ctx.variant() == KernelVariant::Cpu && info.subgroup_basic && info.subgroup_size >= 8 &&
+                   static_cast<uint64_t>(qkv.numel()) <= info.max_texel_buffer_elements;
+  if (cpu) {
+    // Two rows per lane halve the broadcasts per multiply-add; past d = 16 the q and
+    // accumulator registers of a second row would spill (lavapipe keeps one SIMD register
+    // per float per lane).
+    const uint32_t rows = head_dim <= 16 ? 2 : 1;
+    const bool vec4 = d.tokens % 4 == 0 && qkv.offset() % 16 == 0;
+    const Kernel& k = ctx.kernels().get({"attention_fused_cpu",
+                                         {BindAs::TexelF32, vec4 ? BindAs::TexelVec4 : BindAs::TexelF32, BindAs::Storage},
+                                         {kLanes, 1, 1},
+                                         {head_dim, rows, vec4 ? 1u : 0u}});
+    Groups g{div_up(d.tokens, kLanes * rows), static_cast<uint32_t>(d.samples * d.heads), 1};
+    seq.dispatch(k, {texel(qkv), vec4 ? texel4(qkv) : texel(qkv), out(o)}, push, g);
+    return;
+  }
+  // K and V tiles of `tile` keys: 2 * tile * d floats of shared memory, within the 16 KiB every
+  // Vulkan device offers; a multiple of the kernel's 16-key block.
+  const uint64_t shared_floats = std::min<uint64_t>(info.max_shared_memory, 16384) / 8;
+  const uint32_t tile = static_cast<uint32_t>(std::min<uint64_t>(64, shared_floats / head_dim / 16 * 16));
+  if (tile < 16)
+    throw UnsupportedError(std::string(op) + ": head dim " + std::to_string(d.head_dim) +
+                           " needs more shared memory than the device offers");
+  const Kernel& k = ctx.kernels().get(
+      {"attention_fused_gpu", {BindAs::Storage, BindAs::Storage}, {kLanes, 1, 1}, {head_dim, tile}});
+  Groups g{div_up(d.tokens, kLanes), static_cast<uint32_t>(d.samples * d.heads), 1};
+  seq.dispatch(k, {in(qkv), out(o)}, push, g);
 }
 
 void attention_backward(CommandSequence& seq, const Tensor& qkv, const Tensor& probs, const Tensor& d_o,
