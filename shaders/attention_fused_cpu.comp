@@ -1,6 +1,7 @@
 #version 450
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_ballot : require
+#extension GL_EXT_control_flow_attributes : require
 // Cpu variant (lavapipe) of the fused attention forward (inference): for every (sample n,
 // head h) and query token t
 //   o[n, h*D+c, t] = sum_s softmax_s(q_t . k_s / sqrt(D)) * v[n, h*D+c, s]
@@ -25,7 +26,7 @@
 #include "common.glsl"
 
 layout(constant_id = 3) const int HEAD_DIM = 16;
-layout(constant_id = 4) const int ROWS = 2;  // query rows per lane
+layout(constant_id = 4) const int ROWS = 8;  // query rows per lane (registers; see attention.cpp)
 layout(constant_id = 5) const int VEC4 = 1;
 
 const int DP = (HEAD_DIM + 7) / 8 * 8;  // channels padded to whole broadcast groups (q = 0 there)
@@ -66,9 +67,9 @@ void main() {
   float q[ROWS][DP];
   float acc[ROWS][DP];
   float run_max[ROWS], run_sum[ROWS];
-  for (int r = 0; r < ROWS; ++r) {
+  [[unroll]] for (int r = 0; r < ROWS; ++r) {
     int t = min(first + r * WG, T - 1);
-    for (int c = 0; c < DP; ++c) {
+    [[unroll]] for (int c = 0; c < DP; ++c) {
       q[r][c] = c < HEAD_DIM ? texelFetch(qkv1, q_base + c * T + t).r * pc.qk_scale : 0.0;
       acc[r][c] = 0.0;
     }
@@ -78,55 +79,55 @@ void main() {
 
   for (int s0 = 0; s0 < T; s0 += KB) {
     vec4 p[ROWS][KV];
-    for (int r = 0; r < ROWS; ++r)
-      for (int j = 0; j < KV; ++j) p[r][j] = vec4(0.0);
-    for (int c0 = 0; c0 < DP; c0 += 8) {
+    [[unroll]] for (int r = 0; r < ROWS; ++r)
+      [[unroll]] for (int j = 0; j < KV; ++j) p[r][j] = vec4(0.0);
+    [[unroll]] for (int c0 = 0; c0 < DP; c0 += 8) {
       // This lane's channel of the group, clamped: padding channels meet q = 0.
       int k_row = k_base + min(c0 + sub, HEAD_DIM - 1) * T;
       vec4 mine[KV];
-      for (int j = 0; j < KV; ++j) mine[j] = load4(k_row, s0 + 4 * j);
-      for (int cc = 0; cc < 8; ++cc)
-        for (int j = 0; j < KV; ++j) {
+      [[unroll]] for (int j = 0; j < KV; ++j) mine[j] = load4(k_row, s0 + 4 * j);
+      [[unroll]] for (int cc = 0; cc < 8; ++cc)
+        [[unroll]] for (int j = 0; j < KV; ++j) {
           vec4 k4 = subgroupBroadcast(mine[j], cc);
-          for (int r = 0; r < ROWS; ++r) p[r][j] = fma(vec4(q[r][c0 + cc]), k4, p[r][j]);
+          [[unroll]] for (int r = 0; r < ROWS; ++r) p[r][j] = fma(vec4(q[r][c0 + cc]), k4, p[r][j]);
         }
     }
     if (s0 + KB > T) {  // tail block: keys past T take no weight
-      for (int j = 0; j < KV; ++j) {
+      [[unroll]] for (int j = 0; j < KV; ++j) {
         bvec4 past = greaterThanEqual(ivec4(s0 + 4 * j) + ivec4(0, 1, 2, 3), ivec4(T));
-        for (int r = 0; r < ROWS; ++r) p[r][j] = mix(p[r][j], vec4(kMasked), past);
+        [[unroll]] for (int r = 0; r < ROWS; ++r) p[r][j] = mix(p[r][j], vec4(kMasked), past);
       }
     }
-    for (int r = 0; r < ROWS; ++r) {
+    [[unroll]] for (int r = 0; r < ROWS; ++r) {
       vec4 m4 = max(max(p[r][0], p[r][1]), max(p[r][2], p[r][3]));
       float new_max = max(run_max[r], max(max(m4.x, m4.y), max(m4.z, m4.w)));
       float rescale = exp2(run_max[r] - new_max);
       run_max[r] = new_max;
       float block_sum = 0.0;
-      for (int j = 0; j < KV; ++j) {
+      [[unroll]] for (int j = 0; j < KV; ++j) {
         p[r][j] = exp2(p[r][j] - vec4(new_max));
         block_sum += dot(p[r][j], vec4(1.0));
       }
       run_sum[r] = run_sum[r] * rescale + block_sum;
-      for (int c = 0; c < DP; ++c) acc[r][c] *= rescale;
+      [[unroll]] for (int c = 0; c < DP; ++c) acc[r][c] *= rescale;
     }
-    for (int c0 = 0; c0 < DP; c0 += 8) {
+    [[unroll]] for (int c0 = 0; c0 < DP; c0 += 8) {
       int v_row = v_base + min(c0 + sub, HEAD_DIM - 1) * T;
       vec4 mine[KV];
-      for (int j = 0; j < KV; ++j) mine[j] = load4(v_row, s0 + 4 * j);
-      for (int cc = 0; cc < 8; ++cc)
-        for (int j = 0; j < KV; ++j) {
+      [[unroll]] for (int j = 0; j < KV; ++j) mine[j] = load4(v_row, s0 + 4 * j);
+      [[unroll]] for (int cc = 0; cc < 8; ++cc)
+        [[unroll]] for (int j = 0; j < KV; ++j) {
           vec4 v4 = subgroupBroadcast(mine[j], cc);
-          for (int r = 0; r < ROWS; ++r) acc[r][c0 + cc] += dot(p[r][j], v4);
+          [[unroll]] for (int r = 0; r < ROWS; ++r) acc[r][c0 + cc] += dot(p[r][j], v4);
         }
     }
   }
 
   int o_base = n * C * T + h * HEAD_DIM * T;
-  for (int r = 0; r < ROWS; ++r) {
+  [[unroll]] for (int r = 0; r < ROWS; ++r) {
     int t = first + r * WG;
     if (t >= T) break;
     float inv = 1.0 / run_sum[r];
-    for (int c = 0; c < HEAD_DIM; ++c) o[o_base + c * T + t] = acc[r][c] * inv;
+    [[unroll]] for (int c = 0; c < HEAD_DIM; ++c) o[o_base + c * T + t] = acc[r][c] * inv;
   }
 }

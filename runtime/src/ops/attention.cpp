@@ -163,10 +163,12 @@ void attention_forward_fused(CommandSequence& seq, const Tensor& qkv, const Tens
   const bool cpu = ctx.variant() == KernelVariant::Cpu && info.subgroup_basic && info.subgroup_size >= 8 &&
                    static_cast<uint64_t>(qkv.numel()) <= info.max_texel_buffer_elements;
   if (cpu) {
-    // Two rows per lane halve the broadcasts per multiply-add; past d = 16 the q and
-    // accumulator registers of a second row would spill (lavapipe keeps one SIMD register
-    // per float per lane).
-    const uint32_t rows = head_dim <= 16 ? 2 : 1;
+    // Query rows per lane: each broadcast K/V texel feeds `rows` multiply-adds, and on lavapipe
+    // the broadcasts, not the arithmetic, bound the rate. Measured at T = 4096 (GFLOP/s,
+    // rows 1/2/4/8/16): d = 16: 2.7/5.1/11.2/22.4/17.0; d = 64: -/4.5/8.7/11.0/-. Fewer rows
+    // for short sequences, so a workgroup (64 lanes) does not mostly compute clamped duplicates.
+    uint32_t rows = head_dim <= 64 ? 8 : 4;
+    while (rows > 1 && int64_t(kLanes) * rows / 2 >= d.tokens) rows /= 2;
     const bool vec4 = d.tokens % 4 == 0 && qkv.offset() % 16 == 0;
     const Kernel& k = ctx.kernels().get({"attention_fused_cpu",
                                          {BindAs::TexelF32, vec4 ? BindAs::TexelVec4 : BindAs::TexelF32, BindAs::Storage},
