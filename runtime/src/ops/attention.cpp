@@ -170,10 +170,11 @@ void attention_forward_fused(CommandSequence& seq, const Tensor& qkv, const Tens
     uint32_t rows = head_dim <= 64 ? 8 : 4;
     while (rows > 1 && int64_t(kLanes) * rows / 2 >= d.tokens) rows /= 2;
     const bool vec4 = d.tokens % 4 == 0 && qkv.offset() % 16 == 0;
-    const Kernel& k = ctx.kernels().get({"attention_fused_cpu",
-                                         {BindAs::TexelF32, vec4 ? BindAs::TexelVec4 : BindAs::TexelF32, BindAs::Storage},
-                                         {kLanes, 1, 1},
-                                         {head_dim, rows, vec4 ? 1u : 0u}});
+    const Kernel& k =
+        ctx.kernels().get({"attention_fused_cpu",
+                           {BindAs::TexelF32, vec4 ? BindAs::TexelVec4 : BindAs::TexelF32, BindAs::Storage},
+                           {kLanes, 1, 1},
+                           {head_dim, rows, vec4 ? 1u : 0u}});
     Groups g{div_up(d.tokens, kLanes * rows), static_cast<uint32_t>(d.samples * d.heads), 1};
     seq.dispatch(k, {texel(qkv), vec4 ? texel4(qkv) : texel(qkv), out(o)}, push, g);
     return;
@@ -185,8 +186,8 @@ void attention_forward_fused(CommandSequence& seq, const Tensor& qkv, const Tens
   if (tile < 16)
     throw UnsupportedError(std::string(op) + ": head dim " + std::to_string(d.head_dim) +
                            " needs more shared memory than the device offers");
-  const Kernel& k = ctx.kernels().get(
-      {"attention_fused_gpu", {BindAs::Storage, BindAs::Storage}, {kLanes, 1, 1}, {head_dim, tile}});
+  const Kernel& k =
+      ctx.kernels().get({"attention_fused_gpu", {BindAs::Storage, BindAs::Storage}, {kLanes, 1, 1}, {head_dim, tile}});
   Groups g{div_up(d.tokens, kLanes), static_cast<uint32_t>(d.samples * d.heads), 1};
   seq.dispatch(k, {in(qkv), out(o)}, push, g);
 }
