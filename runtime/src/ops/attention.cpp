@@ -150,6 +150,9 @@ void attention_forward_fused(CommandSequence& seq, const Tensor& qkv, const Tens
   if (d.samples * d.heads > 65535)
     throw UnsupportedError(std::string(op) + ": " + std::to_string(d.samples * d.heads) +
                            " (sample, head) pairs exceed one dispatch's 65535 workgroups");
+  if (d.tokens > int64_t(65535) * 64)
+    throw UnsupportedError(std::string(op) + ": " + std::to_string(d.tokens) +
+                           " tokens need more than one dispatch's 65535 workgroups of 64 query rows");
   Context& ctx = seq.context();
   const DeviceInfo& info = ctx.info();
   const uint32_t head_dim = static_cast<uint32_t>(d.head_dim);
