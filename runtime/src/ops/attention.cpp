@@ -184,8 +184,8 @@ void attention_forward_fused(CommandSequence& seq, const Tensor& qkv, const Tens
   }
   // K and V tiles of `tile` keys: 2 * tile * d floats of shared memory, within the 16 KiB every
   // Vulkan device offers; a multiple of the kernel's 16-key block.
-  const uint64_t shared_floats = std::min<uint64_t>(info.max_shared_memory, 16384) / 8;
-  const uint32_t tile = static_cast<uint32_t>(std::min<uint64_t>(64, shared_floats / head_dim / 16 * 16));
+  const uint64_t floats_per_tile = std::min<uint64_t>(info.max_shared_memory, 16384) / 8;  // K or V
+  const uint32_t tile = static_cast<uint32_t>(std::min<uint64_t>(64, floats_per_tile / head_dim / 16 * 16));
   if (tile < 16)
     throw UnsupportedError(std::string(op) + ": head dim " + std::to_string(d.head_dim) +
                            " needs more shared memory than the device offers");
