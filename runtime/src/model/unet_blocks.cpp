@@ -189,15 +189,22 @@ class AttentionBlock final : public Block {
         norm_(b, p + ".norm", x_, hn_, groups, false),
         qkv_conv_(b, p + ".qkv", hn_, qkv_, {1, 1, ops::Padding::Zeros}),
         proj_conv_(b, p + ".proj", o_, proj_out_, {1, 1, ops::Padding::Zeros}) {
-    auto shapes = ops::attention_scratch_shapes(qkv_.v.shape(), heads);
-    probs_ = b.scratch(shapes.probs, p + ".probs");
-    if (b.training) grad_scores_ = b.scratch(shapes.grad_scores, p + ".grad_scores");
+    // Training keeps the T x T probabilities for the backward pass; inference runs the fused
+    // kernel, which never stores them (N * heads * T^2 floats: 256 MiB at 64x64 tokens, 4 heads).
+    if (b.training) {
+      auto shapes = ops::attention_scratch_shapes(qkv_.v.shape(), heads);
+      probs_ = b.scratch(shapes.probs, p + ".probs");
+      grad_scores_ = b.scratch(shapes.grad_scores, p + ".grad_scores");
+    }
   }
 
   void forward(CommandSequence& seq) const override {
     norm_.forward(seq);
     qkv_conv_.forward(seq);
-    ops::attention_forward(seq, qkv_.v, probs_, o_.v, heads_);
+    if (probs_.valid())
+      ops::attention_forward(seq, qkv_.v, probs_, o_.v, heads_);
+    else
+      ops::attention_forward_fused(seq, qkv_.v, o_.v, heads_);
     proj_conv_.forward(seq);
     ops::add(seq, x_.v, proj_out_.v, out_.v);
   }

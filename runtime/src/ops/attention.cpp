@@ -1,6 +1,11 @@
+// attention: forward (probabilities kept for backward, or fused for inference) and backward.
+// Shaders: attention_softmax, attention_softmax_bwd and the matmul kernels (unfused path);
+// attention_fused_cpu (Cpu variant: texel fetches + subgroup broadcasts) and
+// attention_fused_gpu (Gpu variant, also the fallback without subgroups: shared-memory tiles).
 #include "tessera/ops/attention.hpp"
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <string>
 
@@ -133,6 +138,61 @@ void attention_forward(CommandSequence& seq, const Tensor& qkv, const Tensor& pr
       p.m = D, p.n = T, p.k = T, p.transpose_b = true;
       matmul(seq, part(qkv, 2 * C), MatrixBatch{chunk, 0, T * T, 0}, part(o, 0), p);
     }
+}
+
+void attention_forward_fused(CommandSequence& seq, const Tensor& qkv, const Tensor& o, int64_t heads) {
+  const char* op = "attention_forward_fused";
+  AttentionDims d = check_qkv(op, qkv, heads);
+  const Shape& s = qkv.shape();
+  require_f32_shape(op, o, {d.samples, d.channels, s[2], s[3]});
+  if (static_cast<uint64_t>(qkv.numel()) >= INT32_MAX)
+    throw UnsupportedError(std::string(op) + ": " + qkv.describe() + " has more elements than 32-bit indexing covers");
+  if (d.samples * d.heads > 65535)
+    throw UnsupportedError(std::string(op) + ": " + std::to_string(d.samples * d.heads) +
+                           " (sample, head) pairs exceed one dispatch's 65535 workgroups");
+  if (d.tokens > int64_t(65535) * 64)
+    throw UnsupportedError(std::string(op) + ": " + std::to_string(d.tokens) +
+                           " tokens need more than one dispatch's 65535 workgroups of 64 query rows");
+  Context& ctx = seq.context();
+  const DeviceInfo& info = ctx.info();
+  const uint32_t head_dim = static_cast<uint32_t>(d.head_dim);
+  struct {
+    int32_t tokens, heads, channels;
+    float qk_scale;
+  } push{static_cast<int32_t>(d.tokens), static_cast<int32_t>(d.heads), static_cast<int32_t>(d.channels),
+         // Scores in log2 units: the kernels use exp2.
+         static_cast<float>(1.4426950408889634 / std::sqrt(static_cast<double>(d.head_dim)))};
+  constexpr uint32_t kLanes = 64;
+  const bool cpu = ctx.variant() == KernelVariant::Cpu && info.subgroup_basic && info.subgroup_size >= 8 &&
+                   static_cast<uint64_t>(qkv.numel()) <= info.max_texel_buffer_elements;
+  if (cpu) {
+    // Query rows per lane: each broadcast K/V texel feeds `rows` multiply-adds, and on lavapipe
+    // the broadcasts, not the arithmetic, bound the rate. Measured at T = 4096 (GFLOP/s,
+    // rows 1/2/4/8/16): d = 16: 2.7/5.1/11.2/22.4/17.0; d = 64: -/4.5/8.7/11.0/-. Fewer rows
+    // for short sequences, so a workgroup (64 lanes) does not mostly compute clamped duplicates.
+    uint32_t rows = head_dim <= 64 ? 8 : 4;
+    while (rows > 1 && int64_t(kLanes) * rows / 2 >= d.tokens) rows /= 2;
+    const bool vec4 = d.tokens % 4 == 0 && qkv.offset() % 16 == 0;
+    const Kernel& k =
+        ctx.kernels().get({"attention_fused_cpu",
+                           {BindAs::TexelF32, vec4 ? BindAs::TexelVec4 : BindAs::TexelF32, BindAs::Storage},
+                           {kLanes, 1, 1},
+                           {head_dim, rows, vec4 ? 1u : 0u}});
+    Groups g{div_up(d.tokens, kLanes * rows), static_cast<uint32_t>(d.samples * d.heads), 1};
+    seq.dispatch(k, {texel(qkv), vec4 ? texel4(qkv) : texel(qkv), out(o)}, push, g);
+    return;
+  }
+  // K and V tiles of `tile` keys: 2 * tile * d floats of shared memory, within the 16 KiB every
+  // Vulkan device offers; a multiple of the kernel's 16-key block.
+  const uint64_t floats_per_tile = std::min<uint64_t>(info.max_shared_memory, 16384) / 8;  // K or V
+  const uint32_t tile = static_cast<uint32_t>(std::min<uint64_t>(64, floats_per_tile / head_dim / 16 * 16));
+  if (tile < 16)
+    throw UnsupportedError(std::string(op) + ": head dim " + std::to_string(d.head_dim) +
+                           " needs more shared memory than the device offers");
+  const Kernel& k =
+      ctx.kernels().get({"attention_fused_gpu", {BindAs::Storage, BindAs::Storage}, {kLanes, 1, 1}, {head_dim, tile}});
+  Groups g{div_up(d.tokens, kLanes), static_cast<uint32_t>(d.samples * d.heads), 1};
+  seq.dispatch(k, {in(qkv), out(o)}, push, g);
 }
 
 void attention_backward(CommandSequence& seq, const Tensor& qkv, const Tensor& probs, const Tensor& d_o,

@@ -16,6 +16,13 @@
 // into it with accumulate) and uses grad_scores as scratch. attention_scratch_shapes() says
 // which shapes the caller must allocate.
 //
+// attention_forward_fused (inference) writes the same o without the probabilities: one
+// dispatch, an online softmax over blocks of keys (running maximum and sum, accumulator
+// rescaled once per block), so memory stays O(N * C * T) however long the sequence. Its sums
+// run in a different order than the unfused path's (blocks of keys, exp2 of scores in log2
+// units), so the two agree to fp32 rounding (~1e-6 relative), not bit for bit; each is
+// deterministic run to run. No backward: training uses attention_forward.
+//
 // Dispatches: forward = matmul (scores) + row softmax + matmul (P V); backward = 4 matmuls +
 // softmax backward. Every matmul covers all N*heads (sample, head) pairs at once. Each
 // element is a fixed-order sum: results are identical run to run.
@@ -35,6 +42,10 @@ struct AttentionScratchShapes {
 AttentionScratchShapes attention_scratch_shapes(const Shape& qkv, int64_t heads);
 
 void attention_forward(CommandSequence& seq, const Tensor& qkv, const Tensor& probs, const Tensor& o, int64_t heads);
+
+// o = attention(qkv) without probabilities (inference). Any T >= 1 and head dim d; the Gpu
+// variant needs 2 * 16 * d floats of shared memory (d <= 128 on every Vulkan device).
+void attention_forward_fused(CommandSequence& seq, const Tensor& qkv, const Tensor& o, int64_t heads);
 
 // d_o: gradient of o ([N, C, H, W]); dqkv: gradient of qkv ([N, 3C, H, W]).
 void attention_backward(CommandSequence& seq, const Tensor& qkv, const Tensor& probs, const Tensor& d_o,
