@@ -240,7 +240,9 @@ int train_main(const std::vector<std::string>& argv) {
     if (r.step % opt.checkpoint_every == 0 || grid_now) save_all(grid_now);
   }
   if (tty) std::fputc('\n', stderr);
-  save_all(true);
+  // Ctrl-C saves the checkpoint and model and exits at once: the sample grid (minutes on a CPU
+  // device) is left for the finished run.
+  save_all(!g_interrupted);
   if (g_interrupted) {
     std::fprintf(stderr, "interrupted at step %lld: checkpoint saved to %s (continue with --resume)\n",
                  (long long)trainer.step(), checkpoint_path.string().c_str());

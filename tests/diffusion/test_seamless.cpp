@@ -73,12 +73,12 @@ TEST_F(SeamlessTest, BundledModelTilesAndItsZeroPaddedTwinDoesNot) {
 
   // The wrap is one of `size` equivalent neighbour pairs (translation equivariance), so its
   // energy is a sample of the same distribution as the interior's: one column (row) of pairs,
-  // 6 x 3 x 64 of them pooled, lands within 30% of the interior mean (measured 1.15 / 0.84 at
-  // 4,659 training steps; 0.97 / 1.02 at 250).
+  // 6 x 3 x 64 of them pooled, lands within 30% of the interior mean (measured 1.01 / 0.83 with the
+  // v-prediction model at 5,556 steps; 1.15 / 0.84 with the earlier eps model at 4,659).
   EXPECT_NEAR(circular.ratio_x(), 1.0, 0.3);
   EXPECT_NEAR(circular.ratio_y(), 1.0, 0.3);
   // The control shows the measure sees a seam: without the wrap the borders are two unrelated
-  // edges of the image (measured 20.0 / 18.6 with the same weights and seeds; 1.3 at 250 steps).
+  // edges of the image (measured 17.2 / 12.3 with the same weights and seeds at 5,556 steps).
   EXPECT_GT(zeros.ratio_x(), 2.0);
   EXPECT_GT(zeros.ratio_y(), 2.0);
 }
