@@ -76,17 +76,11 @@ void main() {
       vec4 p6 = texelFetch(dy4, d6), q6 = texelFetch(dy4, d6 + 1);
       vec4 p7 = texelFetch(dy4, d7), q7 = texelFetch(dy4, d7 + 1);
       // One kernel row: x row oy-1+ky as two vec4 plus its two neighbours, shifted into the
-      // windows of taps kx = 0, 1, 2; each tap's 4 channel sums go into one vec4.
+      // windows of taps kx = 0, 1, 2; each tap's 8 channel sums go into t (channels 0-3), u (4-7).
 #define KERNEL_ROW(ky, t0, t1, t2, u0, u1, u2)                                                                  \
       {                                                                                            \
-        int iy = oy - 1 + ky;                                                                      \
-        bool row_ok = true;                                                                        \
-        if (CIRCULAR != 0) {                                                                       \
-          iy += iy < 0 ? h : 0;                                                                    \
-          iy -= iy >= h ? h : 0;                                                                   \
-        } else {                                                                                   \
-          row_ok = iy >= 0 && iy < h;                                                              \
-        }                                                                                          \
+        int iy;                                                                                    \
+        bool row_ok = conv_tap_forward(oy, ky, h, iy);                                             \
         int x_row = row_ok ? x_img + iy * w : 0;                                                   \
         vec4 mid_a = texelFetch(x4, (x_row + x0) >> 2);                                            \
         vec4 mid_b = texelFetch(x4, ((x_row + x0) >> 2) + 1);                                      \

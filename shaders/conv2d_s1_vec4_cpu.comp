@@ -66,8 +66,9 @@ void main() {
   q = min(q, total - 1);
   int img = q / (tile_rows * quads_per_row);
   int rq = q - img * tile_rows * quads_per_row;
-  int y = (rq / quads_per_row) * PIXEL_ROWS;
-  int x0 = (rq - (y / PIXEL_ROWS) * quads_per_row) * 8;
+  int tile_y = rq / quads_per_row;
+  int y = tile_y * PIXEL_ROWS;
+  int x0 = (rq - tile_y * quads_per_row) * 8;
 
   // Horizontal neighbours of the quad: wrapped (circular) or zero (off the map).
   int left_x = x0 == 0 ? w - 1 : x0 - 1;
@@ -83,23 +84,11 @@ void main() {
   vec4 acc0d = vec4(0), acc1d = vec4(0), acc2d = vec4(0), acc3d = vec4(0);
 
   for (int ky = 0; ky < KSIZE; ++ky) {
-    int sy = transposed ? y + PAD - ky : y - PAD + ky;
-    bool row_ok = true;
-    if (CIRCULAR != 0) {
-      sy += sy < 0 ? h : 0;
-      sy -= sy >= h ? h : 0;
-    } else {
-      row_ok = sy >= 0 && sy < h;
-    }
+    // Source rows of pixel rows y and y+1 for kernel row ky, wrapped or flagged as padding.
+    int sy, sy2;
+    bool row_ok = transposed ? conv_tap_transposed(y, ky, h, h, sy) : conv_tap_forward(y, ky, h, sy);
+    bool row2_ok = transposed ? conv_tap_transposed(y + 1, ky, h, h, sy2) : conv_tap_forward(y + 1, ky, h, sy2);
     int row_base = row_ok ? img * src_bs + sy * w : 0;
-    // The source row of pixel row y+1 is the next one (stride 1), wrapped or zero likewise.
-    int sy2 = sy + 1;
-    bool row2_ok = true;
-    if (CIRCULAR != 0) {
-      sy2 -= sy2 >= h ? h : 0;
-    } else {
-      row2_ok = sy2 >= 0 && sy2 < h;
-    }
     int row2_base = row2_ok ? img * src_bs + sy2 * w : 0;
     int w_row = m0 * w_m_stride + ky * KSIZE;
     for (int c0 = 0; c0 < red; c0 += BLOCK) {

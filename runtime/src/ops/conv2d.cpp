@@ -1,9 +1,9 @@
 // conv2d: argument checks and dispatch plans for the forward pass and the three gradients.
 // Shaders, Cpu variant: conv2d_s1_vec4_cpu, conv2d_bwd_weight_s1_k3_vec4_cpu (3x3) and
 // conv2d_bwd_weight_s1_k1_vec4_cpu (1x1) (stride 1, width a multiple of 8: vec4 texel fetches),
-// conv2d_implicit_cpu and conv2d_bwd_weight_cpu (any
-// shape). Gpu variant, also the fallback without subgroups: conv2d_gemm_gpu. Both variants:
-// conv2d_reduce_splits (split-K second pass), conv2d_bwd_bias.
+// conv2d_implicit_cpu and conv2d_bwd_weight_cpu (any shape). Gpu variant, also the fallback
+// without subgroups: conv2d_gemm_gpu. Both variants: conv2d_reduce_splits (split-K second
+// pass), conv2d_bwd_bias.
 #include "tessera/ops/conv2d.hpp"
 
 #include <algorithm>
@@ -152,7 +152,7 @@ enum class WeightGradKernel { CpuVec4K3, CpuVec4K1, Cpu, Gpu };
 struct WeightGradPlan {
   WeightGradKernel kernel;
   uint32_t lanes;        // local size
-  Groups tiles;          // workgroups of one split (z: taps or kernel rows for the Cpu kernels)
+  Groups tiles;          // workgroups of one split (z: taps for the Cpu kernel, else 1)
   int64_t splits;
   int64_t split_units;   // pixels per split (CpuVec4K*: output rows per split)
 };
