@@ -7,10 +7,6 @@
 
 #include "commands.hpp"
 
-#if defined(__SANITIZE_ADDRESS__)
-#include <dlfcn.h>
-#endif
-
 namespace {
 
 void usage() {
@@ -28,11 +24,6 @@ void usage() {
 }  // namespace
 
 int main(int argc, char** argv) {
-#if defined(__SANITIZE_ADDRESS__)
-  // As in tests/main.cpp: keep the Vulkan driver and layer loaded so LeakSanitizer can name
-  // their process-lifetime allocations (suppressed by tools/lsan.supp).
-  for (const char* lib : {"libvulkan_lvp.so", "libVkLayer_khronos_validation.so"}) dlopen(lib, RTLD_NOW | RTLD_NODELETE);
-#endif
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
     usage();
     return argc < 2 ? 2 : 0;
