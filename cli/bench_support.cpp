@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -37,10 +38,14 @@ TorchRun run_bench_torch(const std::string& script, const std::string& args) {
     run.status = "unavailable: tools/bench_torch.py not found (run from the repository root)";
     return run;
   }
-  std::string cmd = "/usr/bin/python3 '" + script + "' " + args + " 2>&1";
+  // Debian's /usr/bin/python3 has python3-torch; TESSERA_PYTHON names another (a GPU machine's
+  // CUDA torch, tools/gpu/check.sh).
+  const char* env_python = std::getenv("TESSERA_PYTHON");
+  const std::string python = env_python && *env_python ? env_python : "/usr/bin/python3";
+  std::string cmd = "'" + python + "' '" + script + "' " + args + " 2>&1";
   FILE* pipe = popen(cmd.c_str(), "r");
   if (!pipe) {
-    run.status = "unavailable: could not start /usr/bin/python3";
+    run.status = "unavailable: could not start " + python;
     return run;
   }
   run.status = "unavailable: bench_torch.py printed nothing";
@@ -50,9 +55,10 @@ TorchRun run_bench_torch(const std::string& script, const std::string& args) {
     std::string tag, rest;
     in >> tag;
     if (tag == "TORCH") {
-      std::string version, threads;
-      in >> version >> threads;
+      std::string version, threads, device;
+      in >> version >> threads >> device;
       run.status = "torch " + version + ", " + threads + " threads";
+      if (!device.empty() && device != "cpu") run.status += ", on " + device;  // --device cuda
     } else if (tag == "TORCH_UNAVAILABLE") {
       std::getline(in, rest);
       run.status = "unavailable:" + rest;

@@ -9,6 +9,9 @@ usage: bench_torch.py FAMILY [--threads N] [--iters N] --case ID=SPEC [--case ID
 A SPEC is "pass,key=value,..." as written by cli/bench.cpp, e.g.
   conv:  fwd,N=8,Ci=64,Co=64,H=64,W=64,k=3,s=1,pad=zeros   (pass: fwd | bwd_data | bwd_weight)
   gemm:  mm,M=256,N=256,K=32,batch=32,ta=1,tb=0            (C = op(A) op(B); A stored [K,M] if ta)
+Every mode takes --device cpu|cuda (default: $TESSERA_TORCH_DEVICE, else cpu): on cuda the
+tensors and the model live on the GPU, every timing synchronises the device first, and the
+header says which GPU (tools/gpu/check.sh sets the variable when torch sees one).
 Prints one line per case, "RESULT <id> <median_ms> <min_ms>", after a header line
 "TORCH <version> <threads>", or a single "TORCH_UNAVAILABLE <reason>" line (exit code 0,
 so the caller can still print its own numbers). New families (e.g. gemm) add a builder to
@@ -76,11 +79,23 @@ def gemm_builder(torch, pass_name, p):
 BUILDERS = {"conv": conv_builder, "gemm": gemm_builder}
 
 
+DEVICE = "cpu"  # set by start_torch from --device
+
+
+def synchronize():
+    """Waits for queued GPU work, so that a wall-clock interval covers the kernels it launched."""
+    if DEVICE == "cuda":
+        import torch
+        torch.cuda.synchronize()
+
+
 def time_op(fn, iters):
-    fn()  # warm-up (oneDNN primitive creation)
+    fn()  # warm-up (oneDNN primitive creation, cuDNN autotuning)
+    synchronize()
     reps = 1
     start = time.perf_counter()
     fn()
+    synchronize()
     once = time.perf_counter() - start
     if once < 0.05:
         reps = max(1, min(50, int(0.05 / max(once, 1e-6))))
@@ -89,23 +104,45 @@ def time_op(fn, iters):
         start = time.perf_counter()
         for _ in range(reps):
             fn()
+        synchronize()
         samples.append((time.perf_counter() - start) / reps * 1e3)
     return statistics.median(samples), min(samples)
 
 
-def start_torch(threads):
-    """Imports torch, sets the thread count and seed and prints the "TORCH <version> <threads>"
-    header; tools/reference becomes importable. None (after "TORCH_UNAVAILABLE <reason>") when
-    torch cannot be imported: the caller exits 0 so tessera still prints its own numbers."""
+def add_device_argument(ap, model=False):
+    ap.add_argument("--device", choices=["cpu", "cuda"], default=os.environ.get("TESSERA_TORCH_DEVICE", "cpu"))
+    if model:
+        ap.add_argument("--compile", action="store_true", help="time torch.compile(model) instead of eager")
+
+
+def maybe_compile(torch, model, args):
+    return torch.compile(model) if args.compile else model
+
+
+def start_torch(threads, device="cpu"):
+    """Imports torch, sets the thread count, seed and default device and prints the
+    "TORCH <version> <threads> <device>" header; tools/reference becomes importable. None (after
+    "TORCH_UNAVAILABLE <reason>") when torch cannot be imported or has no such device: the
+    caller exits 0 so tessera still prints its own numbers."""
+    global DEVICE
     try:
         import torch
     except Exception as e:  # noqa: BLE001 - any import failure means "no torch"
         print("TORCH_UNAVAILABLE", str(e).replace("\n", " "))
         return None
+    if device == "cuda" and not torch.cuda.is_available():
+        print("TORCH_UNAVAILABLE", f"torch {torch.__version__} sees no CUDA device")
+        return None
+    DEVICE = device
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "reference"))
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    print("TORCH", torch.__version__, torch.get_num_threads(), flush=True)
+    name = "cpu"
+    if device == "cuda":
+        # New tensors and modules (the reference U-Net included) are created on the GPU.
+        torch.set_default_device("cuda")
+        name = "cuda:" + torch.cuda.get_device_name(0).replace(" ", "_")
+    print("TORCH", torch.__version__, torch.get_num_threads(), name, flush=True)
     return torch
 
 
@@ -118,14 +155,16 @@ def train_main(argv):
     ap.add_argument("--res", type=int, default=32)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--config", default="{}")
+    add_device_argument(ap, model=True)
     args = ap.parse_args(argv)
-    torch = start_torch(args.threads)
+    torch = start_torch(args.threads, args.device)
     if torch is None:
         return 0
     import unet
-    model = unet.UNet(json.loads(args.config))
-    opt = torch.optim.AdamW(model.parameters(), lr=2e-4)
-    c = model.config
+    eager = unet.UNet(json.loads(args.config))
+    opt = torch.optim.AdamW(eager.parameters(), lr=2e-4)
+    model = maybe_compile(torch, eager, args)
+    c = eager.config
     x0 = torch.rand(args.batch, c["in_channels"], args.res, args.res) * 2 - 1
     labels = torch.arange(args.batch) % max(1, c["num_classes"]) if c["num_classes"] else None
 
@@ -136,7 +175,7 @@ def train_main(argv):
         loss = torch.nn.functional.mse_loss(model(xt, t.float(), labels), eps)
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(eager.parameters(), 1.0)
         opt.step()
 
     median_ms, min_ms = time_op(step, max(1, args.iters))
@@ -159,14 +198,16 @@ def sample_main(argv):
     ap.add_argument("--steps", type=int, default=25)
     ap.add_argument("--guidance", type=float, default=1.0)
     ap.add_argument("--config", default="{}")
+    add_device_argument(ap, model=True)
     args = ap.parse_args(argv)
-    torch = start_torch(args.threads)
+    torch = start_torch(args.threads, args.device)
     if torch is None:
         return 0
     import samplers
     import unet
-    model = unet.UNet(json.loads(args.config)).eval()
-    c = model.config
+    eager = unet.UNet(json.loads(args.config)).eval()
+    c = eager.config
+    model = maybe_compile(torch, eager, args)
     sched = samplers.Schedule(c["schedule"], c["timesteps"])
     guided = c["num_classes"] > 0 and args.guidance != 1.0
     labels = None
@@ -203,6 +244,7 @@ def sample_main(argv):
             for _ in range(max(1, args.gen_iters)):  # already warm from the steps
                 start = time.perf_counter()
                 generate()
+                synchronize()
                 gen.append((time.perf_counter() - start) * 1e3)
             print("RESULT", f"gen_{res}", f"{statistics.median(gen):.6f}", f"{min(gen):.6f}", flush=True)
     return 0
@@ -218,8 +260,9 @@ def main():
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--iters", type=int, default=5)
     ap.add_argument("--case", action="append", default=[], help="ID=SPEC")
+    add_device_argument(ap)
     args = ap.parse_args()
-    torch = start_torch(args.threads)
+    torch = start_torch(args.threads, args.device)
     if torch is None:
         return 0
     for case in args.case:

@@ -32,6 +32,14 @@ else
   echo "skipped: /usr/bin/python3 cannot import torch"
 fi
 
+step "GPU check bundle, dry run on this device (docs/gpu.md)"
+# Built here, then run from a copy elsewhere, as on a GPU machine.
+tools/gpu/check.sh bundle build/gpu-bundle
+rm -rf build/gpu-bundle-copy build/gpu-check && cp -r build/gpu-bundle build/gpu-bundle-copy
+build/gpu-bundle-copy/check.sh run --out build/gpu-check --dry-run >/dev/null ||
+  { cat build/gpu-check/check.log; exit 1; }
+grep -A3 '^- device' build/gpu-check/report.md
+
 step "sanitizer build (ASan + UBSan)"
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DTESSERA_SANITIZE=ON >/dev/null
 ninja -C build-asan -j "$jobs" tessera_tests

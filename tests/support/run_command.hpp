@@ -30,15 +30,29 @@ inline CommandResult run_tessera(const std::string& args) {
   return run_command(std::string(TESSERA_BINARY_DIR) + "/tessera " + args);
 }
 
+// The Python that runs the PyTorch references: $TESSERA_PYTHON, else Debian's /usr/bin/python3
+// (python3-torch). A GPU machine's CUDA torch often lives in another Python (tools/gpu/check.sh).
+inline std::string reference_python() {
+  const char* p = std::getenv("TESSERA_PYTHON");
+  return p && *p ? p : "/usr/bin/python3";
+}
+
+// Where tools/reference is: $TESSERA_SOURCE_DIR (a relocated bundle, tools/gpu/bundle.sh), else the
+// source tree this binary was built from.
+inline std::string reference_source_dir() {
+  const char* p = std::getenv("TESSERA_SOURCE_DIR");
+  return p && *p ? p : TESSERA_SOURCE_DIR;
+}
+
 // Whether the reference tests can run; they GTEST_SKIP otherwise.
 inline bool python_has_torch() {
-  static bool ok = std::system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") == 0;
+  static bool ok = std::system((reference_python() + " -c 'import torch' >/dev/null 2>&1").c_str()) == 0;
   return ok;
 }
 
-// "/usr/bin/python3 SOURCE/tools/reference/SCRIPT ARGS".
+// "PYTHON SOURCE/tools/reference/SCRIPT ARGS".
 inline CommandResult run_python_reference(const std::string& script, const std::string& args) {
-  return run_command("/usr/bin/python3 " + std::string(TESSERA_SOURCE_DIR) + "/tools/reference/" + script + " " + args);
+  return run_command(reference_python() + " " + reference_source_dir() + "/tools/reference/" + script + " " + args);
 }
 
 }  // namespace tessera::testing
