@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "args.hpp"
 #include "bench_support.hpp"
 #include "commands.hpp"
 #include "tessera/arena.hpp"
@@ -37,8 +38,8 @@ namespace {
 
 struct BenchOptions {
   std::string family;
-  std::vector<int64_t> batches{1, 8, 32};
-  std::vector<int64_t> channels;     // empty: all
+  std::vector<int> batches{1, 8, 32};
+  std::vector<int> channels;         // empty: all
   std::vector<std::string> passes;   // empty: all
   int iters = 5;
   int threads = 0;                   // 0: hardware threads
@@ -79,17 +80,6 @@ std::vector<std::string> split(const std::string& s, char sep) {
   std::string item;
   while (std::getline(ss, item, sep))
     if (!item.empty()) out.push_back(item);
-  return out;
-}
-
-std::vector<int64_t> int_list(const std::string& s, const char* flag) {
-  std::vector<int64_t> out;
-  for (const auto& item : split(s, ',')) {
-    char* end = nullptr;
-    long long v = std::strtoll(item.c_str(), &end, 10);
-    if (!end || *end || v <= 0) throw Error(std::string("bench: ") + flag + " expects positive integers, got '" + s + "'");
-    out.push_back(v);
-  }
   return out;
 }
 
@@ -293,41 +283,25 @@ void usage() {
 }
 
 BenchOptions parse(const std::vector<std::string>& args) {
-  BenchOptions o;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    auto value = [&]() -> const std::string& {
-      if (i + 1 >= args.size()) throw Error("bench: " + a + " needs a value");
-      return args[++i];
-    };
-    if (a == "--help" || a == "-h") {
-      usage();
-      std::exit(0);
-    } else if (a == "--batch") {
-      o.batches = int_list(value(), "--batch");
-    } else if (a == "--channels") {
-      o.channels = int_list(value(), "--channels");
-    } else if (a == "--pass") {
-      o.passes = split(value(), ',');
-    } else if (a == "--iters") {
-      o.iters = static_cast<int>(int_list(value(), "--iters").at(0));
-    } else if (a == "--threads") {
-      o.threads = static_cast<int>(int_list(value(), "--threads").at(0));
-    } else if (a == "--json") {
-      o.json_path = value();
-    } else if (a == "--no-torch") {
-      o.torch = false;
-    } else if (a == "--torch-script") {
-      o.torch_script = value();
-    } else if (a == "--variant") {
-      o.variant = value();
-      if (o.variant != "cpu" && o.variant != "gpu") throw Error("bench: --variant is cpu or gpu, got " + o.variant);
-    } else if (!a.empty() && a[0] != '-' && o.family.empty()) {
-      o.family = a;
-    } else {
-      throw Error("bench: unknown argument '" + a + "' (see tessera bench --help)");
-    }
+  Args a(args, {"batch", "channels", "pass", "iters", "threads", "json", "torch-script", "variant"},
+         {"no-torch", "help"}, {"WHAT"});
+  if (a.has("help")) {
+    usage();
+    std::exit(0);
   }
+  BenchOptions o;
+  if (!a.positional().empty()) o.family = a.positional()[0];
+  o.batches = a.int_list("batch", o.batches, 1);
+  o.channels = a.int_list("channels", o.channels, 1);
+  o.passes = split(a.str("pass", ""), ',');
+  o.iters = static_cast<int>(a.integer("iters", o.iters, 1, 1'000'000));
+  o.threads = static_cast<int>(a.integer("threads", 0, 1, 1024));
+  o.json_path = a.str("json", "");
+  o.torch = !a.has("no-torch");
+  o.torch_script = a.str("torch-script", "");
+  o.variant = a.str("variant", "");
+  if (a.has("variant") && o.variant != "cpu" && o.variant != "gpu")
+    throw Error("bench: --variant is cpu or gpu, got " + shown(o.variant));
   if (o.family.empty()) {
     usage();
     throw Error("bench: say what to benchmark (conv, gemm, train or sample)");

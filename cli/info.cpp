@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "args.hpp"
 #include "commands.hpp"
 #include "tessera/error.hpp"
 #include "tessera/model_file.hpp"
@@ -13,11 +14,12 @@
 namespace tessera::cli {
 
 int info_main(const std::vector<std::string>& args) {
-  if (args.size() != 1 || args[0] == "--help") {
-    std::fprintf(stderr, "usage: tessera info MODEL.safetensors\n");
-    return args.size() == 1 ? 0 : 2;
+  Args a(args, {}, {"help"}, {"MODEL"});
+  if (a.has("help") || a.positional().empty()) {
+    std::fprintf(a.has("help") ? stdout : stderr, "usage: tessera info MODEL.safetensors\n");
+    return a.has("help") ? 0 : 2;
   }
-  const std::filesystem::path path = args[0];
+  const std::filesystem::path path = a.positional()[0];
   ModelInfo info = read_model_info(path);
   // Check the tensors too, without a device: a file that would not load is reported here.
   ParameterSet layout;

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "args.hpp"
 #include "commands.hpp"
 
 namespace {
@@ -18,7 +19,8 @@ void usage() {
                "  info MODEL         print a model file's config, classes and provenance\n"
                "  devices            list Vulkan devices and the one Tessera would use\n"
                "  bench [what]       time kernels on this device and PyTorch CPU side by side\n"
-               "run 'tessera <command> --help' for a command's options\n");
+               "run 'tessera <command> --help' for a command's options\n%s",
+               tessera::cli::kArgumentRules);
 }
 
 }  // namespace

@@ -8,9 +8,13 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <map>
+#include <optional>
+#include <set>
 
 #include "args.hpp"
 #include "commands.hpp"
+#include "stale_temporaries.hpp"
 #include "tessera/context.hpp"
 #include "tessera/error.hpp"
 #include "tessera/image_io.hpp"
@@ -32,15 +36,21 @@ const char* kUsage =
     "  --size WxH            output size, a multiple of the model's factor (default: training size)\n"
     "  --sampler ddpm|ddim|dpmpp2m  (default dpmpp2m)   --steps N (default 25)\n"
     "  --guidance W          classifier-free guidance weight, 1 = off (default 1)\n"
-    "  --eta E               DDIM noise, 0..1 (default 0)   --variance beta|beta_tilde (DDPM)\n"
+    "  --eta E               DDIM noise, 0..1 (default 0); only with --sampler ddim\n"
+    "  --variance beta|beta_tilde  DDPM noise variance (default beta_tilde); only with --sampler ddpm\n"
     "  --no-clip             do not clamp the x0 estimate to [-1, 1]\n"
     "  --init IMG --strength S   img2img: noise IMG to strength S (0..1) and denoise\n"
     "  --mask IMG            inpainting: white = generate, black = keep --init's pixel\n"
-    "  --out PATTERN.png     output path; {seed}, {index} and {class} are replaced\n"
-    "                        (default {class}-{seed}.png)\n"
+    "  --out PATTERN.png     output path; {seed}, {index} (0, 1, ... in the run) and {class}\n"
+    "                        are replaced (default {class}-{seed}.png); a pattern with neither\n"
+    "                        {seed} nor {index} gets -{index} before the extension when the run\n"
+    "                        writes several images. A pattern that gives two images one path is\n"
+    "                        refused, as is a folder that does not exist, before sampling starts\n"
     "  --grid                write all images as one grid PNG at --out (with --class all:\n"
-    "                        one row per class)\n"
-    "  --batch N             images generated together (default min(count, 4))\n";
+    "                        one row per class), when the last image is done\n"
+    "  --batch N             images generated together (default min(count, 4)); each batch's\n"
+    "                        images are written as soon as it finishes\n"
+    "Temporary files that interrupted writes left in the output folders are removed at start.\n";
 
 fs::path default_model_path() {
   std::error_code ec;
@@ -60,21 +70,19 @@ uint32_t class_label(const ModelInfo& info, const std::string& wanted) {
   if (info.config.num_classes == 0) throw Error("--class: this model is unconditional (it has no classes)");
   for (size_t i = 0; i < classes.size(); ++i)
     if (classes[i] == wanted) return static_cast<uint32_t>(i);
-  char* end = nullptr;
-  long index = std::strtol(wanted.c_str(), &end, 10);
-  if (!wanted.empty() && *end == '\0' && index >= 0 && index < info.config.num_classes)
-    return static_cast<uint32_t>(index);
-  throw Error("--class: unknown class '" + wanted + "'; this model's classes: " + list);
+  if (std::optional<long long> index = parse_integer(wanted, 0, info.config.num_classes - 1))
+    return static_cast<uint32_t>(*index);
+  throw Error("--class: unknown class " + shown(wanted) + "; this model's classes: " + list);
 }
 
 void parse_size(const std::string& text, int& width, int& height) {
-  int w = 0, h = 0;
-  char x = 0, extra = 0;
-  if (std::sscanf(text.c_str(), "%d%c%d%c", &w, &x, &h, &extra) != 3 || (x != 'x' && x != 'X') || w < 1 || h < 1 ||
-      w > 8192 || h > 8192)
-    throw Error("--size: expected WxH with 1 <= W, H <= 8192, e.g. 128x128; got '" + text + "'");
-  width = w;
-  height = h;
+  size_t x = text.find_first_of("xX");
+  std::optional<long long> w = parse_integer(std::string_view(text).substr(0, x), 1, 8192);
+  std::optional<long long> h =
+      x == std::string::npos ? std::nullopt : parse_integer(std::string_view(text).substr(x + 1), 1, 8192);
+  if (!w || !h) throw Error("--size: expected WxH with 1 <= W, H <= 8192, e.g. 128x128; got " + shown(text));
+  width = static_cast<int>(*w);
+  height = static_cast<int>(*h);
 }
 
 std::string replace_all(std::string s, const std::string& key, const std::string& value) {
@@ -82,15 +90,54 @@ std::string replace_all(std::string s, const std::string& key, const std::string
   return s;
 }
 
+bool has_placeholder(const std::string& pattern, const char* placeholder) {
+  return pattern.find(placeholder) != std::string::npos;
+}
+
 fs::path output_path(std::string pattern, int count, int index, uint64_t seed, const std::string& class_name) {
-  bool numbered = pattern.find("{seed}") != std::string::npos || pattern.find("{index}") != std::string::npos;
-  if (count > 1 && !numbered) {  // several images need several names
-    fs::path p(pattern);
+  if (count > 1 && !has_placeholder(pattern, "{seed}") && !has_placeholder(pattern, "{index}")) {
+    fs::path p(pattern);  // several images need several names
     pattern = (p.parent_path() / (p.stem().string() + "-{index}" + p.extension().string())).string();
   }
   pattern = replace_all(pattern, "{seed}", std::to_string(seed));
   pattern = replace_all(pattern, "{index}", std::to_string(index));
   return replace_all(pattern, "{class}", class_name);
+}
+
+// What an output path must be before sampling starts: a file name in a folder that exists,
+// not a folder itself.
+void check_output_path(const fs::path& path) {
+  std::error_code ec;
+  fs::path folder = path.parent_path().empty() ? fs::path(".") : path.parent_path();
+  if (!fs::is_directory(folder, ec))
+    throw Error("--out: the folder " + shown(folder.string()) + " of " + shown(path.string()) +
+                (fs::exists(folder, ec) ? " is not a folder" : " does not exist"));
+  if (!path.has_filename() || fs::is_directory(path, ec))
+    throw Error("--out: " + shown(path.string()) + " is a folder, not a file name");
+}
+
+// The path of every image of the run, image i at paths[i]; refuses a pattern that gives two
+// images one path (one would silently replace the other), naming the placeholders it lacks.
+std::vector<fs::path> output_paths(const std::string& pattern, const std::vector<uint64_t>& seeds,
+                                   const std::vector<std::string>& class_names) {
+  std::vector<fs::path> paths;
+  std::map<fs::path, size_t> first_user;
+  for (size_t i = 0; i < seeds.size(); ++i) {
+    paths.push_back(
+        output_path(pattern, static_cast<int>(seeds.size()), static_cast<int>(i), seeds[i], class_names[i]));
+    auto [it, unique] = first_user.emplace(paths.back().lexically_normal(), i);
+    if (unique) continue;
+    std::string missing;
+    for (const char* placeholder : {"{class}", "{seed}", "{index}"})
+      if (!has_placeholder(pattern, placeholder)) missing += std::string(missing.empty() ? "" : ", ") + placeholder;
+    auto describe = [&](size_t k) {
+      return "image " + std::to_string(k) + " (class " + class_names[k] + ", seed " + std::to_string(seeds[k]) + ")";
+    };
+    throw Error("--out " + shown(pattern) + " gives " + describe(it->second) + " and " + describe(i) +
+                " the same path " + shown(paths.back().string()) + "; the pattern lacks " + missing);
+  }
+  for (const fs::path& path : paths) check_output_path(path);
+  return paths;
 }
 
 // Inpainting mask from a grayscale/colour image: luminance 1 (white) = generate, 0 = keep.
@@ -123,12 +170,16 @@ int sample_main(const std::vector<std::string>& argv) {
     std::fputs(kUsage, stdout);
     return 0;
   }
-  if (!a.positional().empty()) throw Error("unexpected argument '" + a.positional()[0] + "' (see --help)");
   SamplerOptions o;
   std::string sampler_name = a.str("sampler", "dpmpp2m");
   auto kind = parse_sampler_kind(sampler_name);
   if (!kind) throw Error("--sampler: unknown sampler '" + sampler_name + "' (ddpm, ddim or dpmpp2m)");
   o.kind = *kind;
+  if (a.has("eta") && o.kind != SamplerKind::Ddim)
+    throw Error("--eta is the ddim sampler's noise; this run's sampler is " + sampler_name + " (add --sampler ddim)");
+  if (a.has("variance") && o.kind != SamplerKind::Ddpm)
+    throw Error("--variance is the ddpm sampler's noise variance; this run's sampler is " + sampler_name +
+                " (add --sampler ddpm)");
   o.steps = static_cast<int>(a.integer("steps", 25, 1, 1000));
   o.guidance = a.number("guidance", 1.0, 0.0, 100.0);
   o.eta = a.number("eta", 0.0, 0.0, 1.0);
@@ -142,6 +193,7 @@ int sample_main(const std::vector<std::string>& argv) {
   const uint64_t seed = static_cast<uint64_t>(a.integer("seed", 0, 0, INT64_MAX));
   const int batch = static_cast<int>(a.integer("batch", std::min(count, 4), 1, 256));
   const std::string out_pattern = a.str("out", "");
+  if (a.has("out") && out_pattern.empty()) throw Error("--out is empty");
 
   // Inputs are read and checked before the device starts: bad arguments fail fast.
   fs::path model_path = a.has("model") ? fs::path(a.str("model", "")) : default_model_path();
@@ -158,6 +210,19 @@ int sample_main(const std::vector<std::string>& argv) {
   auto class_name = [&](uint32_t label) { return config.num_classes > 0 ? info.classes.at(label) : "sample"; };
   const std::string run_name = all_classes ? "all" : class_name(job_labels.front());
   const int images_total = static_cast<int>(job_labels.size());
+  const bool grid = a.has("grid");
+  // Where each image goes, checked before anything is sampled.
+  std::vector<uint64_t> job_seeds;
+  std::vector<std::string> job_class_names;
+  for (int i = 0; i < images_total; ++i) {
+    job_seeds.push_back(seed + uint64_t(i % count));
+    job_class_names.push_back(class_name(job_labels[i]));
+  }
+  const fs::path grid_path = out_pattern.empty() ? fs::path(run_name + "-grid.png") : fs::path(out_pattern);
+  const std::vector<fs::path> paths =
+      grid ? std::vector<fs::path>{grid_path}
+           : output_paths(out_pattern.empty() ? "{class}-{seed}.png" : out_pattern, job_seeds, job_class_names);
+  if (grid) check_output_path(grid_path);
   Image init, mask;
   if (a.has("init")) {
     init = load_image(a.str("init", ""));
@@ -185,6 +250,10 @@ int sample_main(const std::vector<std::string>& argv) {
   if (config.num_classes == 0 && o.guidance != 1.0)
     throw Error("--guidance needs a class-conditional model; this one is unconditional");
 
+  std::set<fs::path> folders;
+  for (const fs::path& path : paths) folders.insert(path.parent_path().empty() ? fs::path(".") : path.parent_path());
+  remove_stale_temporaries({folders.begin(), folders.end()});
+
   auto ctx = Context::create();
   std::fprintf(stderr, "device: %s (%s)\n", ctx->info().name.c_str(), ctx->info().selection_reason.c_str());
   LoadedModel model = load_model(*ctx, model_path);
@@ -197,7 +266,8 @@ int sample_main(const std::vector<std::string>& argv) {
   const bool tty = ::isatty(STDERR_FILENO);
   const int chunks = (images_total + run_batch - 1) / run_batch;
   const int total_steps = chunks * sampler.steps_total();
-  std::vector<float> all;
+  const size_t per_image = static_cast<size_t>(3) * width * height;
+  std::vector<float> grid_images;  // --grid only: the grid needs every image
   std::vector<float> keep = a.has("mask") ? keep_from_mask(mask) : std::vector<float>{};
   auto start_time = std::chrono::steady_clock::now();
   int steps_done = 0;
@@ -215,29 +285,28 @@ int sample_main(const std::vector<std::string>& argv) {
     while (sampler.step()) {
       ++steps_done;
       double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_time).count();
-      if (tty || steps_done == total_steps) print_progress(steps_done, total_steps, elapsed / steps_done, tty);
+      // Without a terminal (logs), one line per batch.
+      if (tty || sampler.done()) print_progress(steps_done, total_steps, elapsed / steps_done, tty);
     }
+    if (tty && sampler.steps_total() > 0) std::fputc('\n', stderr);
     auto images = sampler.image();
-    size_t per_image = images.size() / run_batch;
-    int keep_count = std::min(run_batch, images_total - chunk * run_batch);
-    all.insert(all.end(), images.begin(), images.begin() + per_image * keep_count);
-  }
-  if (tty && total_steps > 0) std::fputc('\n', stderr);
-
-  size_t per_image = static_cast<size_t>(3) * width * height;
-  if (a.has("grid")) {
-    fs::path path = out_pattern.empty() ? fs::path(run_name + "-grid.png") : fs::path(out_pattern);
-    int columns = all_classes ? count : static_cast<int>(std::ceil(std::sqrt(double(count))));
-    save_image_grid(path, all, images_total, width, height, columns);
-    std::printf("%s\n", path.string().c_str());
-  } else {
-    for (int i = 0; i < images_total; ++i) {
-      fs::path path = output_path(out_pattern.empty() ? "{class}-{seed}.png" : out_pattern, images_total, i,
-                                  seed + uint64_t(i % count), class_name(job_labels[i]));
-      std::span<const float> planes(all.data() + per_image * i, per_image);
+    // Written now, so that a killed run keeps what it finished and memory does not grow with --count.
+    for (int i = 0; i < run_batch && chunk * run_batch + i < images_total; ++i) {
+      std::span<const float> planes(images.data() + per_image * i, per_image);
+      if (grid) {
+        grid_images.insert(grid_images.end(), planes.begin(), planes.end());
+        continue;
+      }
+      const fs::path& path = paths[chunk * run_batch + i];
       save_png(path, planes_to_rgba8(planes, width, height), width, height);
       std::printf("%s\n", path.string().c_str());
+      std::fflush(stdout);
     }
+  }
+  if (grid) {
+    int columns = all_classes ? count : static_cast<int>(std::ceil(std::sqrt(double(count))));
+    save_image_grid(grid_path, grid_images, images_total, width, height, columns);
+    std::printf("%s\n", grid_path.string().c_str());
   }
   if (auto messages = ctx->validation_messages(); !messages.empty()) {
     for (const auto& m : messages) std::fprintf(stderr, "vulkan validation: %s\n", m.c_str());

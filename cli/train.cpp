@@ -14,6 +14,7 @@
 
 #include "args.hpp"
 #include "commands.hpp"
+#include "stale_temporaries.hpp"
 #include "tessera/context.hpp"
 #include "tessera/dataset.hpp"
 #include "tessera/error.hpp"
@@ -121,6 +122,7 @@ int train_main(const std::vector<std::string>& argv) {
   fs::path out = a.str("out", "train-out");
   fs::path checkpoint_path = out / "checkpoint.safetensors", model_path = out / "model.safetensors";
   fs::create_directories(out / "samples");
+  remove_stale_temporaries({out, out / "samples"});
 
   Options opt;
   ModelInfo info;
