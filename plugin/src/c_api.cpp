@@ -1,6 +1,6 @@
 // The C boundary: every tsr_ function validates its arguments, resolves generation-checked
-// handles, takes the context's lock, and converts every exception into a tsr_result plus the
-// calling thread's last-error text. Nothing thrown inside gets out.
+// handles, takes the context's work or status lock, and converts every exception into a
+// tsr_result plus the calling thread's last-error text. Nothing thrown inside gets out.
 #include <unistd.h>
 
 #include <algorithm>

@@ -200,6 +200,7 @@ void ContextState::submit_batch(double budget_ms) {
   for (auto& job : jobs) {
     if (full) break;
     if (job->status != TSR_JOB_QUEUED && job->status != TSR_JOB_RUNNING) continue;
+    const size_t before = batch.size();  // batch and commands grow together
     try {
       if (job->status == TSR_JOB_QUEUED) {
         begin(*job, false);
@@ -222,10 +223,10 @@ void ContextState::submit_batch(double budget_ms) {
           break;
         }
       }
-    } catch (const VulkanError& e) {
-      if (e.result() == VK_ERROR_DEVICE_LOST) throw;
-      fail(*job, e.what());
     } catch (const std::exception& e) {
+      if (auto* v = dynamic_cast<const VulkanError*>(&e); v && v->result() == VK_ERROR_DEVICE_LOST) throw;
+      batch.resize(before);  // a failed job's sampler goes: none of its commands may be submitted
+      commands.resize(before);
       fail(*job, e.what());
     }
   }

@@ -10,10 +10,12 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <fstream>
 #include <future>
 #include <thread>
 
 #include "plugin/host_device.hpp"
+#include "support/run_command.hpp"
 
 namespace tessera::testing {
 namespace {
@@ -327,6 +329,32 @@ TEST(PluginConcurrency, PrepareBuildsThePlanBeforeTheFirstTick) {
   EXPECT_EQ(tsr_context_destroy(ctx), TSR_SUCCESS);
   EXPECT_EQ(tsr_tick_async(ctx, 1, nullptr), TSR_ERROR_INVALID_HANDLE);
   sink.expect_no_validation_messages();
+}
+
+// The C example's two frame loops (the measurement docs/plugin.md quotes): the same image, the
+// async loop's ticks leaving steps running, and the tick cost line.
+TEST(PluginConcurrency, CExampleRunsBlockingAndAsyncTicksToTheSameImage) {
+  const fs::path dir = plugin_model_path().parent_path();
+  std::vector<uint8_t> images[2];
+  const char* modes[2] = {"blocking", "async"};
+  for (int i = 0; i < 2; ++i) {
+    const fs::path out = dir / (std::string("host_c_") + modes[i] + ".png");
+    CommandResult r = run_command(std::string(TESSERA_BINARY_DIR) + "/tessera_host_c " +
+                                  plugin_model_path().string() + " " + out.string() + " wood 5 6 " + modes[i]);
+    ASSERT_EQ(r.status, 0) << r.output;
+    EXPECT_TRUE(contains(r.output, "progress 6/6")) << r.output;
+    EXPECT_TRUE(contains(r.output, "tsr_job_prepare: ")) << r.output;
+    EXPECT_TRUE(contains(r.output, std::string(modes[i]) + " ticks: ")) << r.output;
+    EXPECT_TRUE(contains(r.output, "calling thread per tick: CPU mean")) << r.output;
+    if (i == 1) {
+      EXPECT_TRUE(contains(r.output, "frame 0: 0 step(s)")) << "the first async tick collects nothing\n" << r.output;
+      EXPECT_TRUE(contains(r.output, " 1 running")) << r.output;
+    }
+    std::ifstream f(out, std::ios::binary);
+    images[i].assign(std::istreambuf_iterator<char>(f), {});
+    EXPECT_FALSE(images[i].empty());
+  }
+  EXPECT_EQ(images[0], images[1]) << "the async loop wrote another PNG";
 }
 
 }  // namespace
