@@ -90,8 +90,9 @@ std::string default_cache_dir() {
 
 // A host's device must give Tessera Vulkan 1.2 (SPIR-V 1.5 shaders, timeline semaphores) and
 // have the features the host claims. The instance's apiVersion cannot be queried, but it caps the
-// core commands a device exposes: vkGetDeviceProcAddr returns NULL for a 1.2 command when the
-// instance was created for 1.0 or 1.1. Whether a claimed feature was *enabled* cannot be
+// core commands a device exposes: by the spec's vkGetDeviceProcAddr table, a core command above
+// the requested version is NULL (checked on lavapipe with and without the validation layer:
+// vkWaitSemaphores is NULL under a 1.0 instance). Whether a claimed feature was *enabled* cannot be
 // queried either; only that the device supports it (a validation layer on the host's instance
 // reports a claimed timeline semaphore that was not enabled, at the context's first semaphore).
 void require_vulkan_1_2(const ExternalDevice& ext) {
