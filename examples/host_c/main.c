@@ -12,6 +12,7 @@
  * With TESSERA_VALIDATION=1 the validation layer is enabled and any message fails the run.
  */
 #define _POSIX_C_SOURCE 199309L /* clock_gettime */
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -290,11 +290,12 @@ TSR_API tsr_result tsr_tick(tsr_context context, double budget_ms, tsr_tick_stat
  * the GPU has finished them (progress, results, timestamps; never waits), then, when none are
  * left running, submits new steps in one vkQueueSubmit: whole steps whose expected GPU time
  * (measured earlier) fits budget_ms, at least one, and a single step while its cost is not yet
- * known (always, on a queue without timestamps). It returns without waiting for them. A job's first step also builds its sampler on
- * the calling thread unless tsr_job_prepare() did. The finishing tick reads the result back.
- * When another thread is inside a call on the context, it returns TSR_SUCCESS at once with
- * stats.busy = 1. Calls that need a job's running steps to end (tsr_job_cancel,
- * tsr_job_destroy, tsr_job_read_preview, tsr_tick, tsr_context_destroy) wait for them. */
+ * known (always, on a queue without timestamps). It returns without waiting for them. A
+ * job's first step also builds its sampler on the calling thread unless tsr_job_prepare() did.
+ * The finishing tick reads the result back. When another thread is inside a call on the
+ * context, it returns TSR_SUCCESS at once with stats.busy = 1. Calls that need a job's
+ * running steps to end (tsr_job_cancel, tsr_job_destroy, tsr_job_read_preview, tsr_tick,
+ * tsr_context_destroy) wait for them. */
 TSR_API tsr_result tsr_tick_async(tsr_context context, double budget_ms, tsr_tick_stats* out_stats);
 
 /* Since 1.2. Builds a queued job's sampler now (device memory, command recording and, on a

@@ -339,8 +339,8 @@ TEST(PluginConcurrency, CExampleRunsBlockingAndAsyncTicksToTheSameImage) {
   const char* modes[2] = {"blocking", "async"};
   for (int i = 0; i < 2; ++i) {
     const fs::path out = dir / (std::string("host_c_") + modes[i] + ".png");
-    CommandResult r = run_command(std::string(TESSERA_BINARY_DIR) + "/tessera_host_c " +
-                                  plugin_model_path().string() + " " + out.string() + " wood 5 6 " + modes[i]);
+    CommandResult r = run_command(std::string(TESSERA_BINARY_DIR) + "/tessera_host_c " + plugin_model_path().string() +
+                                  " " + out.string() + " wood 5 6 " + modes[i]);
     ASSERT_EQ(r.status, 0) << r.output;
     EXPECT_TRUE(contains(r.output, "progress 6/6")) << r.output;
     EXPECT_TRUE(contains(r.output, "tsr_job_prepare: ")) << r.output;
