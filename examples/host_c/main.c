@@ -1,16 +1,22 @@
 /* A minimal engine host of the Tessera C API.
  *
  * It creates its own Vulkan 1.2 instance and device (as an engine would), hands them to
- * Tessera, queues one texture and then "renders frames": each frame gives Tessera a 4 ms GPU
- * budget with tsr_tick() and could draw the progressive preview. When the job is done the
- * result is written as a PNG.
+ * Tessera, queues one texture, prepares its plan (tsr_job_prepare, what a loading screen
+ * would do) and then "renders frames": each frame gives Tessera a 4 ms GPU budget with
+ * tsr_tick() (TICK "blocking", the default) or tsr_tick_async() (TICK "async": submit and
+ * return, collect next frame) and could draw the progressive preview. When the job is done
+ * the result is written as a PNG. At the end it prints what the ticks cost the calling thread
+ * (CPU time and wall time per tick), the numbers docs/plugin.md quotes.
  *
- * usage: tessera_host_c MODEL.safetensors OUT.png [CLASS] [SEED] [STEPS]
+ * usage: tessera_host_c MODEL.safetensors OUT.png [CLASS] [SEED] [STEPS] [TICK]
  * With TESSERA_VALIDATION=1 the validation layer is enabled and any message fails the run.
  */
+#define _POSIX_C_SOURCE 199309L /* clock_gettime */
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <vulkan/vulkan.h>
 
@@ -40,6 +46,12 @@ static int queue_locked = 0;
 static void lock_queue(void* user) { (void)user, ++queue_locked; }
 static void unlock_queue(void* user) { (void)user, --queue_locked; }
 
+static double now_ms(clockid_t clock) {
+  struct timespec t;
+  clock_gettime(clock, &t);
+  return t.tv_sec * 1e3 + t.tv_nsec * 1e-6;
+}
+
 #define CHECK_TSR(call)                                                                           \
   do {                                                                                            \
     tsr_result r_ = (call);                                                                       \
@@ -51,7 +63,12 @@ static void unlock_queue(void* user) { (void)user, --queue_locked; }
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    fprintf(stderr, "usage: %s MODEL.safetensors OUT.png [CLASS] [SEED] [STEPS]\n", argv[0]);
+    fprintf(stderr, "usage: %s MODEL.safetensors OUT.png [CLASS] [SEED] [STEPS] [blocking|async]\n", argv[0]);
+    return 2;
+  }
+  const int async = argc > 6 && strcmp(argv[6], "async") == 0;
+  if (argc > 6 && !async && strcmp(argv[6], "blocking") != 0) {
+    fprintf(stderr, "TICK must be 'blocking' or 'async', not '%s'\n", argv[6]);
     return 2;
   }
   const char* validation_env = getenv("TESSERA_VALIDATION");
@@ -149,20 +166,37 @@ int main(int argc, char** argv) {
   gd.steps = argc > 5 ? (uint32_t)atoi(argv[5]) : 0;
   tsr_job job;
   CHECK_TSR(tsr_generate_submit(ctx, &gd, &job));
+  double prepare_ms = now_ms(CLOCK_MONOTONIC);
+  CHECK_TSR(tsr_job_prepare(job)); /* the sampler's CPU work now, not in the first frame */
+  printf("tsr_job_prepare: %.1f ms\n", now_ms(CLOCK_MONOTONIC) - prepare_ms);
 
   /* --- the frame loop ------------------------------------------------------------------------- */
   tsr_job_status status = TSR_JOB_QUEUED;
   int frame = 0;
+  double cpu_sum = 0, cpu_max = 0, wall_sum = 0, wall_max = 0;
   while (status == TSR_JOB_QUEUED || status == TSR_JOB_RUNNING) {
     tsr_tick_stats stats;
     memset(&stats, 0, sizeof stats);
     stats.struct_size = sizeof stats;
-    CHECK_TSR(tsr_tick(ctx, 4.0, &stats));
+    double cpu = now_ms(CLOCK_THREAD_CPUTIME_ID), wall = now_ms(CLOCK_MONOTONIC);
+    CHECK_TSR(async ? tsr_tick_async(ctx, 4.0, &stats) : tsr_tick(ctx, 4.0, &stats));
+    cpu = now_ms(CLOCK_THREAD_CPUTIME_ID) - cpu;
+    wall = now_ms(CLOCK_MONOTONIC) - wall;
+    cpu_sum += cpu, wall_sum += wall;
+    cpu_max = cpu > cpu_max ? cpu : cpu_max;
+    wall_max = wall > wall_max ? wall : wall_max;
     uint32_t done = 0, total = 0;
     CHECK_TSR(tsr_job_get_progress(job, &done, &total));
     CHECK_TSR(tsr_job_get_status(job, &status));
-    printf("frame %d: %u step(s), %.2f ms GPU, progress %u/%u\n", frame++, stats.steps_run, stats.gpu_ms, done, total);
+    printf("frame %d: %u step(s), %.2f ms GPU, %u running, progress %u/%u\n", frame++, stats.steps_run, stats.gpu_ms,
+           stats.steps_submitted, done, total);
+    if (async) { /* the rest of the frame: the GPU works meanwhile */
+      struct timespec frame_time = {0, 4000000};
+      nanosleep(&frame_time, NULL);
+    }
   }
+  printf("%s ticks: %d, calling thread per tick: CPU mean %.3f ms max %.3f ms, wall mean %.3f ms max %.3f ms\n",
+         async ? "async" : "blocking", frame, cpu_sum / frame, cpu_max, wall_sum / frame, wall_max);
   if (status != TSR_JOB_DONE) {
     unsigned char probe[4];
     tsr_result r = tsr_job_read_pixels(job, probe, sizeof probe, 0); /* says why: cancelled or failed */

@@ -23,16 +23,31 @@
  *   only while the time used plus the last step's time fits the budget. A tick runs at least
  *   one step, so every job progresses, and overruns the budget by less than one step; it never
  *   runs a whole generation unless the budget allows it. A tick waits for the steps it submits.
+ *   tsr_tick_async() (since 1.2) does the same without waiting: it submits the steps that fit
+ *   the budget and returns; the next tick collects them. tsr_job_prepare() (since 1.2) builds a
+ *   job's sampler ahead of its first tick (e.g. on a loading thread).
  *
  * Thread-safety
  *   - Every function may be called from any thread.
- *   - Calls on one context, its models and its jobs are serialised by a lock per context:
- *     e.g. tsr_job_get_status() on another thread waits while tsr_tick() runs that
- *     context's steps. Different contexts never wait for each other.
+ *   - Queries never wait for other calls: tsr_job_get_status(), tsr_job_get_progress(),
+ *     tsr_job_read_pixels() and tsr_context_get_device_name() take only a short per-context
+ *     status lock, which Tessera never holds across a GPU wait or the queue lock. They may be
+ *     called at any time, also while holding your queue lock and while another thread is
+ *     inside tsr_tick() (since 1.2; before, they waited for the running tick).
+ *   - Every other call on one context, its models and its jobs is serialised by the context's
+ *     work lock: e.g. tsr_job_cancel() waits while tsr_tick() runs that context's steps.
+ *     tsr_tick_async() never waits for it: when another thread holds it, the tick does nothing
+ *     and says so (tsr_tick_stats.busy). Different contexts never wait for each other.
+ *   - The queue lock (tsr_vulkan_device.lock_queue): Tessera calls it with its work lock held
+ *     and never takes any lock of its own while it holds yours. So, holding your queue lock,
+ *     call only the queries above (and the functions that take no handle); any other call may
+ *     need the queue itself (tsr_tick*, tsr_job_prepare, tsr_model_load, tsr_job_read_preview,
+ *     tsr_job_get_vk_image, tsr_job_copy_to_vk_image, tsr_job_cancel, tsr_job_destroy,
+ *     tsr_context_destroy, ...) and deadlocks.
  *   - tsr_get_last_error() is per thread: it describes the last tsr_ call made on the
  *     calling thread ("" after a success).
  *   - Callbacks (queue lock, log) are called on the thread of the tsr_ call that causes them,
- *     with the context's lock held: they must not call into Tessera.
+ *     with the context's work lock held: they must not call into Tessera.
  *   - Destroying a context while another thread is inside a call on it is safe: that call
  *     either finishes first or returns TSR_ERROR_INVALID_HANDLE.
  */
@@ -60,7 +75,7 @@ extern "C" {
 
 /* ---- version -------------------------------------------------------------------------- */
 #define TSR_VERSION_MAJOR 1 /* changes when the ABI breaks */
-#define TSR_VERSION_MINOR 1 /* additions (new functions, fields appended to descs) */
+#define TSR_VERSION_MINOR 2 /* additions (new functions, fields appended to descs) */
 #define TSR_VERSION_PATCH 0
 #define TSR_MAKE_VERSION(major, minor, patch) \
   ((((uint32_t)(major)) << 22) | (((uint32_t)(minor)) << 12) | ((uint32_t)(patch)))
@@ -121,8 +136,14 @@ typedef enum tsr_vulkan_feature_bits {
 } tsr_vulkan_feature_bits;
 
 /* The host's Vulkan objects. Tessera never destroys them and never creates a second instance.
- * The device must be Vulkan 1.2; the queue family must support compute. The host destroys
- * them only after tsr_context_destroy() returns. */
+ * The instance must be created with VkApplicationInfo.apiVersion >= VK_API_VERSION_1_2 and the
+ * physical device must support 1.2; the queue family must support compute. Vulkan 1.1 with
+ * VK_KHR_timeline_semaphore is not supported. tsr_context_create() refuses a 1.0/1.1 instance
+ * (seen as a device without the 1.2 commands), a 1.0/1.1 device, and features claimed that the
+ * device does not support, with TSR_ERROR_UNSUPPORTED. Whether a claimed feature was enabled
+ * on the VkDevice cannot be queried: a validation layer on your instance reports a claimed but
+ * disabled timelineSemaphore when the context is created. The host destroys the objects only
+ * after tsr_context_destroy() returns. */
 typedef struct tsr_vulkan_device {
   VkInstance instance;
   VkPhysicalDevice physical_device;
@@ -142,7 +163,10 @@ typedef struct tsr_vulkan_device {
 } tsr_vulkan_device;
 
 typedef enum tsr_context_flag_bits {
-  TSR_CONTEXT_VALIDATION = 1u << 0, /* own device: enable VK_LAYER_KHRONOS_validation (also TESSERA_VALIDATION=1) */
+  /* Own device: enable VK_LAYER_KHRONOS_validation (also TESSERA_VALIDATION=1). With a host
+   * device it is refused (TSR_ERROR_INVALID_ARGUMENT): enable the layer on your own instance,
+   * which then validates Tessera's calls too. */
+  TSR_CONTEXT_VALIDATION = 1u << 0,
   TSR_CONTEXT_FLAG_MAX_ENUM = 0x7fffffff
 } tsr_context_flag_bits;
 
@@ -153,7 +177,9 @@ typedef struct tsr_context_desc {
   tsr_vulkan_device vulkan;
   /* Own device: index ("1") or name substring ("nvidia"); NULL = TESSERA_DEVICE, else the best device type. */
   const char* device;
-  /* Where compiled pipelines are cached; NULL = TESSERA_PIPELINE_CACHE or ~/.cache/tessera; "none" = off. */
+  /* Where compiled pipelines are cached; NULL = TESSERA_PIPELINE_CACHE or ~/.cache/tessera; "none" = off.
+   * A folder given here must be writable (it is created if missing), else TSR_ERROR_IO. A
+   * default folder that is not writable only costs the cache: a warning is logged. */
   const char* pipeline_cache_dir;
   /* Messages: which device was chosen and why, Vulkan validation output. NULL = stderr. */
   tsr_log_fn log;
@@ -249,12 +275,34 @@ typedef struct tsr_tick_stats {
   uint32_t jobs_pending; /* queued or running after the tick */
   double gpu_ms;         /* GPU time of the steps run (timestamp queries) */
   double max_step_ms;    /* the longest of those steps: a tick overruns its budget by less than this */
+  /* Since 1.2 (tsr_tick_async). steps_run, gpu_ms and max_step_ms then count the steps this
+   * tick collected (finished on the GPU since the last tick). */
+  uint32_t steps_submitted; /* steps left running on the GPU after the tick; a later tick collects them */
+  uint32_t busy;            /* 1: another thread held the context, so this tick did nothing (all else 0) */
 } tsr_tick_stats;
 
 /* Advances queued jobs within budget_ms of GPU time (> 0): at least one step when any job is
  * pending, then more while the next step's expected time still fits. out_stats may be NULL.
  * A job that fails is marked TSR_JOB_FAILED (the tick itself still succeeds). */
 TSR_API tsr_result tsr_tick(tsr_context context, double budget_ms, tsr_tick_stats* out_stats);
+
+/* Since 1.2. The non-blocking tick: first collects the steps the previous tick submitted, if
+ * the GPU has finished them (progress, results, timestamps; never waits), then, when none are
+ * left running, submits new steps in one vkQueueSubmit: whole steps whose expected GPU time
+ * (measured earlier) fits budget_ms, at least one, and a single step while its cost is not yet
+ * known (always, on a queue without timestamps). It returns without waiting for them. A
+ * job's first step also builds its sampler on the calling thread unless tsr_job_prepare() did.
+ * The finishing tick reads the result back. When another thread is inside a call on the
+ * context, it returns TSR_SUCCESS at once with stats.busy = 1. Calls that need a job's
+ * running steps to end (tsr_job_cancel, tsr_job_destroy, tsr_job_read_preview, tsr_tick,
+ * tsr_context_destroy) wait for them. */
+TSR_API tsr_result tsr_tick_async(tsr_context context, double budget_ms, tsr_tick_stats* out_stats);
+
+/* Since 1.2. Builds a queued job's sampler now (device memory, command recording and, on a
+ * context's first use, compute pipelines), so that its first tick only runs steps. Holds the
+ * context while it works: call it from a loading thread, where a tsr_tick_async() meanwhile
+ * returns busy. Does nothing for a job already running or finished. */
+TSR_API tsr_result tsr_job_prepare(tsr_job job);
 
 typedef enum tsr_job_status {
   TSR_JOB_QUEUED = 0,

@@ -1,10 +1,14 @@
 // The C boundary: every tsr_ function validates its arguments, resolves generation-checked
-// handles, takes the context's lock, and converts every exception into a tsr_result plus the
-// calling thread's last-error text. Nothing thrown inside gets out.
+// handles, takes the context's work or status lock, and converts every exception into a
+// tsr_result plus the calling thread's last-error text. Nothing thrown inside gets out.
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <new>
 #include <string>
@@ -128,6 +132,12 @@ void write_out(Out* dst, const Out& value, const char* type) {
   dst->struct_size = size;
 }
 
+// Which of a context's locks a call takes (see ContextState): the work lock, or for queries
+// only the status lock.
+using ContextLock = std::mutex ContextState::*;
+constexpr ContextLock kWork = &ContextState::mutex;
+constexpr ContextLock kStatus = &ContextState::status_mutex;
+
 // A looked-up object with its context locked. Member order matters: the object reference is
 // dropped before the lock, so a last reference never frees device memory unlocked.
 template <class T>
@@ -140,7 +150,7 @@ struct Locked {
   ~Locked() {
     object.reset();
     try {
-      if (state && lock.owns_lock()) state->flush_validation_messages();
+      if (state && lock.owns_lock() && lock.mutex() == &state->mutex) state->flush_validation_messages();
     } catch (...) {  // no memory to format a log line: the messages stay for the next call
     }
   }
@@ -150,27 +160,31 @@ std::string stale(const char* kind) {
   return std::string("invalid ") + kind + " handle (zero, already destroyed, or its context was destroyed)";
 }
 
-void lock_context(const std::shared_ptr<ContextState>& state, std::unique_lock<std::mutex>& lock, const char* kind) {
-  lock = std::unique_lock<std::mutex>(state->mutex);
+// With try_only, a lock held by another thread is not waited for: `lock` is then left unowned.
+void lock_context(const std::shared_ptr<ContextState>& state, std::unique_lock<std::mutex>& lock, const char* kind,
+                  ContextLock which, bool try_only = false) {
+  lock = try_only ? std::unique_lock<std::mutex>((*state).*which, std::try_to_lock)
+                  : std::unique_lock<std::mutex>((*state).*which);
+  if (!lock.owns_lock()) return;
   require(!state->destroyed, TSR_ERROR_INVALID_HANDLE, stale(kind));
 }
 
-Locked<ContextState> find_context(tsr_context c) {
+Locked<ContextState> find_context(tsr_context c, ContextLock which = kWork, bool try_only = false) {
   Locked<ContextState> l;
   l.state = contexts().find(c.id);
   require(l.state != nullptr, TSR_ERROR_INVALID_HANDLE, stale("context"));
-  lock_context(l.state, l.lock, "context");
+  lock_context(l.state, l.lock, "context", which, try_only);
   return l;
 }
 
 template <class T>
-Locked<T> find_owned(HandlePool<T>& pool, uint64_t id, const char* kind) {
+Locked<T> find_owned(HandlePool<T>& pool, uint64_t id, const char* kind, ContextLock which = kWork) {
   Locked<T> l;
   std::shared_ptr<T> object = pool.find(id);
   require(object != nullptr, TSR_ERROR_INVALID_HANDLE, stale(kind));
   l.state = object->owner.lock();
   require(l.state != nullptr, TSR_ERROR_INVALID_HANDLE, stale(kind));
-  lock_context(l.state, l.lock, kind);
+  lock_context(l.state, l.lock, kind, which);
   // Destroyed by another thread between the lookup and the lock?
   require(pool.find(id) == object, TSR_ERROR_INVALID_HANDLE, stale(kind));
   l.object = std::move(object);
@@ -287,6 +301,30 @@ GenerateRequest make_request(const ModelInfo& info, const tsr_generate_desc& d) 
   return r;
 }
 
+void check_tick_arguments(double budget_ms, const tsr_tick_stats* out_stats) {
+  require(std::isfinite(budget_ms) && budget_ms > 0, TSR_ERROR_INVALID_ARGUMENT,
+          "budget_ms must be a positive number of milliseconds");
+  if (out_stats)
+    require(out_stats->struct_size != 0, TSR_ERROR_INVALID_ARGUMENT,
+            "tsr_tick_stats.struct_size is 0; set it to sizeof(tsr_tick_stats)");
+}
+
+// Why `dir` cannot hold the pipeline cache ("" when it can): created if missing, then probed
+// with a file, since permission bits do not tell (read-only mounts, ACLs, root).
+std::string unwritable(const std::filesystem::path& dir) {
+  const std::string shown = "'" + dir.string().substr(0, 256) + "'";
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return shown + " cannot be created: " + ec.message();
+  if (!std::filesystem::is_directory(dir, ec)) return shown + " is not a folder";
+  const std::filesystem::path probe = dir / (".tessera-write-probe-" + std::to_string(::getpid()));
+  std::FILE* f = std::fopen(probe.c_str(), "wb");
+  if (!f) return shown + " is not writable: " + std::strerror(errno);
+  std::fclose(f);
+  std::filesystem::remove(probe, ec);
+  return "";
+}
+
 tsr_result result_of_finished(const Job& job) {
   switch (job.status) {
     case TSR_JOB_DONE:
@@ -364,11 +402,20 @@ TSR_API tsr_result tsr_context_create(const tsr_context_desc* desc, tsr_context*
     ContextOptions options;
     options.validation = d.flags & TSR_CONTEXT_VALIDATION;
     if (d.device) options.device_selector = d.device;
-    if (d.pipeline_cache_dir) options.pipeline_cache_dir = d.pipeline_cache_dir;
+    if (d.pipeline_cache_dir) {
+      options.pipeline_cache_dir = d.pipeline_cache_dir;
+      if (options.pipeline_cache_dir != "none")
+        if (std::string why = unwritable(options.pipeline_cache_dir); !why.empty())
+          throw ApiError(TSR_ERROR_IO,
+                         "tsr_context_desc.pipeline_cache_dir " + why + " (\"none\" turns the pipeline cache off)");
+    }
     const tsr_vulkan_device& v = d.vulkan;
     const bool external = v.instance || v.physical_device || v.device;
     std::unique_ptr<Context> ctx;
     if (external) {
+      require(!(d.flags & TSR_CONTEXT_VALIDATION), TSR_ERROR_INVALID_ARGUMENT,
+              "TSR_CONTEXT_VALIDATION applies to a context's own device; with a host device enable "
+              "VK_LAYER_KHRONOS_validation on your VkInstance (it then validates Tessera's calls too)");
       require(v.instance && v.physical_device && v.device, TSR_ERROR_INVALID_ARGUMENT,
               "tsr_vulkan_device needs instance, physical_device and device together (one was VK_NULL_HANDLE)");
       require(!v.lock_queue == !v.unlock_queue, TSR_ERROR_INVALID_ARGUMENT,
@@ -404,6 +451,11 @@ TSR_API tsr_result tsr_context_create(const tsr_context_desc* desc, tsr_context*
     auto state = std::make_shared<ContextState>(std::move(ctx), d);
     state->log_message(TSR_LOG_INFO, "device " + state->ctx->info().name + " (" + state->ctx->info().selection_reason +
                                          "), kernel variant " + kernel_variant_name(state->ctx->variant()));
+    const std::string& cache_file = state->ctx->kernels().cache_file();
+    if (!d.pipeline_cache_dir && !cache_file.empty())
+      if (std::string why = unwritable(std::filesystem::path(cache_file).parent_path()); !why.empty())
+        state->log_message(TSR_LOG_WARNING, "the pipeline cache is off: its default folder " + why +
+                                                " (set TESSERA_PIPELINE_CACHE or tsr_context_desc.pipeline_cache_dir)");
     out_context->id = contexts().insert(std::move(state));
     return TSR_SUCCESS;
   });
@@ -414,7 +466,10 @@ TSR_API tsr_result tsr_context_destroy(tsr_context context) {
     std::shared_ptr<ContextState> state = contexts().release(context.id);
     require(state != nullptr, TSR_ERROR_INVALID_HANDLE, stale("context"));
     std::lock_guard<std::mutex> lock(state->mutex);
-    state->destroyed = true;
+    {
+      std::lock_guard<std::mutex> published(state->status_mutex);
+      state->destroyed = true;
+    }
     // Every handle of the context dies with it.
     for (auto& job : state->jobs) jobs().release(job->handle);
     for (auto& model : state->models) models().release(model->handle);
@@ -425,8 +480,8 @@ TSR_API tsr_result tsr_context_destroy(tsr_context context) {
 
 TSR_API tsr_result tsr_context_get_device_name(tsr_context context, char* out_name, size_t capacity) {
   return guarded(__func__, [&] {
-    auto l = find_context(context);
-    copy_name(l.state->ctx->info().name, out_name, capacity);
+    auto l = find_context(context, kStatus);
+    copy_name(l.state->device_name, out_name, capacity);
     return TSR_SUCCESS;
   });
 }
@@ -554,14 +609,31 @@ TSR_API tsr_result tsr_generate_submit(tsr_context context, const tsr_generate_d
 
 TSR_API tsr_result tsr_tick(tsr_context context, double budget_ms, tsr_tick_stats* out_stats) {
   return guarded(__func__, [&] {
-    require(std::isfinite(budget_ms) && budget_ms > 0, TSR_ERROR_INVALID_ARGUMENT,
-            "budget_ms must be a positive number of milliseconds");
-    if (out_stats)
-      require(out_stats->struct_size != 0, TSR_ERROR_INVALID_ARGUMENT,
-              "tsr_tick_stats.struct_size is 0; set it to sizeof(tsr_tick_stats)");
+    check_tick_arguments(budget_ms, out_stats);
     auto l = find_context(context);
-    tsr_tick_stats stats = l.state->tick(budget_ms);
+    tsr_tick_stats stats = l.state->tick(budget_ms, true);
     if (out_stats) write_out(out_stats, stats, "tsr_tick_stats");
+    return TSR_SUCCESS;
+  });
+}
+
+TSR_API tsr_result tsr_tick_async(tsr_context context, double budget_ms, tsr_tick_stats* out_stats) {
+  return guarded(__func__, [&] {
+    check_tick_arguments(budget_ms, out_stats);
+    auto l = find_context(context, kWork, /*try_only=*/true);
+    tsr_tick_stats stats{};
+    stats.struct_size = sizeof stats;
+    stats.busy = 1;
+    if (l.lock.owns_lock()) stats = l.state->tick(budget_ms, false);
+    if (out_stats) write_out(out_stats, stats, "tsr_tick_stats");
+    return TSR_SUCCESS;
+  });
+}
+
+TSR_API tsr_result tsr_job_prepare(tsr_job job) {
+  return guarded(__func__, [&] {
+    auto l = find_owned(jobs(), job.id, "job");
+    l.state->prepare(*l.object);
     return TSR_SUCCESS;
   });
 }
@@ -569,7 +641,7 @@ TSR_API tsr_result tsr_tick(tsr_context context, double budget_ms, tsr_tick_stat
 TSR_API tsr_result tsr_job_get_status(tsr_job job, tsr_job_status* out_status) {
   return guarded(__func__, [&] {
     require(out_status != nullptr, TSR_ERROR_INVALID_ARGUMENT, "out_status is NULL");
-    auto l = find_owned(jobs(), job.id, "job");
+    auto l = find_owned(jobs(), job.id, "job", kStatus);
     *out_status = l.object->status;
     return TSR_SUCCESS;
   });
@@ -577,7 +649,7 @@ TSR_API tsr_result tsr_job_get_status(tsr_job job, tsr_job_status* out_status) {
 
 TSR_API tsr_result tsr_job_get_progress(tsr_job job, uint32_t* out_steps_done, uint32_t* out_steps_total) {
   return guarded(__func__, [&] {
-    auto l = find_owned(jobs(), job.id, "job");
+    auto l = find_owned(jobs(), job.id, "job", kStatus);
     if (out_steps_done) *out_steps_done = l.object->steps_done;
     if (out_steps_total) *out_steps_total = l.object->steps_total;
     return TSR_SUCCESS;
@@ -610,7 +682,7 @@ TSR_API tsr_result tsr_job_destroy(tsr_job job) {
 
 TSR_API tsr_result tsr_job_read_pixels(tsr_job job, void* out_pixels, size_t capacity, uint32_t row_pitch) {
   return guarded(__func__, [&] {
-    auto l = find_owned(jobs(), job.id, "job");
+    auto l = find_owned(jobs(), job.id, "job", kStatus);
     const Job& j = *l.object;
     result_of_finished(j);
     copy_pixels(j.pixels, j.request.width, j.request.height, out_pixels, capacity, row_pitch);
@@ -621,7 +693,7 @@ TSR_API tsr_result tsr_job_read_pixels(tsr_job job, void* out_pixels, size_t cap
 TSR_API tsr_result tsr_job_read_preview(tsr_job job, void* out_pixels, size_t capacity, uint32_t row_pitch) {
   return guarded(__func__, [&] {
     auto l = find_owned(jobs(), job.id, "job");
-    const Job& j = *l.object;
+    Job& j = *l.object;
     if (j.status != TSR_JOB_QUEUED && j.status != TSR_JOB_RUNNING) result_of_finished(j);
     copy_pixels(l.state->preview(j), j.request.width, j.request.height, out_pixels, capacity, row_pitch);
     return TSR_SUCCESS;

@@ -46,7 +46,7 @@ std::vector<float> rgba8_to_planes(const uint8_t* rgba, int width, int height, s
 }
 
 ContextState::ContextState(std::unique_ptr<Context> context, const tsr_context_desc& desc)
-    : ctx(std::move(context)), log(desc.log), log_user_data(desc.log_user_data) {
+    : device_name(context->info().name), ctx(std::move(context)), log(desc.log), log_user_data(desc.log_user_data) {
   result_queue_families.push_back(ctx->queue_family());
   for (uint32_t i = 0; i < desc.vulkan.result_queue_family_count; ++i)
     if (std::find(result_queue_families.begin(), result_queue_families.end(), desc.vulkan.result_queue_families[i]) ==
@@ -56,6 +56,11 @@ ContextState::ContextState(std::unique_ptr<Context> context, const tsr_context_d
   pci.flags = VK_COMMAND_POOL_CREATE_TRANSIENT_BIT;
   pci.queueFamilyIndex = ctx->queue_family();
   vk_check(vkCreateCommandPool(ctx->device(), &pci, nullptr, &pool), "vkCreateCommandPool");
+  VkFenceCreateInfo fci{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+  if (VkResult r = vkCreateFence(ctx->device(), &fci, nullptr, &batch_fence); r != VK_SUCCESS) {
+    vkDestroyCommandPool(ctx->device(), pool, nullptr);
+    throw VulkanError("vkCreateFence", r);
+  }
   if (ctx->info().timeline_semaphore) {
     VkSemaphoreTypeCreateInfo type{VK_STRUCTURE_TYPE_SEMAPHORE_TYPE_CREATE_INFO};
     type.semaphoreType = VK_SEMAPHORE_TYPE_TIMELINE;
@@ -63,6 +68,7 @@ ContextState::ContextState(std::unique_ptr<Context> context, const tsr_context_d
     sci.pNext = &type;
     VkResult r = vkCreateSemaphore(ctx->device(), &sci, nullptr, &timeline);
     if (r != VK_SUCCESS) {
+      vkDestroyFence(ctx->device(), batch_fence, nullptr);
       vkDestroyCommandPool(ctx->device(), pool, nullptr);
       throw VulkanError("vkCreateSemaphore (timeline)", r);
     }
@@ -99,11 +105,14 @@ Job* ContextState::next_pending() {
   return nullptr;
 }
 
-tsr_tick_stats ContextState::tick(double budget_ms) {
+tsr_tick_stats ContextState::tick(double budget_ms, bool wait) {
   tsr_tick_stats stats{};
   stats.struct_size = sizeof stats;
   retire_finished_transfers(false);
-  while (Job* job = next_pending()) {
+  if (collect(wait, stats) && !wait) submit_batch(budget_ms);
+  while (wait) {
+    Job* job = next_pending();
+    if (!job) break;
     // Whole steps only: stop before a step that would overrun, but always run one.
     double expected = job->last_step_ms > 0 ? job->last_step_ms : last_step_ms;
     if (stats.steps_run > 0 && stats.gpu_ms + expected > budget_ms) break;
@@ -111,43 +120,71 @@ tsr_tick_stats ContextState::tick(double budget_ms) {
       advance(*job, stats);
     } catch (const VulkanError& e) {
       if (e.result() == VK_ERROR_DEVICE_LOST) throw;  // nothing else can run either
-      job->status = TSR_JOB_FAILED;
-      job->failure = e.what();
+      fail(*job, e.what());
     } catch (const std::exception& e) {
-      job->status = TSR_JOB_FAILED;
-      job->failure = e.what();
-    }
-    if (job->status == TSR_JOB_FAILED) {
-      job->sampler.reset();
-      log_message(TSR_LOG_ERROR, "job failed: " + job->failure);
+      fail(*job, e.what());
     }
   }
+  for (const auto& entry : batch) stats.steps_submitted += !entry.start;
   for (auto& job : jobs) stats.jobs_pending += job->status == TSR_JOB_QUEUED || job->status == TSR_JOB_RUNNING;
   return stats;
 }
 
-void ContextState::advance(Job& job, tsr_tick_stats& stats) {
-  const GenerateRequest& r = job.request;
-  if (job.status == TSR_JOB_QUEUED) {
-    job.status = TSR_JOB_RUNNING;
-    job.sampler =
-        std::make_unique<Sampler>(*ctx, job.model->info.config, *job.model->params, 1, r.height, r.width, r.options);
-    job.steps_total = static_cast<uint32_t>(job.sampler->steps_total());
-    std::vector<uint32_t> labels{r.label};
-    job.sampler->start({std::span(&r.seed, 1), labels, r.image, r.keep});
+void ContextState::fail(Job& job, const std::string& why) {
+  job.sampler.reset();
+  {
+    std::lock_guard<std::mutex> published(status_mutex);
+    job.status = TSR_JOB_FAILED;
+    job.failure = why;
   }
+  log_message(TSR_LOG_ERROR, "job failed: " + why);
+}
+
+void ContextState::prepare(Job& job) {
+  if (job.status != TSR_JOB_QUEUED || job.sampler) return;
+  const GenerateRequest& r = job.request;
+  job.sampler =
+      std::make_unique<Sampler>(*ctx, job.model->info.config, *job.model->params, 1, r.height, r.width, r.options);
+}
+
+void ContextState::begin(Job& job, bool run_start) {
+  prepare(job);
+  {
+    std::lock_guard<std::mutex> published(status_mutex);
+    job.status = TSR_JOB_RUNNING;
+    job.steps_total = static_cast<uint32_t>(job.sampler->steps_total());
+  }
+  const GenerateRequest& r = job.request;
+  std::vector<uint32_t> labels{r.label};
+  const SampleRequest request{std::span(&r.seed, 1), labels, r.image, r.keep};
+  if (run_start)
+    job.sampler->start(request);
+  else
+    job.sampler->load(request);
+}
+
+void ContextState::count_step(Job& job, double ms, tsr_tick_stats& stats) {
+  job.last_step_ms = last_step_ms = ms;
+  {
+    std::lock_guard<std::mutex> published(status_mutex);
+    job.steps_done = static_cast<uint32_t>(job.sampler->steps_done());
+  }
+  stats.gpu_ms += ms;
+  stats.max_step_ms = std::max(stats.max_step_ms, ms);
+  stats.steps_run++;
+}
+
+void ContextState::advance(Job& job, tsr_tick_stats& stats) {
+  if (job.status == TSR_JOB_QUEUED) begin(job, true);
   if (!job.sampler->done()) {
-    auto begin = std::chrono::steady_clock::now();
+    auto begin_time = std::chrono::steady_clock::now();
     job.sampler->step();
     double ms = job.sampler->last_step_gpu_ms();
     // Queues without timestamps: the step's wall time (submit to completion) stands in.
     if (ctx->info().timestamp_valid_bits == 0)
-      ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - begin).count();
-    job.last_step_ms = last_step_ms = ms;
-    job.steps_done = static_cast<uint32_t>(job.sampler->steps_done());
-    stats.gpu_ms += ms;
-    stats.max_step_ms = std::max(stats.max_step_ms, ms);
-    stats.steps_run++;
+      ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - begin_time).count();
+    job.steps_submitted = static_cast<uint32_t>(job.sampler->steps_done());
+    count_step(job, ms, stats);
   }
   if (job.sampler->done()) {
     finish(job);
@@ -155,19 +192,116 @@ void ContextState::advance(Job& job, tsr_tick_stats& stats) {
   }
 }
 
+void ContextState::submit_batch(double budget_ms) {
+  std::vector<VkCommandBuffer> commands;
+  double planned = 0;
+  int steps = 0;
+  bool full = false;
+  for (auto& job : jobs) {
+    if (full) break;
+    if (job->status != TSR_JOB_QUEUED && job->status != TSR_JOB_RUNNING) continue;
+    const size_t before = batch.size();  // batch and commands grow together
+    try {
+      if (job->status == TSR_JOB_QUEUED) {
+        begin(*job, false);
+        batch.push_back({job, true});
+        commands.push_back(job->sampler->start_sequence().command_buffer());
+      }
+      while (job->steps_submitted < uint32_t(job->sampler->steps_total())) {
+        // A step of unknown cost goes alone; known ones fill the budget, at least one per batch.
+        const double expected = job->last_step_ms > 0 ? job->last_step_ms : last_step_ms;
+        if (steps > 0 && (expected == 0 || planned + expected > budget_ms)) {
+          full = true;
+          break;
+        }
+        batch.push_back({job, false});
+        commands.push_back(job->sampler->step_sequence(job->steps_submitted++).command_buffer());
+        planned += expected;
+        steps++;
+        if (expected == 0) {
+          full = true;
+          break;
+        }
+      }
+    } catch (const std::exception& e) {
+      if (auto* v = dynamic_cast<const VulkanError*>(&e); v && v->result() == VK_ERROR_DEVICE_LOST) throw;
+      batch.resize(before);  // a failed job's sampler goes: none of its commands may be submitted
+      commands.resize(before);
+      fail(*job, e.what());
+    }
+  }
+  if (commands.empty()) return;
+  VkSubmitInfo si{VK_STRUCTURE_TYPE_SUBMIT_INFO};
+  si.commandBufferCount = static_cast<uint32_t>(commands.size());
+  si.pCommandBuffers = commands.data();
+  try {
+    ctx->submit(si, batch_fence);
+  } catch (const VulkanError& e) {
+    std::vector<BatchEntry> lost = std::move(batch);
+    batch.clear();
+    if (e.result() == VK_ERROR_DEVICE_LOST) throw;
+    for (auto& entry : lost)
+      if (entry.job->status == TSR_JOB_RUNNING) fail(*entry.job, e.what());
+  }
+}
+
+bool ContextState::collect(bool wait, tsr_tick_stats& stats) {
+  if (batch.empty()) return true;
+  VkResult r = wait ? vkWaitForFences(ctx->device(), 1, &batch_fence, VK_TRUE, UINT64_MAX)
+                    : vkGetFenceStatus(ctx->device(), batch_fence);
+  if (r == VK_NOT_READY || r == VK_TIMEOUT) return false;
+  vk_check(r, wait ? "vkWaitForFences" : "vkGetFenceStatus");
+  vk_check(vkResetFences(ctx->device(), 1, &batch_fence), "vkResetFences");
+  std::vector<BatchEntry> done = std::move(batch);
+  batch.clear();
+  for (auto& entry : done) {
+    Job& job = *entry.job;
+    if (job.status != TSR_JOB_RUNNING || !job.sampler) continue;  // failed while its steps ran
+    try {
+      if (!entry.start) {
+        job.sampler->step_completed();
+        count_step(job, job.sampler->last_step_gpu_ms(), stats);
+      }
+      if (job.sampler->done()) {
+        finish(job);
+        stats.jobs_finished++;
+      }
+    } catch (const std::exception& e) {
+      fail(job, e.what());
+    }
+  }
+  return true;
+}
+
+void ContextState::collect_job(const Job& job) {
+  if (std::none_of(batch.begin(), batch.end(), [&](auto& e) { return e.job.get() == &job; })) return;
+  tsr_tick_stats unreported{};  // a later tick reports only what it collects itself
+  collect(true, unreported);
+}
+
 void ContextState::finish(Job& job) {
-  job.pixels = planes_to_rgba8(job.sampler->image(), job.request.width, job.request.height);
+  std::vector<uint8_t> pixels = planes_to_rgba8(job.sampler->image(), job.request.width, job.request.height);
   job.sampler.reset();
+  std::lock_guard<std::mutex> published(status_mutex);
+  job.pixels = std::move(pixels);
   job.status = TSR_JOB_DONE;
 }
 
 void ContextState::cancel(Job& job) {
   if (job.status != TSR_JOB_QUEUED && job.status != TSR_JOB_RUNNING) return;
+  collect_job(job);  // its running steps finish first (they may also finish the job)
+  if (job.status != TSR_JOB_QUEUED && job.status != TSR_JOB_RUNNING) return;
   job.sampler.reset();
+  std::lock_guard<std::mutex> published(status_mutex);
   job.status = TSR_JOB_CANCELLED;
 }
 
 void ContextState::release(Job& job) {
+  try {
+    collect_job(job);
+  } catch (const std::exception& e) {  // freeing goes ahead, as below
+    log_message(TSR_LOG_ERROR, std::string("job release: ") + e.what());
+  }
   if (job.last_use_value && timeline) {
     VkSemaphoreWaitInfo wi{VK_STRUCTURE_TYPE_SEMAPHORE_WAIT_INFO};
     wi.semaphoreCount = 1;
@@ -194,10 +328,13 @@ void ContextState::shut_down() {
   if (!ctx) return;
   // Teardown goes on whatever a wait reports (a lost device): everything is freed regardless.
   try {
+    tsr_tick_stats unreported{};
+    collect(true, unreported);
     retire_finished_transfers(true);
   } catch (const std::exception& e) {
     log_message(TSR_LOG_ERROR, std::string("context shutdown: ") + e.what());
   }
+  batch.clear();
   for (auto& f : in_flight) vkFreeCommandBuffers(ctx->device(), pool, 1, &f.cmd);
   in_flight.clear();
   for (auto& job : jobs) {
@@ -209,6 +346,8 @@ void ContextState::shut_down() {
   models.clear();
   if (timeline) vkDestroySemaphore(ctx->device(), timeline, nullptr);
   if (pool) vkDestroyCommandPool(ctx->device(), pool, nullptr);
+  if (batch_fence) vkDestroyFence(ctx->device(), batch_fence, nullptr);
+  batch_fence = VK_NULL_HANDLE;
   timeline = VK_NULL_HANDLE;
   pool = VK_NULL_HANDLE;
   flush_validation_messages();
@@ -235,7 +374,8 @@ uint64_t ContextState::device_bytes_in_use() const {
   return bytes;
 }
 
-std::vector<uint8_t> ContextState::preview(const Job& job) const {
+std::vector<uint8_t> ContextState::preview(Job& job) {
+  collect_job(job);  // the preview buffer is written by its running steps
   if (job.status == TSR_JOB_DONE) return job.pixels;
   if (job.status != TSR_JOB_RUNNING || !job.sampler || job.steps_done == 0)
     throw ApiError(TSR_NOT_READY, "the job has no preview yet (it has run no step)");

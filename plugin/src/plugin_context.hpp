@@ -1,7 +1,7 @@
 // The C++ behind tessera.h: a context's state (its runtime Context, models, job queue, result
 // images and timeline semaphore) and the job scheduler that tsr_tick drives. Nothing here
 // knows about handles or the C boundary (c_api.cpp); everything is called with the context's
-// mutex held.
+// work lock (ContextState::mutex) held.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -60,21 +60,34 @@ struct Job {
   uint64_t handle = 0;
   std::shared_ptr<ModelState> model;
   GenerateRequest request;
+  // What queries read: written with both locks held, read with either (ContextState).
   tsr_job_status status = TSR_JOB_QUEUED;
   uint32_t steps_total = 0, steps_done = 0;
-  double last_step_ms = 0;
   std::string failure;                   // why the job failed
-  std::unique_ptr<Sampler> sampler;      // while running
   std::vector<uint8_t> pixels;           // RGBA8 result, rows width*4 bytes
+  // The rest is the work lock's.
+  uint32_t steps_submitted = 0;  // steps_done plus those still running (tsr_tick_async)
+  double last_step_ms = 0;
+  std::unique_ptr<Sampler> sampler;      // from tsr_job_prepare or the first tick until the job ends
   std::unique_ptr<Arena> device_pixels;  // the result on the device, source of image copies
   Tensor device_pixels_tensor;
   ResultImage result_image;
   uint64_t last_use_value = 0;  // timeline value after which the device no longer reads our buffers
 };
 
+// Two locks, so that no query waits for the GPU or for the host's queue lock:
+//  - `mutex`, the work lock, serialises everything that uses the device (ticks, loads, result
+//    images, teardown). It is held across GPU waits and around the host's lock_queue callback.
+//  - `status_mutex` guards what queries read (`destroyed`, each job's status, progress, failure
+//    and pixels). It is taken for short copies only, inside the work lock where both are needed,
+//    and never around a GPU wait, a Vulkan submission or a host callback.
+// So the order is: host's queue lock, if any, before nothing of ours; work lock before status
+// lock. tsr_job_get_status / get_progress / read_pixels take the status lock only.
 struct ContextState {
   std::mutex mutex;
+  std::mutex status_mutex;
   bool destroyed = false;
+  std::string device_name;  // copied at creation: queries must not touch ctx
   std::unique_ptr<Context> ctx;
   tsr_log_fn log = nullptr;
   void* log_user_data = nullptr;
@@ -87,6 +100,14 @@ struct ContextState {
     VkCommandBuffer cmd;
   };
   std::vector<InFlight> in_flight;
+  // The steps tsr_tick_async submitted and a later call collects, in submission order (one
+  // batch at a time, signalling batch_fence).
+  struct BatchEntry {
+    std::shared_ptr<Job> job;
+    bool start;  // the job's start sequence, else its next step
+  };
+  std::vector<BatchEntry> batch;
+  VkFence batch_fence = VK_NULL_HANDLE;
   std::vector<std::shared_ptr<ModelState>> models;
   std::vector<std::shared_ptr<Job>> jobs;  // submission order: the tick's queue
   double last_step_ms = 0;                 // expected cost of a job's first step
@@ -100,7 +121,9 @@ struct ContextState {
   // Forwards captured validation-layer messages to the log.
   void flush_validation_messages();
 
-  tsr_tick_stats tick(double budget_ms);
+  // wait = false: tsr_tick_async (collect what finished, submit within the budget, return).
+  tsr_tick_stats tick(double budget_ms, bool wait);
+  void prepare(Job& job);  // builds the job's sampler (CPU work, pipelines, device memory)
   void cancel(Job& job);
   void release(Job& job);  // frees everything the job holds on the device
   void remove(const Job& job);
@@ -110,14 +133,24 @@ struct ContextState {
   // Device memory held by the models (listed, or kept alive by a job) and the jobs.
   uint64_t device_bytes_in_use() const;
 
-  std::vector<uint8_t> preview(const Job& job) const;
+  std::vector<uint8_t> preview(Job& job);
   tsr_vk_image result_image(Job& job);
   uint64_t copy_to_image(Job& job, const tsr_vk_image_copy_desc& desc);
 
  private:
   Job* next_pending();
   void advance(Job& job, tsr_tick_stats& stats);
+  // Prepares, loads the request, marks the job running; runs its start sequence, or leaves it
+  // to the caller's submission.
+  void begin(Job& job, bool run_start);
   void finish(Job& job);
+  void fail(Job& job, const std::string& why);
+  void count_step(Job& job, double ms, tsr_tick_stats& stats);
+  void submit_batch(double budget_ms);
+  // Completes the batch of tsr_tick_async if it has finished (or waits for it): steps_done,
+  // timings, finished jobs. True when no batch is left running.
+  bool collect(bool wait, tsr_tick_stats& stats);
+  void collect_job(const Job& job);  // waits for the batch if it holds the job
   void upload_result(Job& job);
   uint64_t submit_transfer(Job& job, const std::function<void(VkCommandBuffer)>& record);
   void retire_finished_transfers(bool wait_all);

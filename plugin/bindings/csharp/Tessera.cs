@@ -122,6 +122,8 @@ namespace Tessera
             public uint stepsRun, jobsFinished, jobsPending;
             public double gpuMs;
             public double maxStepMs;
+            public uint stepsSubmitted;  // since 1.2: steps left running by tsr_tick_async
+            public uint busy;            // since 1.2: 1 = another thread held the context; nothing done
         }
 
         [StructLayout(LayoutKind.Sequential)]
@@ -168,6 +170,8 @@ namespace Tessera
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Result tsr_model_get_class_name(ModelHandle model, uint index, byte[] name, UIntPtr capacity);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Result tsr_generate_submit(ContextHandle context, ref GenerateDesc desc, out JobHandle job);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Result tsr_tick(ContextHandle context, double budgetMs, ref TickStats stats);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Result tsr_tick_async(ContextHandle context, double budgetMs, ref TickStats stats);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Result tsr_job_prepare(JobHandle job);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Result tsr_job_get_status(JobHandle job, out JobStatus status);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Result tsr_job_get_progress(JobHandle job, out uint stepsDone, out uint stepsTotal);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Result tsr_job_cancel(JobHandle job);
@@ -355,6 +359,15 @@ namespace Tessera
             return stats;
         }
 
+        // The non-blocking tick (tsr_tick_async): submits within the budget and returns; the next call collects.
+        public Native.TickStats TickAsync(double budgetMs)
+        {
+            var stats = new Native.TickStats();
+            stats.structSize = (uint)Marshal.SizeOf(typeof(Native.TickStats));
+            TesseraException.Check(Native.tsr_tick_async(Handle, budgetMs, ref stats));
+            return stats;
+        }
+
         public void Dispose()
         {
             if (Handle.id != 0) Native.tsr_context_destroy(Handle);
@@ -415,6 +428,8 @@ namespace Tessera
         }
 
         public void Cancel() { TesseraException.Check(Native.tsr_job_cancel(Handle)); }
+        // Builds the job's sampler now (tsr_job_prepare), e.g. on a loading thread.
+        public void Prepare() { TesseraException.Check(Native.tsr_job_prepare(Handle)); }
 
         // RGBA8, width*height*4 bytes (e.g. Texture2D.LoadRawTextureData in Unity).
         public byte[] ReadPixels(uint width, uint height)

@@ -71,6 +71,16 @@ class Sampler {
   // Uploads the request and runs the start; then step() advances one step at a time.
   void start(const SampleRequest& request);
   bool step();  // runs the next step; false when there was none left
+
+  // The same, with the caller submitting the recorded sequences itself (without waiting, e.g.
+  // several steps in one submission): load() uploads the request; then start_sequence() and
+  // step_sequence(steps_done()), step_sequence(steps_done() + 1), ... run in that order on
+  // one queue (each sequence ends with a full barrier), and step_completed() is called once
+  // per step after it has completed, which advances steps_done() and reads its GPU time.
+  void load(const SampleRequest& request);
+  const CommandSequence& start_sequence() const { return *start_seq_; }
+  const CommandSequence& step_sequence(size_t index) const { return *step_seqs_.at(index); }
+  void step_completed();
   bool done() const { return started_ && next_step_ == timesteps_.size(); }
   int steps_total() const { return static_cast<int>(timesteps_.size()); }
   int steps_done() const { return static_cast<int>(next_step_); }

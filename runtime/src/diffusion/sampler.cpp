@@ -113,6 +113,11 @@ void Sampler::record(Context& ctx) {
 }
 
 void Sampler::start(const SampleRequest& r) {
+  load(r);
+  start_seq_->run();
+}
+
+void Sampler::load(const SampleRequest& r) {
   const size_t n = static_cast<size_t>(batch_);
   if (r.seeds.size() != n)
     throw ShapeError("sampler: " + std::to_string(r.seeds.size()) + " seeds for a batch of " + std::to_string(n));
@@ -150,7 +155,6 @@ void Sampler::start(const SampleRequest& r) {
   for (uint64_t seed : r.seeds)
     for (uint32_t w : rng::key_words(seed, kSamplerNoiseStream)) keys.push_back(w);
   upload_u32(keys_, keys);
-  start_seq_->run();
   next_step_ = 0;
   started_ = true;
   last_step_ms_ = 0;
@@ -159,11 +163,16 @@ void Sampler::start(const SampleRequest& r) {
 bool Sampler::step() {
   if (!started_) throw Error("sampler: step() before start()");
   if (next_step_ >= step_seqs_.size()) return false;
-  CommandSequence& seq = *step_seqs_[next_step_++];
-  seq.run();
+  step_seqs_[next_step_]->run();
+  step_completed();
+  return true;
+}
+
+void Sampler::step_completed() {
+  if (!started_ || next_step_ >= step_seqs_.size()) throw Error("sampler: step_completed() without a step to complete");
+  const CommandSequence& seq = *step_seqs_[next_step_++];
   last_step_ms_ = 0;
   for (const auto& t : seq.timings()) last_step_ms_ += t.ms;
-  return true;
 }
 
 std::vector<float> Sampler::image() const { return download_f32(x_); }

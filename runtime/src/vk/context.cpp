@@ -88,6 +88,41 @@ std::string default_cache_dir() {
   return "none";
 }
 
+// A host's device must give Tessera Vulkan 1.2 (SPIR-V 1.5 shaders, timeline semaphores) and
+// have the features the host claims. The instance's apiVersion cannot be queried, but it caps the
+// core commands a device exposes: by the spec's vkGetDeviceProcAddr table, a core command above
+// the requested version is NULL (checked on lavapipe with and without the validation layer:
+// vkWaitSemaphores is NULL under a 1.0 instance). Whether a claimed feature was *enabled* cannot be
+// queried either; only that the device supports it (a validation layer on the host's instance
+// reports a claimed timeline semaphore that was not enabled, at the context's first semaphore).
+void require_vulkan_1_2(const ExternalDevice& ext) {
+  VkPhysicalDeviceProperties props;
+  vkGetPhysicalDeviceProperties(ext.physical_device, &props);
+  if (props.apiVersion < VK_API_VERSION_1_2)
+    throw UnsupportedError(std::string("the host's physical device '") + props.deviceName + "' supports Vulkan " +
+                           std::to_string(VK_API_VERSION_MAJOR(props.apiVersion)) + "." +
+                           std::to_string(VK_API_VERSION_MINOR(props.apiVersion)) + "; Tessera needs 1.2");
+  if (!vkGetDeviceProcAddr(ext.device, "vkWaitSemaphores"))
+    throw UnsupportedError(
+        "the host's VkDevice does not expose Vulkan 1.2 commands (vkGetDeviceProcAddr(\"vkWaitSemaphores\") is "
+        "NULL): its VkInstance was created with VkApplicationInfo.apiVersion below VK_API_VERSION_1_2. Create the "
+        "instance for 1.2 or later (Vulkan 1.1 with VK_KHR_timeline_semaphore is not supported)");
+  VkPhysicalDeviceVulkan11Features f11{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES};
+  VkPhysicalDeviceVulkan12Features f12{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};
+  f11.pNext = &f12;
+  VkPhysicalDeviceFeatures2 f2{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
+  f2.pNext = &f11;
+  vkGetPhysicalDeviceFeatures2(ext.physical_device, &f2);
+  auto claim = [&](bool claimed, VkBool32 supported, const char* feature) {
+    if (claimed && !supported)
+      throw UnsupportedError(std::string("the host claims it enabled ") + feature + ", but '" + props.deviceName +
+                             "' does not support it");
+  };
+  claim(ext.timeline_semaphore_enabled, f12.timelineSemaphore, "timelineSemaphore");
+  claim(ext.shader_float16_enabled, f12.shaderFloat16, "shaderFloat16");
+  claim(ext.storage_16bit_enabled, f11.storageBuffer16BitAccess, "storageBuffer16BitAccess");
+}
+
 }  // namespace
 
 const char* kernel_variant_name(KernelVariant v) { return v == KernelVariant::Cpu ? "cpu" : "gpu"; }
@@ -253,6 +288,7 @@ std::unique_ptr<Context> Context::adopt(const ExternalDevice& ext, const Context
   if (ext.queue_index >= fams[ext.queue_family].queueCount)
     throw Error("Context::adopt: queue index " + std::to_string(ext.queue_index) + " out of range for family " +
                 std::to_string(ext.queue_family));
+  require_vulkan_1_2(ext);
   std::unique_ptr<Context> ctx(new Context());
   ctx->instance_ = ext.instance;
   ctx->physical_device_ = ext.physical_device;

@@ -70,6 +70,20 @@ static class TesseraTest
                 job.Progress(out done, out total);
                 Expect(done == 3 && total == 3, "progress 3/3");
                 byte[] pixels = job.ReadPixels(16, 16);
+                // The same job prepared and run with non-blocking ticks: the same pixels.
+                using (var again = ctx.Submit(model, new GenerateOptions { ClassName = "wood", Seed = 77, Steps = 3 }))
+                {
+                    again.Prepare();
+                    var watch = System.Diagnostics.Stopwatch.StartNew();  // a hang detector only
+                    while (again.Pending && watch.Elapsed.TotalSeconds < 120)
+                    {
+                        ctx.TickAsync(4.0);
+                        System.Threading.Thread.Sleep(1);  // a frame
+                    }
+                    Expect(again.Status == JobStatus.Done, "async job done");
+                    Expect(Convert.ToBase64String(again.ReadPixels(16, 16)) == Convert.ToBase64String(pixels),
+                           "async ticks give the same pixels");
+                }
                 var hex = new StringBuilder();
                 foreach (byte b in pixels) hex.Append(b.ToString("x2"));
                 Console.WriteLine("pixels " + hex);
