@@ -193,10 +193,13 @@ TEST_F(TrainHardeningTest, AStopDuringASampleGridAbandonsIt) {
 }
 
 TEST_F(TrainHardeningTest, ASecondSignalStopsAtOnceWithoutSavingOrLeavingFiles) {
+  // The two signals are taken microseconds apart; the run saves only if a step ends in between,
+  // which larger steps (batch 16) make rarer still.
   const fs::path out = dir_ / "run";
-  BackgroundRun run(
-      train("--out " + out.string() + kModel + " --sample-every 0 --checkpoint-every 100000 --steps 100000"),
-      dir_ / "output.txt");
+  BackgroundRun run(train("--out " + out.string() +
+                          " --batch 16 --res 16 --base 16 --mult 1,2 --groups 4 --attn 8 --sample-every 0"
+                          " --checkpoint-every 100000 --steps 100000"),
+                    dir_ / "output.txt");
   ASSERT_TRUE(BackgroundRun::wait_for(out / "loss.csv", "\n2,")) << run.output();
   // Two different signals, so that the second is not merged into the first while pending.
   kill(run.pid(), SIGTERM);
