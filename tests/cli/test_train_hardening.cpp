@@ -66,6 +66,21 @@ class BackgroundRun {
     reaped_ = true;
     return status;
   }
+  // Sends `signals` once `text` is in `file` (e.g. a row of the loss log), then returns the
+  // exit status; -1, with a failure, when the run did not get there or did not exit.
+  int stop_after(const fs::path& file, const std::string& text, std::initializer_list<int> signals) {
+    if (!wait_for(file, text)) {
+      ADD_FAILURE() << "'" << text << "' never appeared in " << file << ":\n" << output();
+      return -1;
+    }
+    for (int s : signals) kill(pid_, s);
+    int status = wait();
+    if (!WIFEXITED(status)) {
+      ADD_FAILURE() << "killed by signal " << WTERMSIG(status) << "\n" << output();
+      return -1;
+    }
+    return WEXITSTATUS(status);
+  }
   std::string output() const { return slurp(output_); }
 
  private:
@@ -162,11 +177,7 @@ TEST_P(StopSignalTest, SavesACheckpointAndExitsWith128PlusTheSignal) {
   BackgroundRun run(
       train("--out " + out.string() + kModel + " --sample-every 0 --checkpoint-every 100000 --steps 100000"),
       dir_ / "output.txt");
-  ASSERT_TRUE(BackgroundRun::wait_for(out / "loss.csv", "\n3,")) << run.output();
-  kill(run.pid(), signal);
-  int status = run.wait();
-  ASSERT_TRUE(WIFEXITED(status)) << "killed by signal " << WTERMSIG(status) << "\n" << run.output();
-  EXPECT_EQ(WEXITSTATUS(status), 128 + signal) << run.output();
+  EXPECT_EQ(run.stop_after(out / "loss.csv", "\n3,", {signal}), 128 + signal) << run.output();
   EXPECT_TRUE(fs::exists(out / "checkpoint.safetensors")) << run.output();
   EXPECT_NE(run.output().find("stopped at step"), std::string::npos) << run.output();
   CommandResult resumed = run_tessera(train("--out " + out.string() + " --resume --steps 1 --sample-every 0"));
@@ -183,11 +194,7 @@ TEST_F(TrainHardeningTest, AStopDuringASampleGridAbandonsIt) {
                           " --batch 2 --res 32 --base 16 --mult 1,2 --groups 4 --attn '' --sample-every 1"
                           " --sample-steps 1000 --steps 100"),
                     dir_ / "output.txt");
-  ASSERT_TRUE(BackgroundRun::wait_for(out / "loss.csv", "\n1,")) << run.output();
-  kill(run.pid(), SIGINT);
-  int status = run.wait();
-  ASSERT_TRUE(WIFEXITED(status)) << run.output();
-  EXPECT_EQ(WEXITSTATUS(status), 130) << run.output();
+  EXPECT_EQ(run.stop_after(out / "loss.csv", "\n1,", {SIGINT}), 130) << run.output();
   EXPECT_FALSE(fs::exists(out / "samples" / "step-0000001.png")) << run.output();
   EXPECT_TRUE(fs::exists(out / "checkpoint.safetensors")) << run.output();
 }
@@ -200,13 +207,9 @@ TEST_F(TrainHardeningTest, ASecondSignalStopsAtOnceWithoutSavingOrLeavingFiles) 
                           " --batch 16 --res 16 --base 16 --mult 1,2 --groups 4 --attn 8 --sample-every 0"
                           " --checkpoint-every 100000 --steps 100000"),
                     dir_ / "output.txt");
-  ASSERT_TRUE(BackgroundRun::wait_for(out / "loss.csv", "\n2,")) << run.output();
   // Two different signals, so that the second is not merged into the first while pending.
-  kill(run.pid(), SIGTERM);
-  kill(run.pid(), SIGINT);
-  int status = run.wait();
-  ASSERT_TRUE(WIFEXITED(status)) << run.output();
-  EXPECT_TRUE(WEXITSTATUS(status) == 130 || WEXITSTATUS(status) == 143) << WEXITSTATUS(status) << run.output();
+  int status = run.stop_after(out / "loss.csv", "\n2,", {SIGTERM, SIGINT});
+  EXPECT_TRUE(status == 130 || status == 143) << status << run.output();
   EXPECT_NE(run.output().find("stopping at once, without saving"), std::string::npos) << run.output();
   EXPECT_FALSE(fs::exists(out / "checkpoint.safetensors")) << run.output();
   for (const auto& e : fs::directory_iterator(out))
