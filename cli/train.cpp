@@ -391,8 +391,10 @@ int train_main(const std::vector<std::string>& argv) {
     if (std::vector<std::string> earlier = files.earlier_run(); !earlier.empty()) {
       if (!a.has("force"))
         throw Error("'" + files.out.string() + "' holds an earlier run (" + joined(earlier) +
-                    "); a new run would destroy it. Continue it with --resume, replace it with --force, or choose "
-                    "another --out");
+                    "); a new run would destroy it. " +
+                    (fs::exists(files.checkpoint) ? "Continue it with --resume, replace it with --force"
+                                                  : "It has no checkpoint to resume: replace it with --force") +
+                    ", or choose another --out");
       files.remove_earlier_run();
       std::fprintf(stderr, "--force: removed the earlier run in '%s' (%s)\n", files.out.string().c_str(),
                    joined(earlier).c_str());
