@@ -1,8 +1,12 @@
 // Training data: a folder whose sub-folders are classes (sorted names -> labels 0..K-1),
 // holding PNG/JPEG files; sub-folders without image files (LICENSES/) are ignored with a
-// warning. A folder with images and no sub-folders is one unnamed class.
-// Every image is decoded once; images smaller than the training resolution are upscaled
-// (bilinear, preserving aspect) when loaded. Unreadable files are skipped and named.
+// warning. A folder with images and no such sub-folders is one unnamed class; images loose
+// next to class folders are not used, and a warning names them. Entries that cannot be
+// examined (a symbolic-link loop, a dangling link, no permission) are skipped with a warning.
+// Every image is decoded once and held as decoded (8 or 16 bits per channel, see PixelImage;
+// crops are converted to floats as they are drawn); images smaller than the training
+// resolution are upscaled (bilinear, preserving aspect) when loaded and held as floats.
+// Unreadable files are skipped and named.
 //
 // Batches are a pure function of (seed, step): sample i of step s draws eight uniforms
 // rng::uniform(seed, kDataStream, (s * N + i) * 8 + k): k=0 picks the image, k=1,2 the crop
@@ -23,12 +27,14 @@ inline constexpr uint32_t kDataStream = 4;
 class Dataset {
  public:
   // Throws tessera::Error when the folder is missing, holds no readable image, or a class
-  // folder has none. `warnings` receives one line per skipped file.
+  // folder has none (naming each of its files' problems). `warnings` receives one line per
+  // skipped file or entry and per ignored folder or loose image set.
   static Dataset load(const std::filesystem::path& root, int min_size, std::vector<std::string>& warnings);
 
   const std::vector<std::string>& classes() const { return classes_; }
   size_t size() const { return images_.size(); }
   size_t class_count(uint32_t label) const;
+  size_t pixel_bytes() const;  // memory the images hold
 
   // images: [n, 3, res, res] planar floats in [-1, 1]; labels: [n].
   void sample_batch(uint64_t seed, int64_t step, int n, int resolution, std::vector<float>& images,
@@ -36,8 +42,15 @@ class Dataset {
 
  private:
   struct Item {
-    Image image;
+    PixelImage pixels;  // as decoded; empty when upscaled
+    Image upscaled;     // float planes of an image smaller than the training resolution
     uint32_t label;
+    int width() const { return pixels.samples ? pixels.width : upscaled.width; }
+    int height() const { return pixels.samples ? pixels.height : upscaled.height; }
+    float value(int c, int y, int x) const {
+      return pixels.samples ? pixels.value(c, y, x)
+                            : upscaled.planes[(size_t(c) * upscaled.height + y) * upscaled.width + x];
+    }
   };
   std::vector<std::string> classes_;
   std::vector<Item> images_;

@@ -1,9 +1,11 @@
 // Image files: PNG/JPEG in (8- or 16-bit, gray/RGB/RGBA, via stb_image), PNG out (RGBA8),
 // written atomically (tessera/atomic_file.hpp). In memory, images are planar float RGB [3, H, W] in [-1, 1], the
-// model's layout.
+// model's layout, or, where many are held (training data), the decoded 8- or 16-bit samples
+// (PixelImage), a quarter or half of that memory, converted to floats where they are read.
 #pragma once
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -15,8 +17,26 @@ struct Image {
   std::vector<float> planes;  // [3][height][width], values in [-1, 1]
 };
 
-// Throws tessera::Error naming the file and the decoder's reason.
+// An image as decoded: interleaved RGB samples of 8 or 16 bits, held in stb_image's own
+// buffer (an 8000x8000 8-bit image holds 192 MB, where its Image holds 768 MB).
+struct PixelImage {
+  int width = 0, height = 0;
+  int bits = 8;  // 8 or 16
+  std::unique_ptr<void, void (*)(void*)> samples{nullptr, nullptr};
+
+  // Channel c of pixel (x, y) in [-1, 1]: exactly the value load_image() gives.
+  float value(int c, int y, int x) const {
+    size_t i = (size_t(y) * width + x) * 3 + c;
+    return bits == 8 ? static_cast<const uint8_t*>(samples.get())[i] / 127.5f - 1.0f
+                     : static_cast<const uint16_t*>(samples.get())[i] / 32767.5f - 1.0f;
+  }
+  size_t bytes() const { return size_t(width) * height * 3 * (bits / 8); }
+};
+
+// Throw tessera::Error naming the file and the decoder's reason.
+PixelImage decode_image(const std::filesystem::path& path);
 Image load_image(const std::filesystem::path& path);
+Image to_planes(const PixelImage& pixels);
 
 // RGBA8 pixels (row-major, 4 bytes per pixel) from planar float images [C, H, W] (C = 3).
 std::vector<uint8_t> planes_to_rgba8(std::span<const float> planes, int width, int height);

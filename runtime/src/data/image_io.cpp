@@ -13,31 +13,32 @@
 
 namespace tessera {
 
-Image load_image(const std::filesystem::path& path) {
+PixelImage decode_image(const std::filesystem::path& path) {
   std::string p = path.string();
-  int w = 0, h = 0, channels = 0;
-  bool sixteen = stbi_is_16_bit(p.c_str());
-  Image img;
-  if (sixteen) {
-    std::unique_ptr<stbi_us, void (*)(void*)> data(stbi_load_16(p.c_str(), &w, &h, &channels, 3), stbi_image_free);
-    if (!data) throw Error("cannot read image '" + p + "': " + stbi_failure_reason());
-    img.width = w;
-    img.height = h;
-    img.planes.resize(size_t(3) * w * h);
-    for (int c = 0; c < 3; ++c)
-      for (int i = 0; i < w * h; ++i) img.planes[size_t(c) * w * h + i] = data.get()[i * 3 + c] / 32767.5f - 1.0f;
-  } else {
-    std::unique_ptr<stbi_uc, void (*)(void*)> data(stbi_load(p.c_str(), &w, &h, &channels, 3), stbi_image_free);
-    if (!data) throw Error("cannot read image '" + p + "': " + stbi_failure_reason());
-    img.width = w;
-    img.height = h;
-    img.planes.resize(size_t(3) * w * h);
-    for (int c = 0; c < 3; ++c)
-      for (int i = 0; i < w * h; ++i) img.planes[size_t(c) * w * h + i] = data.get()[i * 3 + c] / 127.5f - 1.0f;
-  }
-  if (w <= 0 || h <= 0) throw Error("image '" + p + "' is empty");
+  PixelImage img;
+  int channels = 0;
+  img.bits = stbi_is_16_bit(p.c_str()) ? 16 : 8;
+  img.samples = {img.bits == 16 ? static_cast<void*>(stbi_load_16(p.c_str(), &img.width, &img.height, &channels, 3))
+                                : static_cast<void*>(stbi_load(p.c_str(), &img.width, &img.height, &channels, 3)),
+                 stbi_image_free};
+  if (!img.samples) throw Error("cannot read image '" + p + "': " + stbi_failure_reason());
+  if (img.width <= 0 || img.height <= 0) throw Error("image '" + p + "' is empty");
   return img;
 }
+
+Image to_planes(const PixelImage& pixels) {
+  Image img;
+  img.width = pixels.width;
+  img.height = pixels.height;
+  img.planes.resize(size_t(3) * img.width * img.height);
+  float* out = img.planes.data();
+  for (int c = 0; c < 3; ++c)
+    for (int y = 0; y < img.height; ++y)
+      for (int x = 0; x < img.width; ++x) *out++ = pixels.value(c, y, x);
+  return img;
+}
+
+Image load_image(const std::filesystem::path& path) { return to_planes(decode_image(path)); }
 
 std::vector<uint8_t> planes_to_rgba8(std::span<const float> planes, int width, int height) {
   size_t n = size_t(width) * height;

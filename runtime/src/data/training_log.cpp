@@ -1,13 +1,19 @@
 #include "tessera/training_log.hpp"
 
+#include <fcntl.h>
 #include <stb/stb_easy_font.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
+#include <span>
 #include <sstream>
 
+#include "tessera/atomic_file.hpp"
 #include "tessera/error.hpp"
 #include "tessera/image_io.hpp"
 
@@ -34,7 +40,7 @@ std::string format_progress(const ProgressState& s, int bar_width) {
 }
 
 LossLog::LossLog(const std::filesystem::path& path, int64_t resume_step) : path_(path) {
-  std::vector<std::string> kept;
+  std::string kept = kHeader;
   if (resume_step > 0) {
     std::ifstream in(path);
     std::string line;
@@ -43,22 +49,35 @@ LossLog::LossLog(const std::filesystem::path& path, int64_t resume_step) : path_
       long long step = 0;
       double loss = 0;
       if (std::sscanf(line.c_str(), "%lld,%lf", &step, &loss) != 2 || step > resume_step) continue;
-      kept.push_back(line);
+      kept += line + "\n";
       points_.push_back({step, loss});
     }
   }
-  std::ofstream out(path, std::ios::trunc);
-  if (!out) throw Error("cannot write loss log '" + path.string() + "'");
-  out << "step,loss,grad_norm,lr,seconds\n";
-  for (const auto& l : kept) out << l << "\n";
+  write_file_atomically(path, std::as_bytes(std::span(kept)), "loss log '" + path.string() + "'");
+  fd_ = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+  if (fd_ < 0) throw Error("cannot open loss log '" + path.string() + "': " + std::strerror(errno));
+  size_ = static_cast<off_t>(kept.size());
+}
+
+LossLog::~LossLog() {
+  if (fd_ >= 0) ::close(fd_);
 }
 
 void LossLog::append(int64_t step, double loss, double grad_norm, double lr, double seconds) {
-  std::ofstream out(path_, std::ios::app);
-  if (!out) throw Error("cannot append to loss log '" + path_.string() + "'");
-  char buf[160];
-  std::snprintf(buf, sizeof buf, "%lld,%.6g,%.6g,%.6g,%.3f\n", (long long)step, loss, grad_norm, lr, seconds);
-  out << buf;
+  char row[160];
+  int n = std::snprintf(row, sizeof row, "%lld,%.6g,%.6g,%.6g,%.3f\n", (long long)step, loss, grad_norm, lr, seconds);
+  for (int done = 0; done < n;) {
+    ssize_t w = ::write(fd_, row + done, size_t(n - done));
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) {
+      int err = w < 0 ? errno : ENOSPC;
+      // Drop a partial row; best effort, the write error is what gets reported.
+      [[maybe_unused]] int truncated = ::ftruncate(fd_, size_);
+      throw Error("cannot append to loss log '" + path_.string() + "': " + std::strerror(err));
+    }
+    done += int(w);
+  }
+  size_ += n;
   points_.push_back({step, loss});
 }
 
