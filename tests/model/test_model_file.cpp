@@ -100,7 +100,7 @@ TEST_F(ModelFileTest, HostileFilesNameTheProblem) {
   using M = std::map<std::string, std::string>;
   EXPECT_TRUE(has(load_error([](T&, M& m) { m.erase("tessera.format_version"); }), "not a Tessera model"));
   EXPECT_TRUE(has(load_error([](T&, M& m) { m["tessera.format_version"] = "2"; }), "format version '2' is not supported"));
-  EXPECT_TRUE(has(load_error([](T&, M& m) { m["tessera.config"] = "{oops"; }), "not a JSON object"));
+  EXPECT_TRUE(has(load_error([](T&, M& m) { m["tessera.config"] = "{oops"; }), "model config is not valid JSON"));
   EXPECT_TRUE(has(load_error([](T&, M& m) { m["tessera.config"] = R"({"padding": "mirror"})"; }), "'padding' is 'mirror'"));
   EXPECT_TRUE(has(load_error([](T&, M& m) { m["tessera.classes"] = R"("rock")"; }), "not a JSON list"));
   EXPECT_TRUE(has(load_error([](T&, M& m) { m["tessera.classes"] = R"(["rock"])"; }), "1 class names for num_classes 2"));
