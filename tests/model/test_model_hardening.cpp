@@ -171,6 +171,12 @@ TEST_F(ModelHardeningTest, ACheckpointIsRecognisedAndNotLoadedAsAModel) {
 
   save_model(dir_ / "model.safetensors", info_, flat_);
   EXPECT_FALSE(inspect_model_file(dir_ / "model.safetensors").is_checkpoint);
+
+  // The trainer's options are bounded like the config (`--resume` parses them).
+  c.options_json = std::string(100, '[') + std::string(100, ']');
+  save_checkpoint(dir_ / "checkpoint.safetensors", c);
+  e = error_of([&] { load_checkpoint(dir_ / "checkpoint.safetensors"); });
+  EXPECT_TRUE(has(e, "tessera.checkpoint.options nests deeper than 2 levels")) << e;
 }
 
 TEST(TesseraInfo, ShowsTheBundledCheckpointAsACheckpointWithItsStep) {

@@ -54,7 +54,8 @@ struct Checkpoint {
   ModelInfo info;
   int64_t step = 0;
   uint64_t seed = 0;
-  std::string options_json;  // the trainer's options, for `--resume` to reuse
+  // The trainer's options (a JSON object), for `--resume` to reuse.
+  std::string options_json = "{}";
   std::vector<float> weights, ema, adam_m, adam_v;  // flat layouts
 };
 void save_checkpoint(const std::filesystem::path& path, const Checkpoint& c);

@@ -94,6 +94,13 @@ void read_checkpoint_fields(const SafetensorsFile& file, T& out) {
   out.step = static_cast<int64_t>(number(kStep));
   out.seed = number(kSeed);
   out.options_json = file.metadata_value(kOptions).value_or("{}");
+  // `tessera train --resume` parses the options: bounded here like the config.
+  try {
+    if (!parse_bounded_json(out.options_json, kOptions, kMaxConfigJsonBytes, /*max_depth=*/2).is_object())
+      throw Error(std::string(kOptions) + " is not a JSON object");
+  } catch (const Error& e) {
+    throw Error(file.source() + ": " + e.what());
+  }
 }
 
 void copy_group(const SafetensorsFile& file, const ParameterSet& layout, const std::string& group,
