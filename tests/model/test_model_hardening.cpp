@@ -1,16 +1,14 @@
 // Model files from the outside (issue 12, items 9-12): every config key given, metadata JSON
 // bounded before it is parsed, finite weights and finite results, every size the config check
 // accepts, and checkpoints recognised by `tessera info`.
-#include <unistd.h>
-
 #include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "model/model_file_fixture.hpp"
 #include "support/run_command.hpp"
-#include "support/vulkan_test.hpp"
 #include "tessera/error.hpp"
 #include "tessera/model_file.hpp"
 #include "tessera/safetensors.hpp"
@@ -38,51 +36,7 @@ std::string error_of(F&& f) {
   return "";
 }
 
-constexpr const char* kSmallConfig =
-    R"({"base_channels": 8, "channel_mult": [1, 2], "num_res_blocks": 1, "attention_resolutions": [4],
-        "num_heads": 2, "norm_groups": 4, "num_classes": 2, "padding": "circular", "train_resolution": 8,
-        "schedule": "cosine", "prediction": "v"})";
-
-class ModelHardeningTest : public VulkanTest {
- protected:
-  void SetUp() override {
-    VulkanTest::SetUp();
-    dir_ = fs::temp_directory_path() / ("tessera-model-hardening-" + std::to_string(::getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    info_.config = UNetConfig::from_json(kSmallConfig);
-    info_.classes = {"rock", "wood"};
-    UNet::declare_parameters(info_.config, layout_);
-    flat_ = random_floats(static_cast<size_t>(layout_.flat_elements()), 3, -0.1f, 0.1f);
-  }
-  void TearDown() override {
-    fs::remove_all(dir_);
-    VulkanTest::TearDown();
-  }
-  // Writes the test model with its metadata changed by `edit`; returns the path.
-  fs::path write_model(const std::function<void(std::map<std::string, std::string>&)>& edit,
-                       const std::vector<float>& flat) {
-    std::vector<SafetensorsTensorData> tensors;
-    for (const auto& e : layout_.entries())
-      tensors.push_back({e.name, SafetensorsDType::F32, e.shape,
-                         std::as_bytes(std::span(flat.data() + e.offset, size_t(shape_numel(e.shape))))});
-    std::map<std::string, std::string> meta{{"tessera.format_version", "1"},
-                                            {"tessera.config", info_.config.to_json()},
-                                            {"tessera.classes", R"(["rock","wood"])"}};
-    edit(meta);
-    fs::path p = dir_ / "edited.safetensors";
-    write_safetensors(p, tensors, meta);
-    return p;
-  }
-  std::string load_error(const std::function<void(std::map<std::string, std::string>&)>& edit) {
-    fs::path p = write_model(edit, flat_);
-    return error_of([&] { load_model(ctx(), p); });
-  }
-  fs::path dir_;
-  ModelInfo info_;
-  ParameterSet layout_;
-  std::vector<float> flat_;
-};
+class ModelHardeningTest : public ModelFileFixture {};
 
 // --- item 9: every key that changes the computation is given; unknown keys are errors ----------
 
@@ -92,19 +46,19 @@ TEST_F(ModelHardeningTest, AModelFileMissingAnyConfigKeyIsRefusedNamingIt) {
   for (const auto& [key, value] : full.items()) {
     nlohmann::json partial = full;
     partial.erase(key);
-    std::string e = load_error([&](auto& m) { m["tessera.config"] = partial.dump(); });
+    std::string e = load_error([&](auto&, auto& m) { m["tessera.config"] = partial.dump(); });
     EXPECT_TRUE(has(e, "missing key '" + key + "'")) << key << ": " << e;
     // A config written by hand for a new model may still start from the defaults.
     EXPECT_FALSE(has(error_of([&] { UNetConfig::from_json(partial.dump()); }), "missing")) << key;
   }
-  std::string e = load_error([](auto& m) { m["tessera.config"] = R"({"padding": "circular"})"; });
+  std::string e = load_error([](auto&, auto& m) { m["tessera.config"] = R"({"padding": "circular"})"; });
   EXPECT_TRUE(has(e, "missing keys 'in_channels', ") && has(e, "and 6 more")) << e;
 }
 
 TEST_F(ModelHardeningTest, UnknownConfigKeysAreErrorsEverywhere) {
   nlohmann::json j = nlohmann::json::parse(info_.config.to_json());
   j["paddding"] = "circular";
-  std::string e = load_error([&](auto& m) { m["tessera.config"] = j.dump(); });
+  std::string e = load_error([&](auto&, auto& m) { m["tessera.config"] = j.dump(); });
   EXPECT_TRUE(has(e, "unknown key 'paddding'")) << e;
   e = error_of([] { UNetConfig::from_json(R"({"base_channels": 8, "norm_groups": 4, "typo": 1, "x": 2})"); });
   EXPECT_TRUE(has(e, "unknown keys 'typo', 'x'")) << e;
@@ -133,21 +87,21 @@ TEST_F(ModelHardeningTest, HostileMetadataJsonIsRefusedBeforeParsing) {
   // here is refused by a scan, so the whole test takes milliseconds; the bound is a hang detector.
   auto begin = std::chrono::steady_clock::now();
   const std::string nested = std::string(1 << 20, '[') + std::string(1 << 20, ']');
-  std::string e = load_error([&](auto& m) { m["tessera.classes"] = nested; });
+  std::string e = load_error([&](auto&, auto& m) { m["tessera.classes"] = nested; });
   EXPECT_TRUE(has(e, "tessera.classes nests deeper than 1 level")) << e.substr(0, 300);
-  e = load_error([&](auto& m) { m["tessera.config"] = nested; });
+  e = load_error([&](auto&, auto& m) { m["tessera.config"] = nested; });
   EXPECT_TRUE(has(e, "model config is 2097152 bytes, more than the limit of 65536")) << e.substr(0, 300);
-  e = load_error([&](auto& m) { m["tessera.config"] = std::string(1000, '{') + std::string(1000, '}'); });
+  e = load_error([&](auto&, auto& m) { m["tessera.config"] = std::string(1000, '{') + std::string(1000, '}'); });
   EXPECT_TRUE(has(e, "model config nests deeper than 2 levels")) << e.substr(0, 300);
-  e = load_error([&](auto& m) { m["tessera.classes"] = "[\"" + std::string(5 << 20, 'a') + "\"]"; });
+  e = load_error([&](auto&, auto& m) { m["tessera.classes"] = "[\"" + std::string(5 << 20, 'a') + "\"]"; });
   EXPECT_TRUE(has(e, "tessera.classes is 5242884 bytes, more than the limit of 4194304")) << e.substr(0, 300);
   // Brackets inside strings are names, not nesting.
-  e = load_error([&](auto& m) { m["tessera.classes"] = R"(["[[[{", "wood\"]]"])"; });
+  e = load_error([&](auto&, auto& m) { m["tessera.classes"] = R"(["[[[{", "wood\"]]"])"; });
   EXPECT_EQ(e, "");
   // Nesting in the config's own lists (one level below the object) is refused by the type check.
   nlohmann::json j = nlohmann::json::parse(info_.config.to_json());
   j["channel_mult"] = nlohmann::json::parse("[[1], [2]]");
-  e = load_error([&](auto& m) { m["tessera.config"] = j.dump(); });
+  e = load_error([&](auto&, auto& m) { m["tessera.config"] = j.dump(); });
   EXPECT_TRUE(has(e, "model config nests deeper than 2 levels")) << e;
   EXPECT_LT(std::chrono::steady_clock::now() - begin, std::chrono::seconds(20));
 }
@@ -202,7 +156,7 @@ TEST_F(ModelHardeningTest, NonFiniteWeightsAreRefusedAtLoadNamingTheTensor) {
   bad[conv.offset + 3] = std::numeric_limits<float>::quiet_NaN();
   bad[conv.offset + 5] = -std::numeric_limits<float>::quiet_NaN();
   bad[temb.offset] = std::numeric_limits<float>::infinity();
-  fs::path p = write_model([](auto&) {}, bad);
+  fs::path p = write_edited([](auto&, auto&) {}, &bad);
   std::string e = error_of([&] { load_model(ctx(), p); });
   EXPECT_TRUE(has(e, "'conv_in.weight' holds 2 NaN of 216 values")) << e;
   EXPECT_TRUE(has(e, "'time_embed.2.bias' holds 1 infinite of 32 values")) << e;
