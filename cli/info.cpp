@@ -1,4 +1,5 @@
-// `tessera info MODEL`: what a model file holds - config, classes, size, provenance.
+// `tessera info MODEL`: what a model file (or a training checkpoint) holds - config, classes,
+// size, provenance, and for a checkpoint its step, seed and trainer options.
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -7,30 +8,32 @@
 #include "commands.hpp"
 #include "tessera/error.hpp"
 #include "tessera/model_file.hpp"
-#include "tessera/parameters.hpp"
-#include "tessera/safetensors.hpp"
-#include "tessera/unet.hpp"
 
 namespace tessera::cli {
 
 int info_main(const std::vector<std::string>& args) {
   Args a(args, {}, {"help"}, {"MODEL"});
   if (a.has("help") || a.positional().empty()) {
-    std::fprintf(a.has("help") ? stdout : stderr, "usage: tessera info MODEL.safetensors\n");
+    std::fprintf(a.has("help") ? stdout : stderr, "usage: tessera info MODEL.safetensors|CHECKPOINT.safetensors\n");
     return a.has("help") ? 0 : 2;
   }
   const std::filesystem::path path = a.positional()[0];
-  ModelInfo info = read_model_info(path);
-  // Check the tensors too, without a device: a file that would not load is reported here.
-  ParameterSet layout;
-  UNet::declare_parameters(info.config, layout);
-  ExpectedTensors expected;
-  for (const auto& e : layout.entries()) expected.expect_tensor(e.name, SafetensorsDType::F32, e.shape);
-  expected.check(SafetensorsFile::load(path));
+  // Checks the tensors too, without a device: a file that would not load is reported here.
+  const ModelFileSummary summary = inspect_model_file(path);
+  const ModelInfo& info = summary.info;
 
-  std::printf("model: %s (%.2f MiB)\n", path.string().c_str(), std::filesystem::file_size(path) / 1048576.0);
+  std::printf("%s: %s (%.2f MiB)\n", summary.is_checkpoint ? "training checkpoint" : "model", path.string().c_str(),
+              std::filesystem::file_size(path) / 1048576.0);
+  if (summary.is_checkpoint) {
+    std::printf("  read by `tessera train --out DIR --resume`; sample from DIR/model.safetensors\n");
+    constexpr size_t kShown = 400;  // the options are the trainer's few keys; a hostile file's are cut
+    const std::string& o = summary.options_json;
+    std::printf("step: %lld\nseed: %llu\ntrainer options: %s%s\n", (long long)summary.step,
+                (unsigned long long)summary.seed, o.substr(0, kShown).c_str(), o.size() > kShown ? "..." : "");
+    std::printf("tensors: weights, ema/, adam_m/, adam_v/ (4 x %lld values)\n", (long long)summary.parameter_count);
+  }
   std::printf("format version: %s\n", kModelFormatVersion);
-  std::printf("parameters: %lld\n", (long long)layout.parameter_count());
+  std::printf("parameters: %lld\n", (long long)summary.parameter_count);
   std::printf("config:\n");
   const nlohmann::json config = nlohmann::json::parse(info.config.to_json());  // items() needs a live object
   for (const auto& [k, v] : config.items())

@@ -16,7 +16,7 @@ void usage() {
                "commands:\n"
                "  sample             generate textures with a model (the bundled one by default)\n"
                "  train              train a texture model on a folder of images\n"
-               "  info MODEL         print a model file's config, classes and provenance\n"
+               "  info FILE          print a model's (or training checkpoint's) config, classes, provenance\n"
                "  devices            list Vulkan devices and the one Tessera would use\n"
                "  bench [what]       time kernels on this device and PyTorch CPU side by side\n"
                "run 'tessera <command> --help' for a command's options\n%s",

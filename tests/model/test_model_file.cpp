@@ -1,12 +1,12 @@
 #include <unistd.h>
 
 #include <cstdlib>
-#include <filesystem>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 
+#include "model/model_file_fixture.hpp"
 #include "support/run_command.hpp"
-#include "support/vulkan_test.hpp"
 #include "tessera/error.hpp"
 #include "tessera/model_file.hpp"
 #include "tessera/safetensors.hpp"
@@ -17,50 +17,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class ModelFileTest : public VulkanTest {
- protected:
-  void SetUp() override {
-    VulkanTest::SetUp();
-    dir_ = fs::temp_directory_path() / ("tessera-modelfile-" + std::to_string(::getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    info_.config = UNetConfig::from_json(
-        R"({"base_channels": 8, "channel_mult": [1, 2], "num_res_blocks": 1, "attention_resolutions": [4],
-            "num_heads": 2, "norm_groups": 4, "num_classes": 2, "padding": "circular", "train_resolution": 8})");
-    info_.classes = {"rock", "wood"};
-    info_.provenance = {{"command", "tessera train --data x"}, {"steps", "10"}};
-    UNet::declare_parameters(info_.config, layout_);
-    flat_ = random_floats(static_cast<size_t>(layout_.flat_elements()), 3);
-  }
-  void TearDown() override {
-    fs::remove_all(dir_);
-    VulkanTest::TearDown();
-  }
-  // Writes a model whose tensors/metadata are changed by `edit`, and returns the load error.
-  std::string load_error(const std::function<void(std::vector<SafetensorsTensorData>&,
-                                                  std::map<std::string, std::string>&)>& edit) {
-    std::vector<SafetensorsTensorData> tensors;
-    for (const auto& e : layout_.entries())
-      tensors.push_back({e.name, SafetensorsDType::F32, e.shape,
-                         std::as_bytes(std::span(flat_.data() + e.offset, size_t(shape_numel(e.shape))))});
-    std::map<std::string, std::string> meta{{"tessera.format_version", "1"},
-                                            {"tessera.config", info_.config.to_json()},
-                                            {"tessera.classes", R"(["rock","wood"])"}};
-    edit(tensors, meta);
-    fs::path p = dir_ / "edited.safetensors";
-    write_safetensors(p, tensors, meta);
-    try {
-      load_model(ctx(), p);
-    } catch (const Error& e) {
-      return e.what();
-    }
-    return "";
-  }
-  fs::path dir_;
-  ModelInfo info_;
-  ParameterSet layout_;
-  std::vector<float> flat_;
-};
+class ModelFileTest : public ModelFileFixture {};
 
 bool has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
@@ -100,7 +57,7 @@ TEST_F(ModelFileTest, HostileFilesNameTheProblem) {
   using M = std::map<std::string, std::string>;
   EXPECT_TRUE(has(load_error([](T&, M& m) { m.erase("tessera.format_version"); }), "not a Tessera model"));
   EXPECT_TRUE(has(load_error([](T&, M& m) { m["tessera.format_version"] = "2"; }), "format version '2' is not supported"));
-  EXPECT_TRUE(has(load_error([](T&, M& m) { m["tessera.config"] = "{oops"; }), "not a JSON object"));
+  EXPECT_TRUE(has(load_error([](T&, M& m) { m["tessera.config"] = "{oops"; }), "model config is not valid JSON"));
   EXPECT_TRUE(has(load_error([](T&, M& m) { m["tessera.config"] = R"({"padding": "mirror"})"; }), "'padding' is 'mirror'"));
   EXPECT_TRUE(has(load_error([](T&, M& m) { m["tessera.classes"] = R"("rock")"; }), "not a JSON list"));
   EXPECT_TRUE(has(load_error([](T&, M& m) { m["tessera.classes"] = R"(["rock"])"; }), "1 class names for num_classes 2"));

@@ -44,7 +44,7 @@ TEST(UNetConfigTest, ReadsThePythonReferenceDefaults) {
 
 TEST(UNetConfigTest, BadValuesNameTheField) {
   EXPECT_NE(error_of("[1,2]").find("not a JSON object"), std::string::npos);
-  EXPECT_NE(error_of("{").find("not a JSON object"), std::string::npos);
+  EXPECT_NE(error_of("{").find("model config is not valid JSON"), std::string::npos);
   EXPECT_NE(error_of(R"({"padding": "reflect"})").find("'padding' is 'reflect', expected one of: zeros, circular"),
             std::string::npos);
   EXPECT_NE(error_of(R"({"base_channels": "64"})").find("'base_channels' must be an integer"), std::string::npos);

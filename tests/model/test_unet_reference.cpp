@@ -141,7 +141,17 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"zeros_unconditional",
              R"({"base_channels": 8, "channel_mult": [1, 2, 3], "num_res_blocks": 2, "attention_resolutions": [],
                  "num_heads": 1, "norm_groups": 4, "num_classes": 0, "padding": "zeros", "train_resolution": 16})",
-             3, 16, 12}),
+             3, 16, 12},
+        // Issue 12 item 11: skip views at byte offsets no storage binding accepts (15 channels of
+        // 3x5, 18 of 3x5), so the U-Net copies those concats.
+        Case{"odd_widths_copied_concats",
+             R"({"base_channels": 15, "channel_mult": [1, 2], "num_res_blocks": 1, "attention_resolutions": [4],
+                 "num_heads": 3, "norm_groups": 5, "num_classes": 2, "padding": "circular", "train_resolution": 8})",
+             2, 6, 10},
+        Case{"base18_three_levels_copied_concats",
+             R"({"base_channels": 18, "channel_mult": [1, 1, 1], "num_res_blocks": 1, "attention_resolutions": [],
+                 "num_heads": 2, "norm_groups": 6, "num_classes": 0, "padding": "zeros", "train_resolution": 8})",
+             2, 12, 20}),
     [](const ::testing::TestParamInfo<Case>& info) { return std::string(info.param.name); });
 
 }  // namespace

@@ -37,9 +37,19 @@ DEFAULT_CONFIG = {
 GROUPNORM_EPS = 1e-5
 
 
-def full_config(config):
+def full_config(config, require_all=False):
+    """DEFAULT_CONFIG overridden by `config`. Unknown keys are errors (a misspelt key would
+    otherwise be ignored); with require_all, as for a model file, so are missing ones, since every
+    key changes what the weights compute (docs/model-format.md)."""
+    config = config or {}
+    unknown = sorted(set(config) - set(DEFAULT_CONFIG))
+    if unknown:
+        raise ValueError(f"unknown config keys: {', '.join(unknown)}")
+    missing = sorted(set(DEFAULT_CONFIG) - set(config))
+    if require_all and missing:
+        raise ValueError(f"model config is missing keys: {', '.join(missing)}")
     c = dict(DEFAULT_CONFIG)
-    c.update(config or {})
+    c.update(config)
     if c["padding"] not in ("zeros", "circular"):
         raise ValueError(f"padding must be 'zeros' or 'circular', got {c['padding']!r}")
     return c
@@ -135,9 +145,9 @@ class Upsample(nn.Module):
 
 
 class UNet(nn.Module):
-    def __init__(self, config=None):
+    def __init__(self, config=None, require_all=False):
         super().__init__()
-        c = self.config = full_config(config)
+        c = self.config = full_config(config, require_all)
         base, mult, pad, groups = c["base_channels"], c["channel_mult"], c["padding"], c["norm_groups"]
         temb_dim = 4 * base
         self.time_embed = nn.Sequential(nn.Linear(base, temb_dim), nn.SiLU(), nn.Linear(temb_dim, temb_dim))
@@ -246,7 +256,7 @@ def save_model(model, path, classes=None, provenance=None):
 def load_model(path):
     from safetensors_io import load
     tensors, meta = load(path)
-    model = UNet(json.loads(meta["tessera.config"]))
+    model = UNet(json.loads(meta["tessera.config"]), require_all=True)
     model.load_state_dict(tensors, strict=True)
     return model, json.loads(meta.get("tessera.classes", "[]")), meta
 

@@ -36,7 +36,7 @@ CONFIG = {
     "in_channels": 3, "out_channels": 3, "base_channels": 32, "channel_mult": [1, 2],
     "num_res_blocks": 1, "attention_resolutions": [8], "num_heads": 1, "norm_groups": 8,
     "dropout": 0.0, "num_classes": 2, "padding": "circular", "train_resolution": 32,
-    "schedule": "cosine", "prediction": "eps",
+    "schedule": "cosine", "timesteps": 1000, "prediction": "eps",
 }
 
 METADATA = {

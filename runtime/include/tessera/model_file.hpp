@@ -5,7 +5,8 @@
 //   checkpoint:  the same tensors for the raw weights, plus "ema/<name>", "adam_m/<name>",
 //                "adam_v/<name>", and metadata tessera.checkpoint.step / .seed / .options.
 // Both written atomically; loading checks everything against the config and names every
-// problem with the file.
+// problem with the file: the config must give every key (MissingConfigKeys::Refuse), metadata
+// JSON is size- and depth-bounded before it is parsed, and every weight must be finite.
 #pragma once
 #include <cstdint>
 #include <filesystem>
@@ -23,6 +24,10 @@ namespace tessera {
 class Context;
 
 inline constexpr const char* kModelFormatVersion = "1";
+
+// Bound on the "tessera.classes" text, checked before it is parsed: room for the largest
+// num_classes (100,000) with names of about 40 bytes.
+inline constexpr size_t kMaxClassesJsonBytes = 4 << 20;
 
 struct ModelInfo {
   UNetConfig config;
@@ -49,10 +54,24 @@ struct Checkpoint {
   ModelInfo info;
   int64_t step = 0;
   uint64_t seed = 0;
-  std::string options_json;  // the trainer's options, for `--resume` to reuse
+  // The trainer's options (a JSON object), for `--resume` to reuse.
+  std::string options_json = "{}";
   std::vector<float> weights, ema, adam_m, adam_v;  // flat layouts
 };
 void save_checkpoint(const std::filesystem::path& path, const Checkpoint& c);
 Checkpoint load_checkpoint(const std::filesystem::path& path);
+
+// What a model file or training checkpoint holds, checked as load_model / load_checkpoint check
+// it (metadata, every tensor's name, shape and dtype, finite values) but without a device, for
+// `tessera info`. A checkpoint is recognised by its tessera.checkpoint.step metadata.
+struct ModelFileSummary {
+  ModelInfo info;
+  int64_t parameter_count = 0;
+  bool is_checkpoint = false;
+  int64_t step = 0;  // checkpoint only: step, seed and trainer options
+  uint64_t seed = 0;
+  std::string options_json;
+};
+ModelFileSummary inspect_model_file(const std::filesystem::path& path);
 
 }  // namespace tessera

@@ -86,7 +86,9 @@ class Sampler {
   int steps_done() const { return static_cast<int>(next_step_); }
   double last_step_gpu_ms() const { return last_step_ms_; }  // 0 where the queue has no timestamps
 
-  std::vector<float> image() const;    // x [N, C, H, W]: the result once done()
+  // x [N, C, H, W]: the result once done(). Throws Error naming the sample if any value is NaN
+  // or infinite (a result is never turned into black pixels silently).
+  std::vector<float> image() const;
   std::vector<float> preview() const;  // the current x0 estimate [N, C, H, W]
   const Tensor& image_tensor() const { return x_; }
   const Tensor& preview_tensor() const { return x0_; }

@@ -1,7 +1,8 @@
 // The U-Net and diffusion configuration stored in a model file's "tessera.config"
 // metadata (SPEC §3, §4; docs/model-format.md). Parsing validates every field and names
-// the offending key.
+// the offending key; a key it does not know is an error, never ignored.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -11,6 +12,16 @@ namespace tessera {
 enum class PaddingMode { Zeros, Circular };
 enum class Schedule { Linear, Cosine };
 enum class Prediction { Eps, V };
+
+// What a JSON config may leave out. A model file (format version 1) must give every key, since
+// each changes what the weights compute (a missing "padding" would silently lose seamless
+// tiling, a missing "prediction" sample a v model as eps). Configs written by hand for a new
+// model (tests, `tessera bench --config`) start from the defaults below.
+enum class MissingConfigKeys { UseDefaults, Refuse };
+
+// Bound on the "tessera.config" text, checked before it is parsed: the canonical JSON of the
+// largest valid config is a few hundred bytes.
+inline constexpr size_t kMaxConfigJsonBytes = 64 * 1024;
 
 struct UNetConfig {
   int in_channels = 3;
@@ -39,8 +50,9 @@ struct UNetConfig {
   // (e.g. norm_groups not dividing a level's width, heads not dividing an attention width).
   void validate() const;
 
-  std::string to_json() const;                      // canonical JSON (sorted keys)
-  static UNetConfig from_json(const std::string&);  // validates
+  std::string to_json() const;  // canonical JSON (sorted keys), every key
+  // Validates; throws tessera::Error naming every missing key (with Refuse) and unknown key.
+  static UNetConfig from_json(const std::string&, MissingConfigKeys missing = MissingConfigKeys::UseDefaults);
 };
 
 const char* padding_name(PaddingMode);

@@ -1,5 +1,6 @@
 #include "tessera/sampler.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "tessera/context.hpp"
@@ -175,7 +176,37 @@ void Sampler::step_completed() {
   for (const auto& t : seq.timings()) last_step_ms_ += t.ms;
 }
 
-std::vector<float> Sampler::image() const { return download_f32(x_); }
+namespace {
+
+// Throws naming `what` and the first sample (of those `values` hold, `batch` in all, made of
+// `samples` distinct ones: a guided batch runs each sample twice) with a NaN or an infinity.
+void require_finite(const char* what, const std::vector<float>& values, int batch, int samples) {
+  const size_t per_sample = values.size() / static_cast<size_t>(batch);
+  for (int k = 0; k < batch; ++k) {
+    auto first = values.begin() + static_cast<std::ptrdiff_t>(per_sample * k);
+    auto bad = std::count_if(first, first + static_cast<std::ptrdiff_t>(per_sample),
+                             [](float v) { return !std::isfinite(v); });
+    if (bad)
+      throw Error("sampler: " + std::string(what) + " of sample " + std::to_string(k % samples) + " of " +
+                  std::to_string(samples) + " has " + std::to_string(bad) + " NaN or infinite values of " +
+                  std::to_string(per_sample) + "; the model's output is not finite, so no image is made");
+  }
+}
+
+}  // namespace
+
+std::vector<float> Sampler::image() const {
+  std::vector<float> x = download_f32(x_);
+  require_finite("the result", x, batch_, batch_);
+  // The x0 clip maps NaN to a bound, so a model whose output is NaN (non-finite weights, an
+  // overflowing forward pass) yields finite black images; its last output shows it.
+  if (next_step_ > 0) {
+    const Tensor& out = model_->output();
+    require_finite("the model output at the last step", download_f32(out), static_cast<int>(out.dim(0)), batch_);
+  }
+  return x;
+}
+
 std::vector<float> Sampler::preview() const { return download_f32(x0_); }
 
 std::vector<float> Sampler::sample(const SampleRequest& request) {

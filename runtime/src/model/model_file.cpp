@@ -3,6 +3,7 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "model/bounded_json.hpp"
 #include "tessera/context.hpp"
 #include "tessera/error.hpp"
 #include "tessera/safetensors.hpp"
@@ -26,14 +27,15 @@ ModelInfo info_from(const SafetensorsFile& file) {
   ModelInfo info;
   auto config = file.metadata_value(kMetadataConfig);
   if (!config) throw Error(src + ": no " + std::string(kMetadataConfig) + " metadata");
+  nlohmann::json classes;
   try {
-    info.config = UNetConfig::from_json(*config);
+    info.config = UNetConfig::from_json(*config, MissingConfigKeys::Refuse);
+    classes = parse_bounded_json(file.metadata_value(kMetadataClasses).value_or("[]"), kMetadataClasses,
+                                 kMaxClassesJsonBytes, /*max_depth=*/1);
   } catch (const Error& e) {
     throw Error(src + ": " + e.what());
   }
-  auto classes = nlohmann::json::parse(file.metadata_value(kMetadataClasses).value_or("[]"), nullptr, false);
-  if (classes.is_discarded() || !classes.is_array())
-    throw Error(src + ": " + kMetadataClasses + " is not a JSON list of names");
+  if (!classes.is_array()) throw Error(src + ": " + kMetadataClasses + " is not a JSON list of names");
   for (const auto& c : classes) {
     if (!c.is_string()) throw Error(src + ": " + kMetadataClasses + " holds a non-string entry");
     info.classes.push_back(c.get<std::string>());
@@ -58,11 +60,47 @@ std::map<std::string, std::string> metadata_of(const ModelInfo& info) {
   return m;
 }
 
-ExpectedTensors expected_for(const ParameterSet& layout, std::initializer_list<const char*> groups) {
+// Tensor name prefixes: a model holds one set of weights, a checkpoint four.
+using TensorGroups = std::span<const char* const>;
+constexpr const char* kModelGroups[] = {""};
+constexpr const char* kCheckpointGroups[] = {"", "ema/", "adam_m/", "adam_v/"};
+
+// Every tensor the config declares, once per group, F32 and of the declared shape, nothing
+// else, and every value finite. Throws FormatError naming the file and every problem.
+void check_tensors(const SafetensorsFile& file, const ParameterSet& layout, TensorGroups groups) {
   ExpectedTensors e;
   for (const char* g : groups)
     for (const auto& entry : layout.entries()) e.expect_tensor(g + entry.name, SafetensorsDType::F32, entry.shape);
-  return e;
+  e.check(file);
+  std::vector<std::string> non_finite = non_finite_f32_problems(file);
+  if (!non_finite.empty()) throw FormatError(file.source(), std::move(non_finite));
+}
+
+bool is_checkpoint(const SafetensorsFile& file) { return file.metadata_value(kStep).has_value(); }
+
+// Fills the step, seed and options_json of a Checkpoint or ModelFileSummary.
+template <typename T>
+void read_checkpoint_fields(const SafetensorsFile& file, T& out) {
+  auto number = [&](const char* key) -> uint64_t {
+    const std::string& s = file.require_metadata(key);
+    try {
+      size_t used = 0;
+      uint64_t v = std::stoull(s, &used);
+      if (used == s.size()) return v;
+    } catch (...) {
+    }
+    throw Error(file.source() + ": metadata " + key + " = '" + s.substr(0, 64) + "' is not a non-negative integer");
+  };
+  out.step = static_cast<int64_t>(number(kStep));
+  out.seed = number(kSeed);
+  out.options_json = file.metadata_value(kOptions).value_or("{}");
+  // `tessera train --resume` parses the options: bounded here like the config.
+  try {
+    if (!parse_bounded_json(out.options_json, kOptions, kMaxConfigJsonBytes, /*max_depth=*/2).is_object())
+      throw Error(std::string(kOptions) + " is not a JSON object");
+  } catch (const Error& e) {
+    throw Error(file.source() + ": " + e.what());
+  }
 }
 
 void copy_group(const SafetensorsFile& file, const ParameterSet& layout, const std::string& group,
@@ -94,7 +132,10 @@ LoadedModel load_from(Context& ctx, const SafetensorsFile& file) {
   m.info = info_from(file);
   m.params = std::make_unique<ParameterSet>();
   UNet::declare_parameters(m.info.config, *m.params);
-  expected_for(*m.params, {""}).check(file);
+  if (is_checkpoint(file))
+    throw Error(file.source() + ": this is a training checkpoint (tessera train --resume reads it), not a model; " +
+                "load the model.safetensors next to it");
+  check_tensors(file, *m.params, kModelGroups);
   std::vector<float> flat;
   copy_group(file, *m.params, "", flat);
   m.params->allocate(ctx, /*with_grads=*/false);
@@ -135,27 +176,28 @@ Checkpoint load_checkpoint(const std::filesystem::path& path) {
   SafetensorsFile file = SafetensorsFile::load(path);
   Checkpoint c;
   c.info = info_from(file);
-  auto number = [&](const char* key) -> uint64_t {
-    const std::string& s = file.require_metadata(key);
-    try {
-      size_t used = 0;
-      uint64_t v = std::stoull(s, &used);
-      if (used == s.size()) return v;
-    } catch (...) {
-    }
-    throw Error(path.string() + ": metadata " + key + " = '" + s + "' is not a non-negative integer");
-  };
-  c.step = static_cast<int64_t>(number(kStep));
-  c.seed = number(kSeed);
-  c.options_json = file.metadata_value(kOptions).value_or("{}");
+  read_checkpoint_fields(file, c);
   ParameterSet layout;
   UNet::declare_parameters(c.info.config, layout);
-  expected_for(layout, {"", "ema/", "adam_m/", "adam_v/"}).check(file);
+  check_tensors(file, layout, kCheckpointGroups);
   copy_group(file, layout, "", c.weights);
   copy_group(file, layout, "ema/", c.ema);
   copy_group(file, layout, "adam_m/", c.adam_m);
   copy_group(file, layout, "adam_v/", c.adam_v);
   return c;
+}
+
+ModelFileSummary inspect_model_file(const std::filesystem::path& path) {
+  SafetensorsFile file = SafetensorsFile::load(path);
+  ModelFileSummary s;
+  s.info = info_from(file);
+  s.is_checkpoint = is_checkpoint(file);
+  if (s.is_checkpoint) read_checkpoint_fields(file, s);
+  ParameterSet layout;
+  UNet::declare_parameters(s.info.config, layout);
+  check_tensors(file, layout, s.is_checkpoint ? TensorGroups(kCheckpointGroups) : TensorGroups(kModelGroups));
+  s.parameter_count = layout.parameter_count();
+  return s;
 }
 
 }  // namespace tessera

@@ -640,6 +640,37 @@ void write_safetensors(const std::filesystem::path& path, std::span<const Safete
   write_file_atomically(path, bytes, target);
 }
 
+// --- value check -------------------------------------------------------------------------------
+
+std::vector<std::string> non_finite_f32_problems(const SafetensorsFile& file, size_t max_listed) {
+  std::vector<std::string> out;
+  size_t unlisted = 0;
+  for (const SafetensorsTensor& t : file.tensors()) {
+    if (t.dtype != SafetensorsDType::F32) continue;
+    // Exponent bits all ones is NaN or infinity. The bits are copied out because a hostile
+    // file may place an F32 tensor at an offset that is not a multiple of 4.
+    const size_t count = t.data.size() / 4;
+    size_t nan = 0, inf = 0;
+    for (size_t i = 0; i < count; ++i) {
+      uint32_t bits;
+      std::memcpy(&bits, t.data.data() + 4 * i, 4);
+      if ((bits & 0x7f800000u) == 0x7f800000u) ++((bits & 0x007fffffu) ? nan : inf);
+    }
+    if (nan + inf == 0) continue;
+    if (out.size() >= max_listed) {
+      ++unlisted;
+      continue;
+    }
+    std::string what;
+    if (nan) what += std::to_string(nan) + " NaN";
+    if (inf) what += std::string(nan ? " and " : "") + std::to_string(inf) + " infinite";
+    out.push_back("tensor " + quote_name(t.name) + " holds " + what + " of " + std::to_string(count) +
+                  " values (weights must be finite)");
+  }
+  if (unlisted) out.push_back("and " + std::to_string(unlisted) + " more tensors with NaN or infinite values");
+  return out;
+}
+
 // --- config check ------------------------------------------------------------------------------
 
 ExpectedTensors& ExpectedTensors::expect_tensor(std::string name, SafetensorsDType dtype, Shape shape) {

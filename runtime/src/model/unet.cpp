@@ -6,6 +6,7 @@
 #include "tessera/context.hpp"
 #include "tessera/error.hpp"
 #include "tessera/ops/activation.hpp"
+#include "tessera/ops/concat.hpp"
 #include "tessera/ops/elementwise.hpp"
 #include "tessera/ops/embedding.hpp"
 #include "tessera/ops/linear.hpp"
@@ -168,14 +169,20 @@ void UNet::Impl::build(Arena& a) {
   temb_act = b.make({n, temb_dim}, "temb.act");
 
   // Concat buffers of the decoder blocks, in decoder order; skip producer k (push order)
-  // writes into the second part of buffer (count - 1 - k).
+  // writes into the skip part of buffer (count - 1 - k).
   Topology topo = topology(c);
   struct Cat {
     Act buffer;
-    int h_channels, skip_channels;
+    // Where the producers write: the buffer's two channel views, no copy. The skip view starts
+    // h_channels * H * W floats in; where that is not a multiple of the device's binding
+    // alignment (odd widths at small levels, e.g. 15 channels at 3x5), h and skip get dense
+    // tensors instead and a concat block copies them in.
+    Act h, skip;
+    bool copied = false;
   };
   std::vector<Cat> cats;
   {
+    const uint64_t alignment = ops::view_offset_alignment(ctx);
     std::vector<int> skips = topo.skip_channels;
     int ch = base * c.channel_mult.back();
     int h = height >> (c.levels() - 1), w = width >> (c.levels() - 1);
@@ -183,7 +190,17 @@ void UNet::Impl::build(Arena& a) {
       for (int i = 0; i <= c.num_res_blocks; ++i) {
         int s = skips.back();
         skips.pop_back();
-        cats.push_back({b.make({n, ch + s, h, w}, res_name("up", level, i) + ".concat"), ch, s});
+        const std::string name = res_name("up", level, i) + ".concat";
+        Cat cat;
+        cat.buffer = b.make({n, ch + s, h, w}, name);
+        cat.h = Builder::slice(cat.buffer, 0, ch);
+        cat.skip = Builder::slice(cat.buffer, ch, s);
+        if (cat.skip.v.offset() % alignment != 0) {
+          cat.h = b.make({n, ch, h, w}, name + ".h");
+          cat.skip = b.make({n, s, h, w}, name + ".skip");
+          cat.copied = true;
+        }
+        cats.push_back(std::move(cat));
         ch = base * c.channel_mult[level];
       }
       h *= 2;
@@ -191,14 +208,8 @@ void UNet::Impl::build(Arena& a) {
     }
   }
   size_t produced = 0;
-  auto skip_destination = [&]() {
-    const Cat& cat = cats[cats.size() - 1 - produced++];
-    return Builder::slice(cat.buffer, cat.h_channels, cat.skip_channels);
-  };
-  auto h_destination = [&](size_t cat_index) {
-    const Cat& cat = cats[cat_index];
-    return Builder::slice(cat.buffer, 0, cat.h_channels);
-  };
+  auto skip_destination = [&]() { return cats[cats.size() - 1 - produced++].skip; };
+  auto h_destination = [&](size_t cat_index) { return cats[cat_index].h; };
 
   // One ResBlock of a level, followed by attention where the level has it; `dest` gets the result.
   auto add_level_block = [&](const char* path, int level, int i, const Act& in, const Act& dest, int cout, int h,
@@ -250,7 +261,9 @@ void UNet::Impl::build(Arena& a) {
   for (int level = c.levels() - 1; level >= 0; --level) {
     int cout = base * c.channel_mult[level];
     for (int i = 0; i <= c.num_res_blocks; ++i) {
-      const Act& in = cats[cat_index].buffer;
+      const Cat& cat = cats[cat_index];
+      if (cat.copied) add_block([&] { return unet::make_concat_block(cat.h, cat.skip, cat.buffer); });
+      const Act& in = cat.buffer;
       bool last_in_level = i == c.num_res_blocks;
       bool last_overall = last_in_level && level == 0;
       // Where this block's result goes: the next concat's h part, or a dense tensor that the

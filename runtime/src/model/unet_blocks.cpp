@@ -3,6 +3,7 @@
 #include "tessera/error.hpp"
 #include "tessera/ops/activation.hpp"
 #include "tessera/ops/attention.hpp"
+#include "tessera/ops/concat.hpp"
 #include "tessera/ops/elementwise.hpp"
 #include "tessera/ops/linear.hpp"
 #include "tessera/ops/upsample.hpp"
@@ -295,8 +296,30 @@ class OutputBlock final : public Block {
   ConvLayer conv_;
 };
 
+// ---------------------------------------------------------------------------------------------
+class ConcatBlock final : public Block {
+ public:
+  ConcatBlock(const Act& h, const Act& skip, const Act& cat) : h_(h), skip_(skip), cat_(cat) {}
+  void forward(CommandSequence& seq) const override { ops::concat_channels(seq, h_.v, skip_.v, cat_.v); }
+  void backward(CommandSequence& seq, GradTracker& grads) const override {
+    // h and skip each have one more consumer at most, earlier in the forward pass, so both
+    // gradients are written here first; split_channels has one flag for both.
+    bool h_written = grads.accumulate(h_.g), skip_written = grads.accumulate(skip_.g);
+    if (h_written != skip_written)
+      throw Error("U-Net backward: concat parts " + h_.g.describe() + " and " + skip_.g.describe() +
+                  " are in different states (internal ordering bug)");
+    ops::split_channels(seq, cat_.g, h_.g, skip_.g, h_written);
+  }
+
+ private:
+  Act h_, skip_, cat_;
+};
+
 }  // namespace
 
+std::unique_ptr<Block> make_concat_block(const Act& h, const Act& skip, const Act& cat) {
+  return std::make_unique<ConcatBlock>(h, skip, cat);
+}
 std::unique_ptr<Block> make_res_block(Builder& b, const std::string& prefix, const Act& x, const Act& out,
                                       const Act& temb_act, int groups, ops::Padding padding) {
   return std::make_unique<ResBlock>(b, prefix, x, out, temb_act, groups, padding);

@@ -94,6 +94,9 @@ std::unique_ptr<Block> make_upsample_block(Builder& b, const std::string& prefix
 // A single convolution as a block (conv_in, downsample).
 std::unique_ptr<Block> make_conv_block(Builder& b, const std::string& prefix, const Act& x, const Act& out,
                                        const ops::Conv2dParams& p, bool input_needs_grad);
+// Copies h and skip into the channel halves of `cat` (and splits its gradient back), for the
+// image sizes where the producers cannot write straight into views of `cat`.
+std::unique_ptr<Block> make_concat_block(const Act& h, const Act& skip, const Act& cat);
 // Output head: GN→SiLU→conv_out.
 std::unique_ptr<Block> make_output_block(Builder& b, const Act& x, const Act& out, int groups, ops::Padding padding);
 

@@ -2,12 +2,34 @@
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
+#include <set>
+#include <type_traits>
 
+#include "model/bounded_json.hpp"
 #include "tessera/error.hpp"
 
 namespace tessera {
 
 using nlohmann::json;
+
+namespace {
+
+// A key or value from the file, quoted and cut short: a hostile config may hold megabytes.
+std::string quoted(const std::string& s) {
+  constexpr size_t kShown = 64;
+  return "'" + (s.size() <= kShown ? s : s.substr(0, kShown) + "...") + "'";
+}
+
+// "a, b, c" for the first few, then how many more.
+std::string listed(const std::vector<std::string>& items) {
+  constexpr size_t kShown = 8;
+  std::string out;
+  for (size_t i = 0; i < items.size() && i < kShown; ++i) out += (i ? ", " : "") + items[i];
+  if (items.size() > kShown) out += " and " + std::to_string(items.size() - kShown) + " more";
+  return out;
+}
+
+}  // namespace
 
 const char* padding_name(PaddingMode p) { return p == PaddingMode::Circular ? "circular" : "zeros"; }
 const char* schedule_name(Schedule s) { return s == Schedule::Cosine ? "cosine" : "linear"; }
@@ -75,41 +97,55 @@ std::string UNetConfig::to_json() const {
   return j.dump();  // nlohmann::json objects keep keys sorted
 }
 
-UNetConfig UNetConfig::from_json(const std::string& text) {
-  json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object()) throw Error("model config: not a JSON object");
+UNetConfig UNetConfig::from_json(const std::string& text, MissingConfigKeys missing_keys) {
+  json j = parse_bounded_json(text, "model config", kMaxConfigJsonBytes, /*max_depth=*/2);
+  if (!j.is_object()) throw Error("model config: not a JSON object");
   UNetConfig c;
+  std::set<std::string> known;  // every key a getter asked for
+  std::vector<std::string> missing;
+  // The value of `key`, or nullptr when absent (then the default stays, or it is reported).
+  auto find = [&](const char* key) -> const json* {
+    known.insert(key);
+    auto it = j.find(key);
+    if (it != j.end()) return &*it;
+    missing.push_back(key);
+    return nullptr;
+  };
   auto get_int = [&](const char* key, int& out) {
-    if (!j.contains(key)) return;
-    const json& v = j[key];
-    if (!v.is_number_integer()) throw Error(std::string("model config: '") + key + "' must be an integer");
-    int64_t x = v.get<int64_t>();
+    const json* v = find(key);
+    if (!v) return;
+    if (!v->is_number_integer()) throw Error(std::string("model config: '") + key + "' must be an integer");
+    int64_t x = v->get<int64_t>();
     if (x < INT32_MIN || x > INT32_MAX) throw Error(std::string("model config: '") + key + "' is out of range");
     out = static_cast<int>(x);
   };
   auto get_list = [&](const char* key, std::vector<int>& out) {
-    if (!j.contains(key)) return;
-    const json& v = j[key];
-    if (!v.is_array()) throw Error(std::string("model config: '") + key + "' must be a list of integers");
+    const json* v = find(key);
+    if (!v) return;
+    if (!v->is_array()) throw Error(std::string("model config: '") + key + "' must be a list of integers");
     out.clear();
-    for (const json& e : v) {
+    for (const json& e : *v) {
       if (!e.is_number_integer() || e.get<int64_t>() < 0 || e.get<int64_t>() > 1 << 20)
         throw Error(std::string("model config: '") + key + "' must be a list of small non-negative integers");
       out.push_back(static_cast<int>(e.get<int64_t>()));
     }
   };
-  auto get_enum = [&](const char* key, std::initializer_list<const char*> names) -> int {
-    if (!j.contains(key)) return -1;
-    if (!j[key].is_string()) throw Error(std::string("model config: '") + key + "' must be a string");
-    std::string s = j[key].get<std::string>();
+  auto get_enum = [&](const char* key, auto& out, std::initializer_list<const char*> names) {
+    const json* v = find(key);
+    if (!v) return;
+    if (!v->is_string()) throw Error(std::string("model config: '") + key + "' must be a string");
+    const std::string& s = v->get_ref<const std::string&>();
     int i = 0;
     std::string allowed;
     for (const char* n : names) {
-      if (s == n) return i;
+      if (s == n) {
+        out = static_cast<std::remove_reference_t<decltype(out)>>(i);
+        return;
+      }
       allowed += std::string(i ? ", " : "") + n;
       ++i;
     }
-    throw Error(std::string("model config: '") + key + "' is '" + s + "', expected one of: " + allowed);
+    throw Error(std::string("model config: '") + key + "' is " + quoted(s) + ", expected one of: " + allowed);
   };
   get_int("in_channels", c.in_channels);
   get_int("out_channels", c.out_channels);
@@ -119,16 +155,28 @@ UNetConfig UNetConfig::from_json(const std::string& text) {
   get_list("attention_resolutions", c.attention_resolutions);
   get_int("num_heads", c.num_heads);
   get_int("norm_groups", c.norm_groups);
-  if (j.contains("dropout")) {
-    if (!j["dropout"].is_number()) throw Error("model config: 'dropout' must be a number");
-    c.dropout = j["dropout"].get<float>();
+  if (const json* v = find("dropout")) {
+    if (!v->is_number()) throw Error("model config: 'dropout' must be a number");
+    c.dropout = v->get<float>();
   }
   get_int("num_classes", c.num_classes);
-  if (int p = get_enum("padding", {"zeros", "circular"}); p >= 0) c.padding = static_cast<PaddingMode>(p);
+  get_enum("padding", c.padding, {"zeros", "circular"});
   get_int("train_resolution", c.train_resolution);
-  if (int s = get_enum("schedule", {"linear", "cosine"}); s >= 0) c.schedule = static_cast<Schedule>(s);
+  get_enum("schedule", c.schedule, {"linear", "cosine"});
   get_int("timesteps", c.timesteps);
-  if (int p = get_enum("prediction", {"eps", "v"}); p >= 0) c.prediction = static_cast<Prediction>(p);
+  get_enum("prediction", c.prediction, {"eps", "v"});
+
+  std::vector<std::string> unknown;
+  for (const auto& [key, value] : j.items())
+    if (!known.count(key)) unknown.push_back(quoted(key));
+  if (!unknown.empty())
+    throw Error("model config: unknown key" + std::string(unknown.size() > 1 ? "s " : " ") + listed(unknown) +
+                " (a misspelt or newer key would otherwise be ignored)");
+  if (missing_keys == MissingConfigKeys::Refuse && !missing.empty()) {
+    for (std::string& m : missing) m = "'" + m + "'";
+    throw Error("model config: missing key" + std::string(missing.size() > 1 ? "s " : " ") + listed(missing) +
+                " (a model file gives every key; docs/model-format.md)");
+  }
   c.validate();
   return c;
 }
