@@ -266,7 +266,9 @@ typedef struct tsr_generate_desc {
    * one step is the least a tick can take; its time is its work over the device's rate, e.g. on
    * the bundled model: 64x64 is 3 GFLOP, 128x128 13, 256x256 and 8192x8 72 (the work follows
    * the pixel count and the attention tokens, not the shape: 8192x8 and 512x128 steps took 49
-   * and 56 s on lavapipe with 2 busy cores, about 1.4 GFLOP/s; a desktop GPU does thousands).
+   * and 56 s on lavapipe with 2 busy cores, about 1.4 GFLOP/s; a GPU's rate is orders of
+   * magnitude higher: tsr_tick_stats.max_step_ms shows what a step costs on yours). The
+   * default admits the bundled model at 128x128 with guidance (26 GFLOP) and refuses 256x256.
    * A host built against an older tessera.h gets no limit, as before. */
   float max_step_gflop;
 } tsr_generate_desc;

@@ -205,6 +205,11 @@ void copy_name(const std::string& name, char* out, size_t capacity) {
 
 // The file layer's error (missing, a directory, unreadable) is an I/O error here.
 std::vector<std::byte> read_model_file(const char* path) {
+  // No file path is longer (PATH_MAX); a longer one would be echoed whole in the message.
+  constexpr size_t kMaxPath = 4096;
+  const size_t length = strnlen(path, kMaxPath + 1);
+  require(length <= kMaxPath, TSR_ERROR_IO,
+          "tsr_model_desc.path " + quote_name(std::string_view(path, length)) + " is longer than any file path");
   try {
     return read_file_bytes(path);
   } catch (const std::bad_alloc&) {

@@ -457,6 +457,8 @@ TEST_F(PluginInputChecks, ADirectoryAsModelAndAHugeClassNameGetClearBoundedError
       Error);
 
   std::string huge(1 << 20, 'x');
+  md = model_file_desc(huge.c_str());
+  EXPECT_LT(expect_refused(tsr_model_load(ctx_, &md, &m), TSR_ERROR_IO, "is longer than any file path").size(), 400u);
   tsr_generate_desc g = generate_desc(model_, 1, 2);
   g.class_name = huge.c_str();
   tsr_job job{0};
