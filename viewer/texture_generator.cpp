@@ -185,6 +185,7 @@ void TextureGenerator::submit(const GenerationRequest& request) {
                                std::to_string(ih) + " but the output size is " + std::to_string(width) + "x" +
                                std::to_string(height));
     d.init_rgba = init.data();
+    d.init_rgba_size = init.size();
     d.strength = float(std::clamp(request.strength, 0.0, 1.0));  // 0 is a real strength (the input kept)
   }
   tsr_job job{0};

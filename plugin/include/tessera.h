@@ -4,13 +4,16 @@
  *
  * Shape of the API
  *   - Handles (tsr_context, tsr_model, tsr_job) are small structs holding a 64-bit id made
- *     of a slot index and a generation. A destroyed handle is detected, never dereferenced:
- *     using it returns TSR_ERROR_INVALID_HANDLE. The zero handle is never valid.
+ *     of a slot index, the handle's type and a generation. A destroyed handle is detected,
+ *     never dereferenced: using it returns TSR_ERROR_INVALID_HANDLE. So does a handle of
+ *     another type (a job's id passed as a tsr_context). The zero handle is never valid.
  *   - Descriptor structs: zero-initialise, set struct_size = sizeof(the struct), then set only
  *     what you need; every other zero field means "default" (documented per field). The one
  *     exception is tsr_generate_desc.strength, where 0 is a real value (see there).
  *     struct_size lets an older library accept a newer header's struct (the unknown tail must
- *     then be zero) and a newer library accept an older header's shorter struct.
+ *     then be zero) and a newer library accept an older header's shorter struct. The library
+ *     reads exactly struct_size bytes of a desc, so struct_size must not exceed the caller's
+ *     struct; a struct_size above TSR_MAX_STRUCT_SIZE is refused as garbage.
  *   - Every function returns a tsr_result (or a value that cannot fail). On failure,
  *     tsr_get_last_error() describes what went wrong and with which value. No C++ exception,
  *     abort or assertion crosses this boundary; a failing call leaves nothing half-made.
@@ -85,6 +88,16 @@ extern "C" {
 
 /* The library's TSR_VERSION. A host built against major M must check that the library's major is M. */
 TSR_API uint32_t tsr_get_version(void);
+
+/* ---- limits (since 1.2; checked by tsr_generate_submit) -------------------------------- */
+#define TSR_MAX_IMAGE_SIZE 8192          /* width and height of a generation, in pixels */
+#define TSR_MAX_STEPS 1000               /* tsr_generate_desc.steps */
+#define TSR_MAX_GUIDANCE 100.0f          /* tsr_generate_desc.guidance is in (0, TSR_MAX_GUIDANCE] */
+/* tsr_generate_desc.max_step_gflop when 0: on a CPU device (lavapipe, about 1.4 GFLOP/s on two
+ * cores: a 35 s step) and on a GPU (about 0.1-0.5 s at the 10-50 TFLOP/s of current cards). */
+#define TSR_DEFAULT_MAX_STEP_GFLOP_CPU 50.0f
+#define TSR_DEFAULT_MAX_STEP_GFLOP_GPU 5000.0f
+#define TSR_MAX_STRUCT_SIZE 1024         /* largest struct_size a desc may declare (no desc comes near it) */
 
 /* ---- results and errors --------------------------------------------------------------- */
 typedef enum tsr_result {
@@ -244,13 +257,19 @@ typedef struct tsr_generate_desc {
   const char* class_name; /* class by name; NULL = class_index */
   uint32_t class_index;   /* class by index (class-conditional models) */
   uint64_t seed;          /* same seed, model, options and device: bit-identical image */
-  uint32_t width, height; /* 0 = the model's training resolution */
+  /* Output size: multiples of tsr_model_info.size_multiple, at most TSR_MAX_IMAGE_SIZE. 0 = the
+   * model's training resolution (tsr_model_info.train_resolution; 32 for the bundled model),
+   * for each of width and height separately. */
+  uint32_t width, height;
   tsr_sampler sampler;
-  uint32_t steps;   /* 0 = 25 */
-  float guidance;   /* classifier-free guidance weight; 0 = 1 (off). Needs a class-conditional model. */
+  uint32_t steps; /* 0 = 25; at most TSR_MAX_STEPS */
+  /* Classifier-free guidance weight in (0, TSR_MAX_GUIDANCE]; 0 = 1 (off). Other values than 1
+   * need a class-conditional model and cost a double-batch step. */
+  float guidance;
   float eta;        /* DDIM noise in [0, 1]; 0 = deterministic */
   /* img2img: RGBA8 pixels, width*height, rows init_row_pitch bytes apart (0 = width*4). Copied
-   * during the call. Noised to `strength` and denoised from there. */
+   * during the call. Noised to `strength` and denoised from there. init_rgba_size (below) says
+   * how many bytes it holds. */
   const uint8_t* init_rgba;
   uint32_t init_row_pitch;
   /* img2img strength in [0, 1]: the share of the schedule re-run (steps * strength, rounded).
@@ -263,9 +282,38 @@ typedef struct tsr_generate_desc {
    * apart (0 = width). The whole image is generated from noise; strength must be 0. */
   const uint8_t* mask;
   uint32_t mask_row_pitch;
+  /* Since 1.2: the bytes readable at init_rgba and at mask. Required (non-zero) with their
+   * pointer: at least row_pitch * (height - 1) + width * 4 bytes for init_rgba and
+   * mask_row_pitch * (height - 1) + width for mask, else TSR_ERROR_BUFFER_TOO_SMALL. (A host
+   * built against an older tessera.h, whose struct_size ends before these fields, is trusted
+   * to pass buffers of that size, as before.) */
+  size_t init_rgba_size;
+  size_t mask_size;
+  /* Since 1.2: the most work one sampler step of this job may be, in GFLOP (10^9 floating-point
+   * operations of its convolutions, linears and attention, counted from its plan, doubled when
+   * guided); 0 = TSR_DEFAULT_MAX_STEP_GFLOP_CPU on a CPU device (VK_PHYSICAL_DEVICE_TYPE_CPU),
+   * TSR_DEFAULT_MAX_STEP_GFLOP_GPU on any other, INFINITY = no limit. A tick runs whole steps, so
+   * one step is the least a tick can take; its time is its work over the device's rate, e.g. on
+   * the bundled model: 64x64 is 3 GFLOP, 128x128 13, 256x256 and 8192x8 72 (the work follows
+   * the pixel count and the attention tokens, not the shape: 8192x8 and 512x128 steps took 49
+   * and 56 s on lavapipe with 2 busy cores, about 1.4 GFLOP/s; a GPU's rate is orders of
+   * magnitude higher: tsr_tick_stats.max_step_ms shows what a step costs on yours). On a CPU
+   * device the default admits the bundled model at 128x128 with guidance (26 GFLOP) and refuses
+   * 256x256; on a GPU the limit is 100 times higher.
+   * A host built against an older tessera.h gets no limit, as before. */
+  float max_step_gflop;
 } tsr_generate_desc;
 
-/* Validates everything and queues the job; returns at once (no GPU work). */
+/* Validates everything and queues the job; returns at once (no GPU work). Checked here, so
+ * that a job that cannot run is refused before any tick, with a message naming the numbers:
+ *   - the limits above (TSR_ERROR_INVALID_SIZE for sizes, TSR_ERROR_INVALID_ARGUMENT else);
+ *   - the work of one step against max_step_gflop (TSR_ERROR_INVALID_SIZE);
+ *   - the device memory of the job's plan (laid out, not allocated: its U-Net activations and
+ *     sampler buffers) against the device's largest allocation and its device-local heap less
+ *     what the context holds (TSR_ERROR_OUT_OF_MEMORY, e.g. 8192x8192), and its largest tensor
+ *     against the device's storage-buffer range (TSR_ERROR_INVALID_SIZE). Memory that the host
+ *     and other programs use is not known here: a job that passes can still fail at its first
+ *     tick (TSR_JOB_FAILED) on a device that is full. */
 TSR_API tsr_result tsr_generate_submit(tsr_context context, const tsr_generate_desc* desc, tsr_job* out_job);
 
 typedef struct tsr_tick_stats {
@@ -347,13 +395,29 @@ TSR_API tsr_result tsr_job_get_vk_image(tsr_job job, tsr_vk_image* out_image);
 
 typedef struct tsr_vk_image_copy_desc {
   uint32_t struct_size; /* sizeof(tsr_vk_image_copy_desc) */
-  VkImage image;        /* the host's 2D image, created on the same VkDevice with TRANSFER_DST usage,
-                           at least the job's size, usable on Tessera's queue family */
-  VkFormat format;      /* R8G8B8A8_UNORM or R8G8B8A8_SRGB (bytes copied as they are) */
-  VkImageLayout old_layout; /* the image's layout now; UNDEFINED = discard its contents */
-  VkImageLayout new_layout; /* the layout to leave it in; 0 (UNDEFINED) = SHADER_READ_ONLY_OPTIMAL */
+  VkImage image;        /* the host's 2D image, created on the same VkDevice, usable on Tessera's
+                           queue family; described by the fields from `width` on */
+  VkFormat format;      /* R8G8B8A8_UNORM, _SRGB or _UINT (bytes copied as they are) */
+  /* The image's layout now; UNDEFINED = discard its contents. GENERAL, TRANSFER_SRC_OPTIMAL,
+   * TRANSFER_DST_OPTIMAL, SHADER_READ_ONLY_OPTIMAL, COLOR_ATTACHMENT_OPTIMAL or PRESENT_SRC_KHR. */
+  VkImageLayout old_layout;
+  /* The layout to leave it in (one of old_layout's list but UNDEFINED);
+   * 0 (UNDEFINED) = SHADER_READ_ONLY_OPTIMAL. */
+  VkImageLayout new_layout;
   uint32_t mip_level, array_layer;
-  int32_t x, y;         /* destination offset in texels */
+  int32_t x, y; /* destination offset in texels, in mip level mip_level */
+  /* Since 1.2: the image as the host created it (VkImageCreateInfo), checked before anything is
+   * recorded; TSR_ERROR_INVALID_ARGUMENT names what does not fit. Required: the job's size at
+   * (x, y) must fit inside mip level mip_level (width and height >> mip_level, at least 1),
+   * mip_level < mip_levels, array_layer < array_layers, and `usage` must hold TRANSFER_DST plus
+   * what the layouts need: SAMPLED (or INPUT_ATTACHMENT) for SHADER_READ_ONLY_OPTIMAL (the
+   * default new_layout), TRANSFER_SRC for TRANSFER_SRC_OPTIMAL, COLOR_ATTACHMENT for
+   * COLOR_ATTACHMENT_OPTIMAL. (A host built against an older tessera.h, whose struct_size ends
+   * before these fields, is trusted to give a fitting image, as before.) */
+  uint32_t width, height;  /* VkImageCreateInfo.extent of mip level 0 */
+  uint32_t mip_levels;     /* VkImageCreateInfo.mipLevels; 0 = 1 */
+  uint32_t array_layers;   /* VkImageCreateInfo.arrayLayers; 0 = 1 */
+  VkImageUsageFlags usage; /* VkImageCreateInfo.usage */
 } tsr_vk_image_copy_desc;
 
 /* Records and submits the copy of a finished job's pixels into the host's image. The copy is

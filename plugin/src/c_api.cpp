@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <cstddef>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -17,6 +18,8 @@
 #include "plugin_context.hpp"
 #include "tessera.h"
 #include "tessera/error.hpp"
+#include "tessera/quote_name.hpp"
+#include "tessera/safetensors.hpp"
 #include "tessera/sampler_schedule.hpp"
 
 using namespace tessera;
@@ -26,16 +29,20 @@ namespace {
 
 thread_local std::string g_last_error;
 
-HandlePool<ContextState>& contexts() {
-  static HandlePool<ContextState> pool;
+using ContextPool = HandlePool<ContextState, HandleType::Context>;
+using ModelPool = HandlePool<ModelState, HandleType::Model>;
+using JobPool = HandlePool<Job, HandleType::Job>;
+
+ContextPool& contexts() {
+  static ContextPool pool;
   return pool;
 }
-HandlePool<ModelState>& models() {
-  static HandlePool<ModelState> pool;
+ModelPool& models() {
+  static ModelPool pool;
   return pool;
 }
-HandlePool<Job>& jobs() {
-  static HandlePool<Job> pool;
+JobPool& jobs() {
+  static JobPool pool;
   return pool;
 }
 
@@ -103,11 +110,18 @@ void require(bool ok, tsr_result code, const std::string& message) {
 
 // Copies a host descriptor of any struct_size into the library's version: missing fields stay
 // zero (their defaults); a longer (newer) descriptor is accepted when its unknown tail is zero.
+// No more than struct_size bytes are read, and struct_size is capped (TSR_MAX_STRUCT_SIZE) so
+// that a garbage value is refused instead of sending the tail check through foreign memory.
 template <class Desc>
 Desc read_desc(const Desc* desc, const char* type) {
+  static_assert(sizeof(Desc) <= TSR_MAX_STRUCT_SIZE);
   require(desc != nullptr, TSR_ERROR_INVALID_ARGUMENT, std::string("the ") + type + " pointer is NULL");
   require(desc->struct_size != 0, TSR_ERROR_INVALID_ARGUMENT,
           std::string(type) + ".struct_size is 0; set it to sizeof(" + type + ")");
+  require(desc->struct_size <= TSR_MAX_STRUCT_SIZE, TSR_ERROR_INVALID_ARGUMENT,
+          std::string(type) + ".struct_size " + std::to_string(desc->struct_size) + " exceeds TSR_MAX_STRUCT_SIZE (" +
+              std::to_string(TSR_MAX_STRUCT_SIZE) + "); set it to sizeof(" + type +
+              ") = " + std::to_string(sizeof(Desc)) + " in this library's tessera.h");
   Desc out;
   std::memset(&out, 0, sizeof out);
   std::memcpy(&out, desc, std::min<size_t>(desc->struct_size, sizeof out));
@@ -156,37 +170,42 @@ struct Locked {
   }
 };
 
-std::string stale(const char* kind) {
+// Why `id` is not a live handle of `kind`: another type's handle, or a dead one.
+std::string stale(const char* kind, uint64_t id) {
+  const char* type = handle_type_name(id);
+  if (type && std::strcmp(type, kind) != 0)
+    return std::string("invalid ") + kind + " handle: it is a " + type + " handle";
   return std::string("invalid ") + kind + " handle (zero, already destroyed, or its context was destroyed)";
 }
 
 // With try_only, a lock held by another thread is not waited for: `lock` is then left unowned.
 void lock_context(const std::shared_ptr<ContextState>& state, std::unique_lock<std::mutex>& lock, const char* kind,
-                  ContextLock which, bool try_only = false) {
+                  uint64_t id, ContextLock which, bool try_only = false) {
   lock = try_only ? std::unique_lock<std::mutex>((*state).*which, std::try_to_lock)
                   : std::unique_lock<std::mutex>((*state).*which);
   if (!lock.owns_lock()) return;
-  require(!state->destroyed, TSR_ERROR_INVALID_HANDLE, stale(kind));
+  require(!state->destroyed, TSR_ERROR_INVALID_HANDLE, stale(kind, id));
 }
 
 Locked<ContextState> find_context(tsr_context c, ContextLock which = kWork, bool try_only = false) {
   Locked<ContextState> l;
   l.state = contexts().find(c.id);
-  require(l.state != nullptr, TSR_ERROR_INVALID_HANDLE, stale("context"));
-  lock_context(l.state, l.lock, "context", which, try_only);
+  require(l.state != nullptr, TSR_ERROR_INVALID_HANDLE, stale("context", c.id));
+  lock_context(l.state, l.lock, "context", c.id, which, try_only);
   return l;
 }
 
-template <class T>
-Locked<T> find_owned(HandlePool<T>& pool, uint64_t id, const char* kind, ContextLock which = kWork) {
+template <class Pool>
+auto find_owned(Pool& pool, uint64_t id, const char* kind, ContextLock which = kWork) {
+  using T = typename decltype(pool.find(id))::element_type;
   Locked<T> l;
   std::shared_ptr<T> object = pool.find(id);
-  require(object != nullptr, TSR_ERROR_INVALID_HANDLE, stale(kind));
+  require(object != nullptr, TSR_ERROR_INVALID_HANDLE, stale(kind, id));
   l.state = object->owner.lock();
-  require(l.state != nullptr, TSR_ERROR_INVALID_HANDLE, stale(kind));
-  lock_context(l.state, l.lock, kind, which);
+  require(l.state != nullptr, TSR_ERROR_INVALID_HANDLE, stale(kind, id));
+  lock_context(l.state, l.lock, kind, id, which);
   // Destroyed by another thread between the lookup and the lock?
-  require(pool.find(id) == object, TSR_ERROR_INVALID_HANDLE, stale(kind));
+  require(pool.find(id) == object, TSR_ERROR_INVALID_HANDLE, stale(kind, id));
   l.object = std::move(object);
   return l;
 }
@@ -198,23 +217,34 @@ void copy_name(const std::string& name, char* out, size_t capacity) {
   out[n] = '\0';
 }
 
-std::vector<std::byte> read_file(const char* path) {
-  std::ifstream f(path, std::ios::binary | std::ios::ate);
-  require(f.good(), TSR_ERROR_IO, std::string("cannot open '") + path + "': " + std::strerror(errno));
-  std::streamoff size = f.tellg();
-  require(size >= 0, TSR_ERROR_IO, std::string("cannot read '") + path + "' (not a regular file?)");
-  std::vector<std::byte> bytes(static_cast<size_t>(size));
-  f.seekg(0);
-  f.read(reinterpret_cast<char*>(bytes.data()), size);
-  require(f.good() || size == 0, TSR_ERROR_IO, std::string("cannot read '") + path + "'");
-  return bytes;
+// The file layer's error (missing, a directory, unreadable) is an I/O error here.
+std::vector<std::byte> read_model_file(const char* path) {
+  // No file path is longer (PATH_MAX); a longer one would be echoed whole in the message.
+  constexpr size_t kMaxPath = 4096;
+  const size_t length = strnlen(path, kMaxPath + 1);
+  require(length <= kMaxPath, TSR_ERROR_IO,
+          "tsr_model_desc.path " + quote_name(std::string_view(path, length)) + " is longer than any file path");
+  try {
+    return read_file_bytes(path);
+  } catch (const std::bad_alloc&) {
+    throw;
+  } catch (const Error& e) {
+    throw ApiError(TSR_ERROR_IO, e.what());
+  }
+}
+
+// The model's classes for a message: bounded, since a model may hold many long names.
+std::string class_list(const ModelInfo& info) {
+  constexpr size_t kShown = 16;
+  std::string list;
+  for (size_t i = 0; i < info.classes.size() && i < kShown; ++i)
+    list += (i ? ", " : "") + std::to_string(i) + " " + quote_name(info.classes[i]);
+  if (info.classes.size() > kShown) list += ", ... (" + std::to_string(info.classes.size()) + " classes)";
+  return list;
 }
 
 uint32_t resolve_class(const ModelInfo& info, const tsr_generate_desc& d) {
   const int classes = info.config.num_classes;
-  std::string list;
-  for (size_t i = 0; i < info.classes.size(); ++i)
-    list += (i ? ", " : "") + std::to_string(i) + " '" + info.classes[i] + "'";
   if (classes == 0) {
     require(d.class_name == nullptr && d.class_index == 0, TSR_ERROR_UNKNOWN_CLASS,
             "the model is unconditional (it has no classes); leave class_name NULL and class_index 0");
@@ -224,11 +254,44 @@ uint32_t resolve_class(const ModelInfo& info, const tsr_generate_desc& d) {
     for (size_t i = 0; i < info.classes.size(); ++i)
       if (info.classes[i] == d.class_name) return static_cast<uint32_t>(i);
     throw ApiError(TSR_ERROR_UNKNOWN_CLASS,
-                   std::string("unknown class '") + d.class_name + "'; this model's classes: " + list);
+                   "unknown class " + quote_name(d.class_name) + "; this model's classes: " + class_list(info));
   }
   require(d.class_index < uint32_t(classes), TSR_ERROR_UNKNOWN_CLASS,
-          "class_index " + std::to_string(d.class_index) + " out of range; this model's classes: " + list);
+          "class_index " + std::to_string(d.class_index) + " out of range; this model's classes: " + class_list(info));
   return d.class_index;
+}
+
+static_assert(TSR_MAX_IMAGE_SIZE == kMaxSampleSize, "tessera.h states the runtime's size rule");
+
+// Whether a host's desc of its struct_size includes the field ending at byte `end` (a field
+// appended in a later version than the host's header is absent).
+bool covers(uint32_t struct_size, size_t end) { return struct_size >= end; }
+
+// A host image buffer of `rows` rows of `row` bytes, `pitch` bytes apart: the pitch, and the
+// buffer's size where the host's desc has the size field (has_size).
+void check_host_image(const char* pointer, const char* pitch_field, size_t pitch, size_t row, int rows, bool has_size,
+                      size_t size) {
+  require(pitch >= row, TSR_ERROR_INVALID_ARGUMENT,
+          std::string(pitch_field) + " " + std::to_string(pitch) + " is less than a row's " + std::to_string(row) +
+              " bytes");
+  if (!has_size) return;  // an older host: its buffer is trusted to hold the image, as before
+  const size_t needed = pitch * size_t(rows - 1) + row;
+  const std::string image = std::string(pointer) + " needs " + std::to_string(needed) + " bytes (" +
+                            std::to_string(rows) + " rows " + std::to_string(pitch) + " bytes apart)";
+  require(size != 0, TSR_ERROR_INVALID_ARGUMENT, std::string(pointer) + "_size is 0; set it to the bytes " + image);
+  require(size >= needed, TSR_ERROR_BUFFER_TOO_SMALL,
+          std::string(pointer) + "_size is " + std::to_string(size) + ", but " + image);
+}
+
+// max_step_gflop as FLOPs: its default for the device's type, and no limit for a host whose
+// desc predates it.
+double max_step_flops(const tsr_generate_desc& d, VkPhysicalDeviceType device_type) {
+  if (!covers(d.struct_size, offsetof(tsr_generate_desc, max_step_gflop) + sizeof d.max_step_gflop)) return INFINITY;
+  require(d.max_step_gflop >= 0 && !std::isnan(d.max_step_gflop), TSR_ERROR_INVALID_ARGUMENT,
+          "max_step_gflop " + std::to_string(d.max_step_gflop) + " is negative or NaN");
+  const double default_gflop =
+      device_type == VK_PHYSICAL_DEVICE_TYPE_CPU ? TSR_DEFAULT_MAX_STEP_GFLOP_CPU : TSR_DEFAULT_MAX_STEP_GFLOP_GPU;
+  return 1e9 * (d.max_step_gflop == 0 ? default_gflop : d.max_step_gflop);
 }
 
 GenerateRequest make_request(const ModelInfo& info, const tsr_generate_desc& d) {
@@ -236,14 +299,15 @@ GenerateRequest make_request(const ModelInfo& info, const tsr_generate_desc& d) 
   GenerateRequest r;
   r.label = resolve_class(info, d);
   r.seed = d.seed;
-  r.width = d.width ? int(d.width) : config.train_resolution;
-  r.height = d.height ? int(d.height) : config.train_resolution;
-  const int multiple = config.size_multiple();
-  require(d.width <= 8192 && d.height <= 8192 && r.width % multiple == 0 && r.height % multiple == 0,
-          TSR_ERROR_INVALID_SIZE,
-          "size " + std::to_string(r.width) + "x" + std::to_string(r.height) + " is not a multiple of " +
-              std::to_string(multiple) + " (the model has " + std::to_string(config.levels()) +
-              " levels) or exceeds 8192");
+  const uint32_t width = d.width ? d.width : uint32_t(config.train_resolution);
+  const uint32_t height = d.height ? d.height : uint32_t(config.train_resolution);
+  try {
+    check_sample_size(config, width, height);
+  } catch (const ShapeError& e) {
+    throw ApiError(TSR_ERROR_INVALID_SIZE, e.what());
+  }
+  r.width = int(width);
+  r.height = int(height);
   SamplerOptions& o = r.options;
   // Hosts pass any int here (C enums are ints): read it as one.
   int32_t sampler = 0;
@@ -263,11 +327,12 @@ GenerateRequest make_request(const ModelInfo& info, const tsr_generate_desc& d) 
       throw ApiError(TSR_ERROR_INVALID_ARGUMENT,
                      "sampler " + std::to_string(sampler) + " is not a tsr_sampler (DPMPP_2M, DDIM or DDPM)");
   }
-  require(d.steps <= 1000, TSR_ERROR_INVALID_ARGUMENT, "steps " + std::to_string(d.steps) + " exceeds 1000");
+  require(d.steps <= TSR_MAX_STEPS, TSR_ERROR_INVALID_ARGUMENT,
+          "steps " + std::to_string(d.steps) + " exceeds TSR_MAX_STEPS (" + std::to_string(TSR_MAX_STEPS) + ")");
   o.steps = d.steps ? int(d.steps) : 25;
   o.guidance = d.guidance == 0.0f ? 1.0 : double(d.guidance);
-  require(std::isfinite(o.guidance) && o.guidance > 0 && o.guidance <= 100, TSR_ERROR_INVALID_ARGUMENT,
-          "guidance " + std::to_string(d.guidance) + " is outside (0, 100]");
+  require(std::isfinite(o.guidance) && o.guidance > 0 && o.guidance <= TSR_MAX_GUIDANCE, TSR_ERROR_INVALID_ARGUMENT,
+          "guidance " + std::to_string(d.guidance) + " is outside (0, " + std::to_string(int(TSR_MAX_GUIDANCE)) + "]");
   require(o.guidance == 1.0 || config.num_classes > 0, TSR_ERROR_INVALID_ARGUMENT,
           "guidance needs a class-conditional model; this one is unconditional");
   require(std::isfinite(d.eta) && d.eta >= 0 && d.eta <= 1, TSR_ERROR_INVALID_ARGUMENT,
@@ -277,16 +342,18 @@ GenerateRequest make_request(const ModelInfo& info, const tsr_generate_desc& d) 
   o.eta = d.eta;
   require(d.init_rgba != nullptr || (d.mask == nullptr && d.strength == 0.0f), TSR_ERROR_INVALID_ARGUMENT,
           d.mask ? "mask needs init_rgba (the image whose pixels are kept)" : "strength needs init_rgba (img2img)");
+  const bool has_sizes = covers(d.struct_size, offsetof(tsr_generate_desc, mask_size) + sizeof d.mask_size);
+  require(d.init_rgba || !d.init_rgba_size, TSR_ERROR_INVALID_ARGUMENT, "init_rgba_size is set but init_rgba is NULL");
+  require(d.mask || !d.mask_size, TSR_ERROR_INVALID_ARGUMENT, "mask_size is set but mask is NULL");
   if (d.init_rgba) {
-    const size_t pitch = d.init_row_pitch ? d.init_row_pitch : size_t(r.width) * 4;
-    require(pitch >= size_t(r.width) * 4, TSR_ERROR_INVALID_ARGUMENT,
-            "init_row_pitch " + std::to_string(pitch) + " is less than width*4");
+    const size_t row = size_t(r.width) * 4, pitch = d.init_row_pitch ? d.init_row_pitch : row;
+    check_host_image("init_rgba", "init_row_pitch", pitch, row, r.height, has_sizes, d.init_rgba_size);
     r.image = rgba8_to_planes(d.init_rgba, r.width, r.height, pitch);
     if (d.mask) {
       require(d.strength == 0.0f, TSR_ERROR_INVALID_ARGUMENT,
               "strength applies to img2img; inpainting (mask) regenerates the image from noise");
       const size_t mpitch = d.mask_row_pitch ? d.mask_row_pitch : size_t(r.width);
-      require(mpitch >= size_t(r.width), TSR_ERROR_INVALID_ARGUMENT, "mask_row_pitch is less than width");
+      check_host_image("mask", "mask_row_pitch", mpitch, size_t(r.width), r.height, has_sizes, d.mask_size);
       o.mask = true;
       r.keep.resize(size_t(r.width) * r.height);
       for (int y = 0; y < r.height; ++y)
@@ -323,6 +390,82 @@ std::string unwritable(const std::filesystem::path& dir) {
   std::fclose(f);
   std::filesystem::remove(probe, ec);
   return "";
+}
+
+// The layouts a copy target may be in, each with the usage it needs (any of the bits; 0 = none).
+struct TargetLayout {
+  VkImageLayout layout;
+  VkImageUsageFlags usage;
+  const char* name;
+};
+constexpr TargetLayout kTargetLayouts[] = {
+    {VK_IMAGE_LAYOUT_UNDEFINED, 0, "UNDEFINED"},
+    {VK_IMAGE_LAYOUT_GENERAL, 0, "GENERAL"},
+    {VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL, VK_IMAGE_USAGE_TRANSFER_SRC_BIT, "TRANSFER_SRC_OPTIMAL"},
+    {VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL, VK_IMAGE_USAGE_TRANSFER_DST_BIT, "TRANSFER_DST_OPTIMAL"},
+    {VK_IMAGE_LAYOUT_SHADER_READ_ONLY_OPTIMAL, VK_IMAGE_USAGE_SAMPLED_BIT | VK_IMAGE_USAGE_INPUT_ATTACHMENT_BIT,
+     "SHADER_READ_ONLY_OPTIMAL"},
+    {VK_IMAGE_LAYOUT_COLOR_ATTACHMENT_OPTIMAL, VK_IMAGE_USAGE_COLOR_ATTACHMENT_BIT, "COLOR_ATTACHMENT_OPTIMAL"},
+    {VK_IMAGE_LAYOUT_PRESENT_SRC_KHR, 0, "PRESENT_SRC_KHR"},
+};
+
+const TargetLayout& target_layout(VkImageLayout layout, const char* field, bool undefined_allowed) {
+  for (const TargetLayout& t : kTargetLayouts)
+    if (t.layout == layout && (undefined_allowed || layout != VK_IMAGE_LAYOUT_UNDEFINED)) return t;
+  int32_t value = 0;  // any int a C host passes
+  std::memcpy(&value, &layout, sizeof value);
+  throw ApiError(TSR_ERROR_INVALID_ARGUMENT,
+                 std::string("tsr_vk_image_copy_desc.") + field + " " + std::to_string(value) +
+                     " is not a layout Tessera can copy into (GENERAL, TRANSFER_SRC/DST_OPTIMAL, "
+                     "SHADER_READ_ONLY_OPTIMAL, COLOR_ATTACHMENT_OPTIMAL, PRESENT_SRC_KHR)");
+}
+
+// The copy desc's own fields, and the image it describes (where the host's desc has them).
+void check_copy_desc(const tsr_vk_image_copy_desc& d) {
+  const VkImageLayout final_layout =
+      d.new_layout == VK_IMAGE_LAYOUT_UNDEFINED ? VK_IMAGE_LAYOUT_SHADER_READ_ONLY_OPTIMAL : d.new_layout;
+  require(d.image != VK_NULL_HANDLE, TSR_ERROR_INVALID_ARGUMENT, "tsr_vk_image_copy_desc.image is VK_NULL_HANDLE");
+  require(d.format == VK_FORMAT_R8G8B8A8_UNORM || d.format == VK_FORMAT_R8G8B8A8_SRGB ||
+              d.format == VK_FORMAT_R8G8B8A8_UINT,
+          TSR_ERROR_UNSUPPORTED,
+          "tsr_vk_image_copy_desc.format " + std::to_string(int(d.format)) +
+              " is not an R8G8B8A8 format (UNORM, SRGB or UINT)");
+  require(d.x >= 0 && d.y >= 0, TSR_ERROR_INVALID_ARGUMENT, "tsr_vk_image_copy_desc: negative x or y");
+  const TargetLayout& before = target_layout(d.old_layout, "old_layout", true);
+  const TargetLayout& after = target_layout(final_layout, "new_layout", false);
+  if (!covers(d.struct_size, offsetof(tsr_vk_image_copy_desc, usage) + sizeof d.usage))
+    return;  // an older host describes no image: it is trusted to give a fitting one, as before
+  require(d.width > 0 && d.height > 0, TSR_ERROR_INVALID_ARGUMENT,
+          "tsr_vk_image_copy_desc.width and height are 0; set them to the image's extent");
+  const uint32_t mips = d.mip_levels ? d.mip_levels : 1, layers = d.array_layers ? d.array_layers : 1;
+  require(d.mip_level < mips, TSR_ERROR_INVALID_ARGUMENT,
+          "tsr_vk_image_copy_desc.mip_level " + std::to_string(d.mip_level) + " does not exist (the image has " +
+              std::to_string(mips) + " mip levels)");
+  require(d.array_layer < layers, TSR_ERROR_INVALID_ARGUMENT,
+          "tsr_vk_image_copy_desc.array_layer " + std::to_string(d.array_layer) + " does not exist (the image has " +
+              std::to_string(layers) + " layers)");
+  require(d.usage & VK_IMAGE_USAGE_TRANSFER_DST_BIT, TSR_ERROR_INVALID_ARGUMENT,
+          "tsr_vk_image_copy_desc.usage lacks VK_IMAGE_USAGE_TRANSFER_DST_BIT (the copy writes the image)");
+  for (const TargetLayout* t : {&before, &after})
+    require(!t->usage || (d.usage & t->usage), TSR_ERROR_INVALID_ARGUMENT,
+            std::string("tsr_vk_image_copy_desc: layout ") + t->name + " needs usage " +
+                (t->usage & VK_IMAGE_USAGE_SAMPLED_BIT         ? "SAMPLED (or INPUT_ATTACHMENT)"
+                 : t->usage == VK_IMAGE_USAGE_TRANSFER_SRC_BIT ? "TRANSFER_SRC"
+                                                               : "COLOR_ATTACHMENT") +
+                ", which tsr_vk_image_copy_desc.usage lacks" +
+                (t == &after && d.new_layout == VK_IMAGE_LAYOUT_UNDEFINED ? " (new_layout 0 means this layout)" : ""));
+}
+
+// The job's width x height at (x, y) inside the target's mip level.
+void check_copy_fits(const tsr_vk_image_copy_desc& d, uint32_t width, uint32_t height) {
+  if (!covers(d.struct_size, offsetof(tsr_vk_image_copy_desc, usage) + sizeof d.usage)) return;
+  auto level = [&](uint32_t extent) { return std::max<uint64_t>(1, d.mip_level < 32 ? extent >> d.mip_level : 0); };
+  const uint64_t level_w = level(d.width), level_h = level(d.height);
+  require(uint64_t(d.x) + width <= level_w && uint64_t(d.y) + height <= level_h, TSR_ERROR_INVALID_ARGUMENT,
+          "tsr_vk_image_copy_desc: the " + std::to_string(width) + "x" + std::to_string(height) + " result at (" +
+              std::to_string(d.x) + ", " + std::to_string(d.y) + ") does not fit in mip level " +
+              std::to_string(d.mip_level) + " of the image (" + std::to_string(level_w) + "x" +
+              std::to_string(level_h) + ")");
 }
 
 tsr_result result_of_finished(const Job& job) {
@@ -464,7 +607,7 @@ TSR_API tsr_result tsr_context_create(const tsr_context_desc* desc, tsr_context*
 TSR_API tsr_result tsr_context_destroy(tsr_context context) {
   return guarded(__func__, [&] {
     std::shared_ptr<ContextState> state = contexts().release(context.id);
-    require(state != nullptr, TSR_ERROR_INVALID_HANDLE, stale("context"));
+    require(state != nullptr, TSR_ERROR_INVALID_HANDLE, stale("context", context.id));
     std::lock_guard<std::mutex> lock(state->mutex);
     {
       std::lock_guard<std::mutex> published(state->status_mutex);
@@ -511,7 +654,7 @@ TSR_API tsr_result tsr_model_load(tsr_context context, const tsr_model_desc* des
     std::span<const std::byte> bytes;
     std::string source = d.path ? d.path : "<model in memory>";
     if (d.path) {
-      file = read_file(d.path);
+      file = read_model_file(d.path);
       bytes = file;
     } else {
       bytes = std::span(static_cast<const std::byte*>(d.data), d.data_size);
@@ -589,12 +732,13 @@ TSR_API tsr_result tsr_generate_submit(tsr_context context, const tsr_generate_d
     tsr_generate_desc d = read_desc(desc, "tsr_generate_desc");
     auto l = find_context(context);
     std::shared_ptr<ModelState> model = models().find(d.model.id);
-    require(model != nullptr, TSR_ERROR_INVALID_HANDLE, stale("model") + " in tsr_generate_desc.model");
+    require(model != nullptr, TSR_ERROR_INVALID_HANDLE, stale("model", d.model.id) + " in tsr_generate_desc.model");
     require(model->owner.lock() == l.state, TSR_ERROR_INVALID_HANDLE,
             "tsr_generate_desc.model belongs to another context");
     auto job = std::make_shared<Job>();
     job->owner = l.state;
     job->request = make_request(model->info, d);
+    l.state->check_cost(*model, job->request, max_step_flops(d, l.state->ctx->info().type));
     const UNetConfig& c = model->info.config;
     job->steps_total =
         static_cast<uint32_t>(sampler_timesteps(c.timesteps, job->request.options.steps,
@@ -717,17 +861,12 @@ TSR_API tsr_result tsr_job_copy_to_vk_image(tsr_job job, const tsr_vk_image_copy
                                             uint64_t* out_wait_value) {
   return guarded(__func__, [&] {
     tsr_vk_image_copy_desc d = read_desc(desc, "tsr_vk_image_copy_desc");
-    require(d.image != VK_NULL_HANDLE, TSR_ERROR_INVALID_ARGUMENT, "tsr_vk_image_copy_desc.image is VK_NULL_HANDLE");
-    require(d.format == VK_FORMAT_R8G8B8A8_UNORM || d.format == VK_FORMAT_R8G8B8A8_SRGB ||
-                d.format == VK_FORMAT_R8G8B8A8_UINT,
-            TSR_ERROR_UNSUPPORTED,
-            "tsr_vk_image_copy_desc.format " + std::to_string(int(d.format)) +
-                " is not an R8G8B8A8 format (UNORM, SRGB or UINT)");
-    require(d.x >= 0 && d.y >= 0, TSR_ERROR_INVALID_ARGUMENT, "tsr_vk_image_copy_desc: negative x or y");
     auto l = find_owned(jobs(), job.id, "job");
     require(!l.state->ctx->owns_device(), TSR_ERROR_UNSUPPORTED,
             "copies into a host VkImage need a context on the host's device (tsr_context_desc.vulkan)");
+    check_copy_desc(d);
     result_of_finished(*l.object);
+    check_copy_fits(d, uint32_t(l.object->request.width), uint32_t(l.object->request.height));
     uint64_t value = l.state->copy_to_image(*l.object, d);
     if (out_semaphore) *out_semaphore = value ? l.state->timeline : VK_NULL_HANDLE;
     if (out_wait_value) *out_wait_value = value;

@@ -374,6 +374,38 @@ uint64_t ContextState::device_bytes_in_use() const {
   return bytes;
 }
 
+void ContextState::check_cost(const ModelState& model, const GenerateRequest& r, double max_step_flops) const {
+  const PlanCost need = Sampler::cost(*ctx, model.info.config, *model.params, 1, r.height, r.width, r.options);
+  const DeviceInfo& info = ctx->info();
+  const uint64_t held = device_bytes_in_use();
+  const uint64_t free = info.device_local_bytes > held ? info.device_local_bytes - held : 0;
+  const std::string job = "a " + std::to_string(r.width) + "x" + std::to_string(r.height) + " job";
+  auto gflop = [](double flops) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.3g GFLOP", flops / 1e9);
+    return std::string(text);
+  };
+  if (info.max_memory_allocation_size && need.largest_allocation > info.max_memory_allocation_size)
+    throw ApiError(TSR_ERROR_OUT_OF_MEMORY,
+                   job + " needs one device allocation of " + std::to_string(need.largest_allocation) +
+                       " bytes; the device's largest is " + std::to_string(info.max_memory_allocation_size) + " bytes");
+  if (need.largest_tensor > info.max_storage_buffer_range)
+    throw ApiError(TSR_ERROR_INVALID_SIZE, job + " needs a tensor of " + std::to_string(need.largest_tensor) +
+                                               " bytes; the device binds at most " +
+                                               std::to_string(info.max_storage_buffer_range) +
+                                               " (maxStorageBufferRange): make the image smaller");
+  if (need.total_bytes > free)
+    throw ApiError(TSR_ERROR_OUT_OF_MEMORY, job + " needs " + std::to_string(need.total_bytes) +
+                                                " bytes of device memory; the device-local heap has " +
+                                                std::to_string(info.device_local_bytes) + " bytes, " +
+                                                std::to_string(held) + " of them held by this context");
+  if (need.forward_flops > max_step_flops)
+    throw ApiError(TSR_ERROR_INVALID_SIZE, "one step of " + job + " is " + gflop(need.forward_flops) +
+                                               " of work, more than max_step_gflop (" + gflop(max_step_flops) +
+                                               "): a tick runs whole steps. Make the image smaller, or raise "
+                                               "tsr_generate_desc.max_step_gflop if the device is fast enough");
+}
+
 std::vector<uint8_t> ContextState::preview(Job& job) {
   collect_job(job);  // the preview buffer is written by its running steps
   if (job.status == TSR_JOB_DONE) return job.pixels;

@@ -132,6 +132,9 @@ struct ContextState {
 
   // Device memory held by the models (listed, or kept alive by a job) and the jobs.
   uint64_t device_bytes_in_use() const;
+  // Refuses a request whose sampler step is more work than max_step_flops, or which cannot fit
+  // in the device's memory (tsr_generate_submit's list).
+  void check_cost(const ModelState& model, const GenerateRequest& request, double max_step_flops) const;
 
   std::vector<uint8_t> preview(Job& job);
   tsr_vk_image result_image(Job& job);

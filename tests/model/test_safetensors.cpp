@@ -459,7 +459,13 @@ TEST(SafetensorsHostile, LoadReportsMissingAndUnreadableFiles) {
     SafetensorsFile::load(dir.path());
     FAIL() << "expected Error";
   } catch (const Error& e) {
-    EXPECT_TRUE(contains(e.what(), "not a regular file")) << e.what();
+    EXPECT_TRUE(contains(e.what(), dir.path().string() + ": is a directory")) << e.what();
+  }
+  try {
+    SafetensorsFile::load("/dev/null");
+    FAIL() << "expected Error";
+  } catch (const Error& e) {
+    EXPECT_TRUE(contains(e.what(), "/dev/null: not a regular file")) << e.what();
   }
   std::ofstream(dir.path() / "short.safetensors") << "abc";
   try {

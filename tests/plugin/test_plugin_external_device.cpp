@@ -90,6 +90,9 @@ TEST(PluginExternalDevice, UsesTheHostDeviceAndDeliversVkImages) {
   copy.old_layout = VK_IMAGE_LAYOUT_UNDEFINED;
   copy.new_layout = VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL;
   copy.x = 16;
+  copy.width = ici.extent.width;  // the image as created (since 1.2)
+  copy.height = ici.extent.height;
+  copy.usage = ici.usage;
   VkSemaphore sem = VK_NULL_HANDLE;
   uint64_t value = 0;
   ASSERT_EQ(tsr_job_copy_to_vk_image(job, &copy, &sem, &value), TSR_SUCCESS) << tsr_get_last_error();

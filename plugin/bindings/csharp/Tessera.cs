@@ -113,6 +113,9 @@ namespace Tessera
             public float strength;
             public IntPtr mask;
             public uint maskRowPitch;
+            public UIntPtr initRgbaSize; // since 1.2: bytes at initRgba (required with it)
+            public UIntPtr maskSize;     // since 1.2: bytes at mask (required with it)
+            public float maxStepGflop;   // since 1.2: most work of one step; 0 = 50 GFLOP, +inf = no limit
         }
 
         [StructLayout(LayoutKind.Sequential)]
@@ -152,9 +155,13 @@ namespace Tessera
             public ulong image;      // the host's VkImage
             public int format;       // VkFormat: R8G8B8A8_UNORM (37), _SRGB (43) or _UINT (41)
             public int oldLayout;    // VkImageLayout now (0 = UNDEFINED, contents discarded)
-            public int newLayout;    // VkImageLayout to leave it in (0 = SHADER_READ_ONLY_OPTIMAL)
+            public int newLayout;    // VkImageLayout to leave it in (0 = SHADER_READ_ONLY_OPTIMAL, needs SAMPLED usage)
             public uint mipLevel, arrayLayer;
             public int x, y;
+            // Since 1.2: the image as created (VkImageCreateInfo), checked before the copy.
+            public uint width, height;        // extent of mip level 0
+            public uint mipLevels, arrayLayers; // 0 = 1
+            public uint usage;                // VkImageUsageFlags: TRANSFER_DST (2) and what the layouts need
         }
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern uint tsr_get_version();
@@ -232,9 +239,11 @@ namespace Tessera
         public SamplerKind Sampler;
         public uint Steps;
         public float Guidance, Eta;
-        // img2img strength in [0, 1] (0 re-runs nothing: the result is InitRgba). Unlike the C
-        // field it defaults to 0.75, and it is passed only with InitRgba and no Mask.
-        public float Strength = 0.75f;
+        public float MaxStepGflop; // 0 = the device type's default (CPU 50, GPU 5000), float.PositiveInfinity = no limit
+        // img2img strength in [0, 1], as the C field: 0 (the default) re-runs nothing, so the
+        // result is InitRgba; set it whenever InitRgba is given without a Mask (0.75 is a common
+        // choice). Passed only with InitRgba and no Mask.
+        public float Strength;
         public byte[] InitRgba; // width*height*4
         public byte[] Mask;     // width*height, 255 = generate
     }
@@ -330,14 +339,25 @@ namespace Tessera
             desc.steps = o.Steps;
             desc.guidance = o.Guidance;
             desc.eta = o.Eta;
+            desc.maxStepGflop = o.MaxStepGflop;
             desc.strength = o.InitRgba != null && o.Mask == null ? o.Strength : 0.0f;
             IntPtr name = Native.AllocUtf8(o.ClassName);
             GCHandle init = default(GCHandle), mask = default(GCHandle);
             try
             {
                 desc.className = name;
-                if (o.InitRgba != null) { init = GCHandle.Alloc(o.InitRgba, GCHandleType.Pinned); desc.initRgba = init.AddrOfPinnedObject(); }
-                if (o.Mask != null) { mask = GCHandle.Alloc(o.Mask, GCHandleType.Pinned); desc.mask = mask.AddrOfPinnedObject(); }
+                if (o.InitRgba != null)
+                {
+                    init = GCHandle.Alloc(o.InitRgba, GCHandleType.Pinned);
+                    desc.initRgba = init.AddrOfPinnedObject();
+                    desc.initRgbaSize = (UIntPtr)o.InitRgba.Length;
+                }
+                if (o.Mask != null)
+                {
+                    mask = GCHandle.Alloc(o.Mask, GCHandleType.Pinned);
+                    desc.mask = mask.AddrOfPinnedObject();
+                    desc.maskSize = (UIntPtr)o.Mask.Length;
+                }
                 Native.JobHandle j;
                 TesseraException.Check(Native.tsr_generate_submit(Handle, ref desc, out j));
                 return new Job(j);

@@ -50,6 +50,7 @@ class Arena {
   VkDeviceSize capacity() const { return capacity_; }
   VkDeviceSize used() const { return used_; }
   VkDeviceSize peak() const { return peak_; }
+  VkDeviceSize largest_tensor() const { return largest_tensor_; }  // bytes of the largest allocate()
   bool host_mapped() const { return mapped_ != nullptr; }
 
   // Host <-> device copies. Direct memcpy when the memory is host-visible (lavapipe,
@@ -73,6 +74,7 @@ class Arena {
   VkDeviceSize capacity_ = 0;
   VkDeviceSize used_ = 0;
   VkDeviceSize peak_ = 0;
+  VkDeviceSize largest_tensor_ = 0;
   std::map<std::tuple<VkDeviceSize, VkDeviceSize, int>, VkBufferView> views_;
 };
 

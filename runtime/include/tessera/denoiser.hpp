@@ -6,6 +6,17 @@
 
 namespace tessera {
 
+// What a plan (a U-Net, a sampler) will cost, worked out by laying it out without allocating:
+// its device memory - everything together, the largest single allocation (an arena is one
+// VkDeviceMemory) and the largest tensor (a kernel binds a whole tensor, so the device's
+// storage-buffer range must cover it) - and the work of one forward (one sampler step).
+struct PlanCost {
+  VkDeviceSize total_bytes = 0;
+  VkDeviceSize largest_allocation = 0;
+  VkDeviceSize largest_tensor = 0;
+  double forward_flops = 0;
+};
+
 class Denoiser {
  public:
   virtual ~Denoiser() = default;

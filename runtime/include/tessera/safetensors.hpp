@@ -69,6 +69,10 @@ struct SafetensorsTensor {
   int64_t numel() const;  // throws Error if the shape is negative or overflows (only hand-built ones can)
 };
 
+// The whole of a regular file. Throws Error "<path>: cannot open: <reason>", "<path>: is a
+// directory", "<path>: not a regular file" or "<path>: read failed: <reason>".
+std::vector<std::byte> read_file_bytes(const std::filesystem::path& path);
+
 // A parsed file. It owns the file's bytes; tensors' data spans point into them and stay valid
 // as long as any copy of this object lives (copies share the bytes).
 class SafetensorsFile {

@@ -53,8 +53,19 @@ struct SampleRequest {
   std::span<const float> keep;       // inpainting mask
 };
 
+// Output sizes a Sampler accepts (the C API checks requests against the same rule): positive
+// multiples of config.size_multiple(), at most kMaxSampleSize on a side. Throws ShapeError
+// "size WxH ...".
+inline constexpr int64_t kMaxSampleSize = 8192;
+void check_sample_size(const UNetConfig& config, int64_t width, int64_t height);
+
 class Sampler {
  public:
+  // What the constructor of the same arguments (U-Net denoiser) would allocate, and the work of
+  // one step (its model forward, a double batch when guided).
+  static PlanCost cost(Context& ctx, const UNetConfig& config, const ParameterSet& weights, int batch, int height,
+                       int width, const SamplerOptions& options);
+
   // Builds the denoiser for a model batch (the sample batch, doubled when guided).
   using DenoiserFactory = std::function<std::unique_ptr<Denoiser>(int model_batch)>;
 

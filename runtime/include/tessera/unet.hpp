@@ -28,6 +28,10 @@ class UNet : public Denoiser {
   // height and width must be multiples of config.size_multiple().
   UNet(Context& ctx, const UNetConfig& config, const ParameterSet& params, int batch, int height, int width,
        bool training);
+  // What such a UNet would allocate (activations laid out in a measuring arena, plus its
+  // constants) and compute per forward, for refusing a plan before building it.
+  static PlanCost cost(Context& ctx, const UNetConfig& config, const ParameterSet& params, int batch, int height,
+                       int width, bool training);
   ~UNet() override;
   UNet(const UNet&) = delete;
   UNet& operator=(const UNet&) = delete;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string>
 
 #include "tessera/context.hpp"
 #include "tessera/error.hpp"
@@ -11,6 +12,41 @@
 #include "tessera/unet.hpp"
 
 namespace tessera {
+
+namespace {
+
+// The conditional and null passes run as one double batch.
+bool guided_batch(const UNetConfig& config, const SamplerOptions& options) {
+  return config.num_classes > 0 && (options.guidance != 1.0 || options.force_guided_batch);
+}
+
+// The sampler's own arena: x, x0, z, z_known [N, C, H, W], known [C, H, W], keep [H, W], keys.
+VkDeviceSize sampler_arena_bytes(int64_t n, int batch) {
+  return VkDeviceSize((4 * n + 2 * n / batch + 3 * batch) * 4 + 8 * Arena::kAlignment);
+}
+
+}  // namespace
+
+void check_sample_size(const UNetConfig& config, int64_t width, int64_t height) {
+  const std::string size = "size " + std::to_string(width) + "x" + std::to_string(height);
+  const int multiple = config.size_multiple();
+  if (width < 1 || height < 1 || width > kMaxSampleSize || height > kMaxSampleSize)
+    throw ShapeError(size + " is outside 1.." + std::to_string(kMaxSampleSize) + " per side");
+  if (width % multiple || height % multiple)
+    throw ShapeError(size + " is not a multiple of " + std::to_string(multiple) + " (the model has " +
+                     std::to_string(config.levels()) + " levels)");
+}
+
+PlanCost Sampler::cost(Context& ctx, const UNetConfig& config, const ParameterSet& weights, int batch, int height,
+                       int width, const SamplerOptions& options) {
+  check_sample_size(config, width, height);
+  const int model_batch = guided_batch(config, options) ? 2 * batch : batch;
+  PlanCost cost = UNet::cost(ctx, config, weights, model_batch, height, width, /*training=*/false);
+  const VkDeviceSize own = sampler_arena_bytes(int64_t(batch) * config.out_channels * height * width, batch);
+  cost.total_bytes += own;
+  cost.largest_allocation = std::max(cost.largest_allocation, own);  // (its tensors are the U-Net input's size)
+  return cost;
+}
 
 Sampler::Sampler(Context& ctx, const UNetConfig& config, const ParameterSet& weights, int batch, int height,
                  int width, const SamplerOptions& options)
@@ -25,11 +61,11 @@ Sampler::Sampler(Context& ctx, const UNetConfig& config, const DenoiserFactory& 
     : config_(config), options_(options), schedule_(config.schedule, config.timesteps), batch_(batch),
       height_(height), width_(width) {
   if (batch < 1) throw Error("sampler: batch must be at least 1");
-  const int multiple = config.size_multiple();
-  if (height < 1 || width < 1 || height % multiple || width % multiple)
-    throw ShapeError("sampler: size " + std::to_string(width) + "x" + std::to_string(height) +
-                     " is not a multiple of " + std::to_string(multiple) + " (the model has " +
-                     std::to_string(config.levels()) + " levels)");
+  try {
+    check_sample_size(config, width, height);
+  } catch (const ShapeError& e) {
+    throw ShapeError(std::string("sampler: ") + e.what());
+  }
   if (!(options.guidance >= 0 && options.guidance <= 100)) throw Error("sampler: guidance must be in [0, 100]");
   if (config.num_classes == 0 && (options.guidance != 1.0 || options.force_guided_batch))
     throw Error("sampler: classifier-free guidance needs a class-conditional model; this one is unconditional");
@@ -39,7 +75,7 @@ Sampler::Sampler(Context& ctx, const UNetConfig& config, const DenoiserFactory& 
   // Validates eta and the step times before anything is allocated.
   for (size_t i = 0; i < timesteps_.size(); ++i)
     step_coefficients(schedule_, options.kind, {timesteps_[i], -1, -1}, options.eta, options.variance);
-  guided_ = config.num_classes > 0 && (options.guidance != 1.0 || options.force_guided_batch);
+  guided_ = guided_batch(config, options);
   model_ = factory(guided_ ? 2 * batch : batch);
 
   const Shape image{batch, config.out_channels, height, width};
@@ -48,7 +84,7 @@ Sampler::Sampler(Context& ctx, const UNetConfig& config, const DenoiserFactory& 
     throw ShapeError("sampler: the model's input and output channels must agree");
   const int64_t n = shape_numel(image);
   const bool needs_image = options.init_image || options.mask;
-  arena_ = std::make_unique<Arena>(ctx, (4 * n + 2 * n / batch + 3 * batch) * 4 + 8 * Arena::kAlignment, "sampler");
+  arena_ = std::make_unique<Arena>(ctx, sampler_arena_bytes(n, batch), "sampler");
   x_ = arena_->allocate(image, DType::F32, "x");
   x0_ = arena_->allocate(image, DType::F32, "x0");
   z_ = arena_->allocate(image, DType::F32, "z");

@@ -15,6 +15,7 @@
 
 #include "tessera/atomic_file.hpp"
 #include "tessera/error.hpp"
+#include "tessera/quote_name.hpp"
 #include "tessera/utf8.hpp"
 
 namespace tessera {
@@ -43,24 +44,6 @@ const DTypeInfo& info(SafetensorsDType t) {
   for (const DTypeInfo& d : kDTypes)
     if (d.dtype == t) return d;
   throw Error("safetensors: invalid SafetensorsDType value " + std::to_string(static_cast<int>(t)));
-}
-
-// Hostile names may be huge or hold control bytes; messages show a bounded, printable form.
-std::string quote_name(std::string_view s, size_t max_shown = 96) {
-  std::string out = "'";
-  for (size_t i = 0; i < s.size() && i < max_shown; ++i) {
-    auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x20 || c == 0x7f || c == '\'' || c == '\\') {
-      static const char* hex = "0123456789abcdef";
-      out += "\\x";
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  if (s.size() > max_shown) out += "...(" + std::to_string(s.size()) + " bytes)";
-  return out + "'";
 }
 
 std::string shape_text(const Shape& s) {
@@ -423,7 +406,7 @@ SafetensorsFile SafetensorsFile::parse(std::span<const std::byte> bytes, const s
   return from_bytes(std::vector<std::byte>(bytes.begin(), bytes.end()), source);
 }
 
-SafetensorsFile SafetensorsFile::load(const std::filesystem::path& path) {
+std::vector<std::byte> read_file_bytes(const std::filesystem::path& path) {
   const std::string source = path.string();
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) throw Error(source + ": cannot open: " + errno_text(errno));
@@ -433,6 +416,8 @@ SafetensorsFile SafetensorsFile::load(const std::filesystem::path& path) {
   } closer{fd};
   struct stat st {};
   if (::fstat(fd, &st) != 0) throw Error(source + ": cannot stat: " + errno_text(errno));
+  // Checked before sizing the buffer: a directory's st_size is no byte count.
+  if (S_ISDIR(st.st_mode)) throw Error(source + ": is a directory");
   if (!S_ISREG(st.st_mode)) throw Error(source + ": not a regular file");
   std::vector<std::byte> bytes;
   try {
@@ -449,7 +434,11 @@ SafetensorsFile SafetensorsFile::load(const std::filesystem::path& path) {
     got += static_cast<size_t>(n);
   }
   bytes.resize(got);
-  return from_bytes(std::move(bytes), source);
+  return bytes;
+}
+
+SafetensorsFile SafetensorsFile::load(const std::filesystem::path& path) {
+  return from_bytes(read_file_bytes(path), path.string());
 }
 
 SafetensorsFile SafetensorsFile::from_bytes(std::vector<std::byte> owned, const std::string& source) {

@@ -1,5 +1,6 @@
 #include "tessera/unet.hpp"
 
+#include <algorithm>
 #include <vector>
 
 #include "model/unet_blocks.hpp"
@@ -132,6 +133,9 @@ struct UNet::Impl {
       : ctx(c), config(cfg), params(p), batch(n), height(h), width(w), training(train) {}
 
   void build(Arena& a);
+  // Lays the plan out in a measuring arena (nothing allocated): the activation arena's cost.
+  PlanCost measure_activations();
+  double forward_flops() const;
   void record_time_embedding_forward(CommandSequence& seq) const;
   void record_time_embedding_backward(CommandSequence& seq, unet::GradTracker& grads) const;
 };
@@ -316,9 +320,10 @@ void UNet::Impl::record_time_embedding_backward(CommandSequence& seq, unet::Grad
   (void)grads;
 }
 
-UNet::UNet(Context& ctx, const UNetConfig& config, const ParameterSet& params, int batch, int height, int width,
-           bool training)
-    : impl_(std::make_unique<Impl>(ctx, config, params, batch, height, width, training)) {
+namespace {
+constexpr VkDeviceSize kConstantBytes = 1 << 16;  // the timestep-embedding table
+
+void check_plan(const UNetConfig& config, const ParameterSet& params, int batch, int height, int width, bool training) {
   config.validate();
   int m = config.size_multiple();
   if (batch <= 0) throw ShapeError("U-Net: batch must be positive, got " + std::to_string(batch));
@@ -329,12 +334,41 @@ UNet::UNet(Context& ctx, const UNetConfig& config, const ParameterSet& params, i
     throw UnsupportedError("U-Net: dropout > 0 is not implemented in Tessera's trainer yet; use dropout 0");
   if (!params.allocated()) throw Error("U-Net: parameters must be allocated before building the network");
   if (training && !params.flat_grads().valid()) throw Error("U-Net: training needs parameters with gradients");
-  // Lay everything out once in a measuring arena to learn the size, then for real.
+}
+}  // namespace
+
+PlanCost UNet::Impl::measure_activations() {
   auto measure = Arena::measuring(ctx, "unet-plan");
-  impl_->build(*measure);
-  impl_->arena = std::make_unique<Arena>(ctx, measure->peak(), training ? "unet-train" : "unet");
+  build(*measure);
+  return {measure->peak(), measure->peak(), measure->largest_tensor(), forward_flops()};
+}
+
+double UNet::Impl::forward_flops() const {
+  double f = 0;
+  for (const auto& b : blocks) f += b->flops();
+  double n = batch, e = config.time_embed_dim(), base = config.base_channels;
+  return f + 2 * n * (e * base + e * e);
+}
+
+PlanCost UNet::cost(Context& ctx, const UNetConfig& config, const ParameterSet& params, int batch, int height,
+                    int width, bool training) {
+  check_plan(config, params, batch, height, width, training);
+  Impl impl(ctx, config, params, batch, height, width, training);
+  PlanCost cost = impl.measure_activations();
+  cost.total_bytes += kConstantBytes;
+  cost.largest_allocation = std::max(cost.largest_allocation, kConstantBytes);
+  return cost;
+}
+
+UNet::UNet(Context& ctx, const UNetConfig& config, const ParameterSet& params, int batch, int height, int width,
+           bool training)
+    : impl_(std::make_unique<Impl>(ctx, config, params, batch, height, width, training)) {
+  check_plan(config, params, batch, height, width, training);
+  // Lay everything out once in a measuring arena to learn the size, then for real.
+  impl_->arena =
+      std::make_unique<Arena>(ctx, impl_->measure_activations().total_bytes, training ? "unet-train" : "unet");
   impl_->build(*impl_->arena);
-  impl_->constants = std::make_unique<Arena>(ctx, 1 << 16, "unet-constants");
+  impl_->constants = std::make_unique<Arena>(ctx, kConstantBytes, "unet-constants");
   impl_->sinusoid = std::make_unique<ops::TimestepEmbedding>(*impl_->constants, config.base_channels);
 }
 
@@ -355,12 +389,7 @@ const Tensor& UNet::input_grad() const {
 const UNetConfig& UNet::config() const { return impl_->config; }
 VkDeviceSize UNet::activation_bytes() const { return impl_->arena->capacity(); }
 
-double UNet::forward_flops() const {
-  double f = 0;
-  for (const auto& b : impl_->blocks) f += b->flops();
-  double n = impl_->batch, e = impl_->config.time_embed_dim(), base = impl_->config.base_channels;
-  return f + 2 * n * (e * base + e * e);
-}
+double UNet::forward_flops() const { return impl_->forward_flops(); }
 
 void UNet::record_forward(CommandSequence& seq) const {
   impl_->record_time_embedding_forward(seq);

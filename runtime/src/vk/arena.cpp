@@ -100,6 +100,7 @@ Tensor Arena::allocate(const Shape& shape, DType dtype, std::string name) {
   t.name_ = std::move(name);
   used_ = begin + bytes;
   peak_ = std::max(peak_, used_);
+  largest_tensor_ = std::max(largest_tensor_, bytes);
   return t;
 }
 

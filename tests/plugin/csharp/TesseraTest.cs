@@ -54,6 +54,16 @@ static class TesseraTest
                 ExpectError(Result.InvalidSize, "not a multiple of 2", () => ctx.Submit(model, new GenerateOptions { Width = 15 }));
                 ExpectError(Result.Io, "cannot open", () => ctx.LoadModel("/nonexistent/model.safetensors"));
                 ExpectError(Result.InvalidModel, "<model in memory>", () => ctx.LoadModel(new byte[] { 1, 2, 3, 4, 5, 6, 7, 8, 9 }));
+                // The binding passes its arrays' sizes: a short init image is refused, not overread.
+                ExpectError(Result.BufferTooSmall, "init_rgba_size is 256", () => ctx.Submit(model, new GenerateOptions { InitRgba = new byte[8 * 8 * 4] }));
+                // Strength defaults to 0 as in C: img2img without a strength re-runs nothing.
+                Expect(new GenerateOptions().Strength == 0.0f, "GenerateOptions.Strength defaults to 0, as tsr_generate_desc.strength");
+                using (var keep = ctx.Submit(model, new GenerateOptions { InitRgba = new byte[16 * 16 * 4] }))
+                {
+                    uint keptDone, keptTotal;
+                    keep.Progress(out keptDone, out keptTotal);
+                    Expect(keptTotal == 0, "img2img at the default strength runs no step, got " + keptTotal);
+                }
 
                 var job = ctx.Submit(model, new GenerateOptions { ClassName = "wood", Seed = 77, Steps = 3 });
                 int frames = 0;
