@@ -46,7 +46,7 @@ struct BenchOptions {
   std::string json_path;
   std::string torch_script;
   bool torch = true;
-  std::string variant;               // "", "cpu", "gpu"
+  std::string variant;               // "" (the device's) or a name parse_kernel_variant takes
 };
 
 // Records one timed operation; called once per repetition in the sequence.
@@ -276,7 +276,8 @@ void usage() {
                "                     (default all)\n"
                "  --iters N          timed replays per case (default 5; median and best are reported)\n"
                "  --threads N        PyTorch threads (default: hardware threads; lavapipe uses LP_NUM_THREADS)\n"
-               "  --variant cpu|gpu  force Tessera's kernel variant (default: the device's)\n"
+               "  --variant V        force Tessera's kernel variant: texel-fetch or shared-tiles\n"
+               "                     (old names: cpu, gpu; default: the device's)\n"
                "  --json PATH        also write the results as JSON\n"
                "  --no-torch         skip the PyTorch reference\n"
                "  --torch-script P   path of tools/bench_torch.py\n");
@@ -300,8 +301,8 @@ BenchOptions parse(const std::vector<std::string>& args) {
   o.torch = !a.has("no-torch");
   o.torch_script = a.str("torch-script", "");
   o.variant = a.str("variant", "");
-  if (a.has("variant") && o.variant != "cpu" && o.variant != "gpu")
-    throw Error("bench: --variant is cpu or gpu, got " + shown(o.variant));
+  if (a.has("variant") && !parse_kernel_variant(o.variant))
+    throw Error("bench: --variant is texel-fetch or shared-tiles (or cpu, gpu), got " + shown(o.variant));
   if (o.family.empty()) {
     usage();
     throw Error("bench: say what to benchmark (conv, gemm, train or sample)");
@@ -320,7 +321,7 @@ int bench_main(const std::vector<std::string>& args) {
   ContextOptions co;
   if (!o.variant.empty()) {
     co.force_variant = true;
-    co.variant = o.variant == "cpu" ? KernelVariant::Cpu : KernelVariant::Gpu;
+    co.variant = *parse_kernel_variant(o.variant);
   }
   auto ctx = Context::create(co);
   std::vector<BenchCase> cases = families().at(o.family)(o, *ctx);

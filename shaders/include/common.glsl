@@ -12,6 +12,18 @@ uint flat_global_index() {
   return (gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x) * gl_WorkGroupSize.x + gl_LocalInvocationID.x;
 }
 
+// Kernels built in a scalar and a four-wide form (ELEMENT_WIDTH 1 or 4, set by their rows in
+// shaders/variants.txt) declare their per-element values as element_t.
+#ifdef ELEMENT_WIDTH
+#if ELEMENT_WIDTH == 4
+#define element_t vec4
+#elif ELEMENT_WIDTH == 1
+#define element_t float
+#else
+#error "ELEMENT_WIDTH must be 1 or 4 (set by the kernel's row in shaders/variants.txt)"
+#endif
+#endif
+
 float silu(float x) { return x / (1.0 + exp(-x)); }
 float sigmoid(float x) { return 1.0 / (1.0 + exp(-x)); }
 

@@ -1,5 +1,6 @@
-// Shared by the conv2d_* kernels: the specialization constants every conv kernel takes and
-// the tap mappings between output and input coordinates.
+// Shared by the conv2d_* kernels: the specialization constants every conv kernel takes, the
+// push-constant block `pc` (conv2d_push.h, shared with the C++ side) and the tap mappings
+// between output and input coordinates.
 //
 // Constants (ids 3..5, after the local size in common.glsl):
 //   KSIZE    kernel size (1 or 3); padding is KSIZE / 2
@@ -12,6 +13,8 @@
 layout(constant_id = 3) const int KSIZE = 3;
 layout(constant_id = 4) const int STRIDE = 1;
 layout(constant_id = 5) const int CIRCULAR = 0;
+
+#include "conv2d_push.h"
 
 const int PAD = KSIZE / 2;
 const int TAPS = KSIZE * KSIZE;

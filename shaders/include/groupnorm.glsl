@@ -1,6 +1,6 @@
 // Shared by the groupnorm_*.comp kernels: a deterministic workgroup sum, and the element width.
 //
-// Every kernel comes in two widths, chosen by the .comp file before including this one:
+// Every kernel comes in two widths, set by its row in shaders/variants.txt (glslc -D):
 // GROUPNORM_WIDTH 1 (any shape) and 4 (H*W and all batch strides multiples of 4: every U-Net
 // image). Width 4 binds the inputs as RGBA32F texel buffers and the outputs as vec4 arrays, so
 // each lane moves 16 bytes per load/store: lavapipe issues storage stores lane by lane, and the
@@ -20,7 +20,7 @@
 #define gn_load(buffer, i) texelFetch(buffer, int(i)).x
 #define gn_hsum(v) (v)
 #else
-#error "GROUPNORM_WIDTH must be 1 or 4"
+#error "GROUPNORM_WIDTH must be 1 or 4 (set by the kernel's row in shaders/variants.txt)"
 #endif
 
 // The local size is a power of two (the host guarantees it), so a halving tree covers every lane.

@@ -1,4 +1,5 @@
-// Shared by the matmul kernels (matmul_cpu, matmul_cpu_nosubgroup, matmul_gpu).
+// Shared by the matmul kernels (matmul_texel_fetch, matmul_texel_fetch_nosubgroup,
+// matmul_shared_tiles).
 //
 // Computes, for every product b of a batch:
 //   C[b] = alpha * op(A[b]) * op(B[b]) + beta * C[b] + bias      (beta*C skipped when beta == 0,
@@ -16,7 +17,8 @@
 
 layout(constant_id = 3) const bool TRANS_A = false;
 layout(constant_id = 4) const bool TRANS_B = false;
-// The operand is bound as a vec4 texel view (Cpu variant; row length and offsets are multiples of 4).
+// The operand is bound as a vec4 texel view (TexelFetch variant; row length and offsets are
+// multiples of 4).
 layout(constant_id = 5) const bool VEC4_A = false;
 layout(constant_id = 6) const bool VEC4_B = false;
 layout(constant_id = 7) const bool HAS_BIAS = false;

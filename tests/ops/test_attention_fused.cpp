@@ -36,8 +36,8 @@ struct Case {
   }
 };
 
-// The kernels' key block is 16 (Cpu: four vec4 texels when T % 4 == 0, scalar fetches
-// otherwise); the Gpu tile is 64 keys (32 at d = 64).
+// The kernels' key block is 16 (TexelFetch: four vec4 texels when T % 4 == 0, scalar fetches
+// otherwise); the SharedTiles tile is 64 keys (32 at d = 64).
 const std::vector<Case> kCases = {
     {1, 16, 1, 1, 2, 1.0f},     // T = 1, d = 8: one key, 15 masked in the block
     {2, 32, 3, 3, 2, 1.0f},     // T = 9 (scalar fetches), d = 16
@@ -46,8 +46,8 @@ const std::vector<Case> kCases = {
     {3, 16, 1, 7, 2, 1.0f},     // non-square map, T = 7, d = 8
     {1, 32, 3, 3, 2, 10.0f},    // scores up to ~800: overflow without the running maximum
     {2, 64, 8, 8, 4, 1.0f},     // T = 64, d = 16 (the U-Net's shape at a small level)
-    {1, 128, 10, 10, 2, 1.0f},  // T = 100 (not a multiple of 16 nor of the Gpu tile), d = 64
-    {1, 64, 16, 13, 1, 2.0f},   // T = 208, d = 64, several Gpu tiles with a tail
+    {1, 128, 10, 10, 2, 1.0f},  // T = 100 (not a multiple of 16 nor of the SharedTiles tile), d = 64
+    {1, 64, 16, 13, 1, 2.0f},   // T = 208, d = 64, several SharedTiles tiles with a tail
     {1, 16, 64, 64, 1, 2.0f},   // T = 4096, d = 16: the sampler's 64x64 attention level, one head
 };
 

@@ -24,8 +24,8 @@ std::string label(const Conv2dShapes& s, const char* pass) {
 }
 
 // Every kernel x stride x padding combination, with odd sizes for stride 1, even ones for
-// stride 2 (odd ones too with zero padding), channel counts that are not multiples of any tile, and batches 1..3; plus stride-1
-// cases whose width is a multiple of 8 (the Cpu variant's vec4 kernel).
+// stride 2 (odd ones too with zero padding), channel counts that are not multiples of any tile, and batches 1..3; plus
+// stride-1 cases whose width is a multiple of 8 (the TexelFetch variant's vec4 kernel).
 std::vector<Conv2dShapes> all_configs() {
   const int64_t channel_pairs[][2] = {{3, 5}, {17, 33}, {33, 17}, {5, 3}};
   std::vector<Conv2dShapes> configs;
@@ -45,7 +45,7 @@ std::vector<Conv2dShapes> all_configs() {
     configs.push_back({2, 17, 7, 5, 9, {kernel, 2, Padding::Zeros}});
     configs.push_back({1, 9, 1, 3, 5, {kernel, 2, Padding::Zeros}});
   }
-  // Stride 1 with widths that are multiples of 8 take the Cpu variant's vec4 path.
+  // Stride 1 with widths that are multiples of 8 take the TexelFetch variant's vec4 path.
   for (int kernel : {1, 3})
     for (Padding padding : {Padding::Zeros, Padding::Circular}) {
       const auto& ch = channel_pairs[i % 4];
@@ -143,7 +143,7 @@ TEST_F(Conv2dTest, BackwardDataAccumulates) {
 // x, y, dx and dy as channel views of concat tensors (batch stride > per-sample size), the way
 // the U-Net's skip connections use them. The other channels of each concat must stay intact.
 TEST_F(Conv2dTest, BatchStridedChannelViews) {
-  // 6x6: the generic kernels; 4x8 (width a multiple of 8): the Cpu variant's vec4 kernel.
+  // 6x6: the generic kernels; 4x8 (width a multiple of 8): the TexelFetch variant's vec4 kernel.
   for (auto [h, w] : {std::pair<int64_t, int64_t>{6, 6}, {4, 8}}) {
   const int64_t hw = h * w;
   Conv2dShapes s{3, 5, h, w, 17, {3, 1, Padding::Zeros}};

@@ -162,7 +162,7 @@ TEST(MatmulFallbackTest, WithoutSubgroupsMatchesReference) {
   o.validation = !(v && std::string(v) == "0");
   o.disable_subgroups = true;
   o.force_variant = true;
-  o.variant = KernelVariant::Cpu;
+  o.variant = KernelVariant::TexelFetch;
   auto ctx = Context::create(o);
   ASSERT_FALSE(ctx->info().subgroup_basic);
   {

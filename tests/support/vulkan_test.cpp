@@ -47,7 +47,7 @@ Tensor VulkanTest::poisoned_tensor(const Shape& shape, const std::string& name) 
 
 void VulkanTest::for_each_variant(const std::function<void(KernelVariant)>& body) {
   KernelVariant saved = ctx().variant();
-  for (KernelVariant v : {KernelVariant::Cpu, KernelVariant::Gpu}) {
+  for (KernelVariant v : {KernelVariant::TexelFetch, KernelVariant::SharedTiles}) {
     SCOPED_TRACE(std::string("kernel variant ") + kernel_variant_name(v));
     ctx().set_variant(v);
     try {

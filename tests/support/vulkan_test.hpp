@@ -32,7 +32,7 @@ class VulkanTest : public ::testing::Test {
                        const std::string& name = "input");
   // Allocates a tensor filled with NaN so any element an op fails to write is caught.
   Tensor poisoned_tensor(const Shape& shape, const std::string& name = "output");
-  // Runs `body` once per kernel variant (cpu, gpu), restoring the context's variant after.
+  // Runs `body` once per kernel variant (TexelFetch, SharedTiles), restoring the context's variant after.
   void for_each_variant(const std::function<void(KernelVariant)>& body);
 
  private:

@@ -6,7 +6,9 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <vulkan/vulkan.h>
@@ -15,10 +17,17 @@ namespace tessera {
 
 class KernelRegistry;
 
-// Kernel variants per device class: CPU rasterizers (lavapipe) want texel-buffer loads and
-// subgroup broadcasts without shared memory; real GPUs want shared-memory tiles.
-enum class KernelVariant { Cpu, Gpu };
+// How the kernels where it matters (conv2d, matmul, fused attention) read their operands.
+// TexelFetch: samplerBuffer texel fetches, values shared across a subgroup with
+// subgroupBroadcast, no shared memory; the default on CPU devices (lavapipe vectorizes texel
+// fetches but runs shared-memory loads lane by lane). SharedTiles: tiles staged in shared
+// memory; the default on GPUs. Both run on any device (tests cover both on lavapipe).
+enum class KernelVariant { TexelFetch, SharedTiles };
+// "texel-fetch" / "shared-tiles".
 const char* kernel_variant_name(KernelVariant);
+// The variant a name means: kernel_variant_name's, or the older "cpu" (TexelFetch) and "gpu"
+// (SharedTiles) that `tessera bench --variant` took before; nullopt for anything else.
+std::optional<KernelVariant> parse_kernel_variant(std::string_view name);
 
 struct DeviceInfo {
   std::string name;
@@ -62,7 +71,7 @@ struct ContextOptions {
   std::string pipeline_cache_dir;
   // Force a kernel variant (tests use this to cover both on lavapipe).
   bool force_variant = false;
-  KernelVariant variant = KernelVariant::Gpu;
+  KernelVariant variant = KernelVariant::SharedTiles;
   // Features to leave unused even when present (to test fallback paths).
   bool disable_subgroups = false;
   bool disable_float16 = false;
@@ -130,7 +139,7 @@ class Context {
   void queue_submit(const VkSubmitInfo& submit, VkFence fence);  // caller holds submit_mutex_
 
   DeviceInfo info_;
-  KernelVariant variant_ = KernelVariant::Gpu;
+  KernelVariant variant_ = KernelVariant::SharedTiles;
   bool owns_instance_ = false;
   bool owns_device_ = false;
   bool validation_enabled_ = false;

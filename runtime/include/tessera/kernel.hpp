@@ -30,7 +30,7 @@ enum class BindAs : uint8_t {
 };
 
 struct KernelSpec {
-  std::string shader;                       // name of shaders/<shader>.comp
+  std::string shader;                       // kernel: shaders/<shader>.comp or a variants.txt row
   std::vector<BindAs> bindings;
   std::array<uint32_t, 3> local_size{64, 1, 1};
   std::vector<uint32_t> constants;          // specialization constants 3, 4, ...
@@ -47,7 +47,8 @@ struct Kernel {
 
 inline constexpr uint32_t kMaxPushConstantBytes = 128;
 
-// Embedded SPIR-V, generated at build time from shaders/*.comp. Throws if unknown.
+// Embedded SPIR-V of every kernel, compiled at build time from shaders/*.comp as the table
+// shaders/variants.txt says (cmake/ShaderVariants.cmake). Throws if unknown.
 std::span<const uint32_t> embedded_shader(const std::string& name);
 std::vector<std::string> embedded_shader_names();
 

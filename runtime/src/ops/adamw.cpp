@@ -56,7 +56,7 @@ void adamw_step(CommandSequence& seq, std::span<const AdamWState> states, const 
     require_same_shape(op, s.param, s.exp_avg_sq);
     if (s.param.numel() >= (int64_t(1) << 32))
       throw UnsupportedError(std::string(op) + ": " + s.param.describe() + " too large");
-    // Four elements per invocation when the count allows (see adamw_vec4.comp).
+    // Four elements per invocation when the count allows (the adamw_vec4 row of shaders/variants.txt).
     bool vec4 = s.param.numel() % 4 == 0;
     const Kernel& k = kernel(vec4 ? "adamw_vec4" : "adamw");
     uint64_t invocations = uint64_t(s.param.numel()) / (vec4 ? 4 : 1);

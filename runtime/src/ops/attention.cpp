@@ -1,7 +1,7 @@
 // attention: forward (probabilities kept for backward, or fused for inference) and backward.
 // Shaders: attention_softmax, attention_softmax_bwd and the matmul kernels (unfused path);
-// attention_fused_cpu (Cpu variant: texel fetches + subgroup broadcasts) and
-// attention_fused_gpu (Gpu variant, also the fallback without subgroups: shared-memory tiles).
+// attention_fused_texel_fetch (TexelFetch variant: texel fetches + subgroup broadcasts) and
+// attention_fused_shared_tiles (SharedTiles variant, also the fallback without subgroups).
 #include "tessera/ops/attention.hpp"
 
 #include <algorithm>
@@ -163,9 +163,10 @@ void attention_forward_fused(CommandSequence& seq, const Tensor& qkv, const Tens
          // Scores in log2 units: the kernels use exp2.
          static_cast<float>(1.4426950408889634 / std::sqrt(static_cast<double>(d.head_dim)))};
   constexpr uint32_t kLanes = 64;
-  const bool cpu = ctx.variant() == KernelVariant::Cpu && info.subgroup_basic && info.subgroup_size >= 8 &&
-                   static_cast<uint64_t>(qkv.numel()) <= info.max_texel_buffer_elements;
-  if (cpu) {
+  const bool texel_fetch = ctx.variant() == KernelVariant::TexelFetch && info.subgroup_basic &&
+                           info.subgroup_size >= 8 &&
+                           static_cast<uint64_t>(qkv.numel()) <= info.max_texel_buffer_elements;
+  if (texel_fetch) {
     // Query rows per lane: each broadcast K/V texel feeds `rows` multiply-adds, and on lavapipe
     // the broadcasts, not the arithmetic, bound the rate. Measured at T = 4096 (GFLOP/s,
     // rows 1/2/4/8/16): d = 16: 2.7/5.1/11.2/22.4/17.0; d = 64: -/4.5/8.7/11.0/-. Fewer rows
@@ -174,7 +175,7 @@ void attention_forward_fused(CommandSequence& seq, const Tensor& qkv, const Tens
     while (rows > 1 && int64_t(kLanes) * rows / 2 >= d.tokens) rows /= 2;
     const bool vec4 = d.tokens % 4 == 0 && qkv.offset() % 16 == 0;
     const Kernel& k =
-        ctx.kernels().get({"attention_fused_cpu",
+        ctx.kernels().get({"attention_fused_texel_fetch",
                            {BindAs::TexelF32, vec4 ? BindAs::TexelVec4 : BindAs::TexelF32, BindAs::Storage},
                            {kLanes, 1, 1},
                            {head_dim, rows, vec4 ? 1u : 0u}});
@@ -189,8 +190,8 @@ void attention_forward_fused(CommandSequence& seq, const Tensor& qkv, const Tens
   if (tile < 16)
     throw UnsupportedError(std::string(op) + ": head dim " + std::to_string(d.head_dim) +
                            " needs more shared memory than the device offers");
-  const Kernel& k =
-      ctx.kernels().get({"attention_fused_gpu", {BindAs::Storage, BindAs::Storage}, {kLanes, 1, 1}, {head_dim, tile}});
+  const Kernel& k = ctx.kernels().get(
+      {"attention_fused_shared_tiles", {BindAs::Storage, BindAs::Storage}, {kLanes, 1, 1}, {head_dim, tile}});
   Groups g{div_up(d.tokens, kLanes), static_cast<uint32_t>(d.samples * d.heads), 1};
   seq.dispatch(k, {in(qkv), out(o)}, push, g);
 }

@@ -1,9 +1,9 @@
 // conv2d: argument checks and dispatch plans for the forward pass and the three gradients.
-// Shaders, Cpu variant: conv2d_s1_vec4_cpu, conv2d_bwd_weight_s1_k3_vec4_cpu (3x3) and
-// conv2d_bwd_weight_s1_k1_vec4_cpu (1x1) (stride 1, width a multiple of 8: vec4 texel fetches),
-// conv2d_implicit_cpu and conv2d_bwd_weight_cpu (any shape). Gpu variant, also the fallback
-// without subgroups: conv2d_gemm_gpu. Both variants: conv2d_reduce_splits (split-K second
-// pass), conv2d_bwd_bias.
+// Shaders, TexelFetch variant: conv2d_s1_vec4_texel_fetch, conv2d_bwd_weight_s1_k3_vec4_texel_fetch
+// (3x3) and conv2d_bwd_weight_s1_k1_vec4_texel_fetch (1x1) (stride 1, width a multiple of 8:
+// vec4 texel fetches), conv2d_implicit_texel_fetch and conv2d_bwd_weight_texel_fetch (any
+// shape). SharedTiles variant, also the fallback without subgroups: conv2d_gemm_shared_tiles.
+// Both variants: conv2d_reduce_splits (split-K second pass), conv2d_bwd_bias.
 #include "tessera/ops/conv2d.hpp"
 
 #include <algorithm>
@@ -13,30 +13,24 @@
 #include "tessera/context.hpp"
 #include "tessera/error.hpp"
 
+// ConvPush, kConvAccumulate, kConvBias: declared once for C++ and the shaders.
+#include "../../../shaders/include/conv2d_push.h"
+
 namespace tessera::ops {
 
 namespace {
 
-// Mirrors the push-constant block of every conv2d_*.comp kernel except bias and reduce.
-struct ConvPush {
-  int32_t batch;
-  int32_t in_channels, in_h, in_w;
-  int32_t out_channels, out_h, out_w;
-  int32_t in_batch_stride, out_batch_stride;
-  int32_t flags;
-  int32_t split_pixels;
-};
-constexpr int32_t kFlagAccumulate = 1, kFlagBias = 2;
+static_assert(sizeof(ConvPush) <= kMaxPushConstantBytes);
 
-// Cpu-variant kernels: workgroup size, and the weight-gradient register tile (8 x kCpuCols).
-constexpr uint32_t kCpuCols = 4;  // input channels per lane of the Cpu weight-gradient kernel
-constexpr uint32_t kCpuLanes = 64;
-constexpr uint32_t kGpuTile = 64;
-constexpr uint32_t kGpuLanes = 256;
+// TexelFetch kernels: workgroup size, and the weight-gradient register tile (8 x kTexelCols).
+constexpr uint32_t kTexelCols = 4;  // input channels per lane of conv2d_bwd_weight_texel_fetch
+constexpr uint32_t kTexelLanes = 64;
+constexpr uint32_t kTileSize = 64;  // conv2d_gemm_shared_tiles: 64x64 tile, 256 lanes
+constexpr uint32_t kTileLanes = 256;
 
-bool use_cpu_kernels(const Context& ctx) {
+bool use_texel_fetch_kernels(const Context& ctx) {
   const DeviceInfo& info = ctx.info();
-  return ctx.variant() == KernelVariant::Cpu && info.subgroup_basic && info.subgroup_size >= 8;
+  return ctx.variant() == KernelVariant::TexelFetch && info.subgroup_basic && info.subgroup_size >= 8;
 }
 
 std::vector<uint32_t> shape_constants(const Conv2dParams& p) {
@@ -96,12 +90,12 @@ ConvPush make_push(const Tensor& x, const Tensor& y) {
   return push;
 }
 
-const Kernel& gpu_gemm_kernel(Context& ctx, const Conv2dParams& p, uint32_t mode) {
+const Kernel& shared_tiles_gemm_kernel(Context& ctx, const Conv2dParams& p, uint32_t mode) {
   std::vector<uint32_t> constants = shape_constants(p);
   constants.push_back(mode);
-  return ctx.kernels().get({"conv2d_gemm_gpu",
+  return ctx.kernels().get({"conv2d_gemm_shared_tiles",
                             {BindAs::Storage, BindAs::Storage, BindAs::Storage, BindAs::Storage},
-                            {kGpuLanes, 1, 1},
+                            {kTileLanes, 1, 1},
                             constants});
 }
 
@@ -111,9 +105,10 @@ bool vec4_path_fits(const Tensor& src, const ConvPush& push, const Conv2dParams&
   return p.stride == 1 && push.in_w % 8 == 0 && src.batch_stride() % 4 == 0 && src.offset() % 16 == 0;
 }
 
-// Forward and data gradient share the Cpu kernels (transposed = data gradient).
-void record_cpu_implicit(CommandSequence& seq, const Tensor& src, const Tensor& w, const Tensor& bias,
-                         const Tensor& dst, bool dst_read, const ConvPush& push, const Conv2dParams& p, bool transposed) {
+// Forward and data gradient share the TexelFetch kernels (transposed = data gradient).
+void record_texel_fetch_implicit(CommandSequence& seq, const Tensor& src, const Tensor& w, const Tensor& bias,
+                                 const Tensor& dst, bool dst_read, const ConvPush& push, const Conv2dParams& p,
+                                 bool transposed) {
   int64_t m_count = transposed ? push.in_channels : push.out_channels;
   std::vector<uint32_t> constants = shape_constants(p);
   constants.push_back(transposed ? 1u : 0u);
@@ -123,13 +118,13 @@ void record_cpu_implicit(CommandSequence& seq, const Tensor& src, const Tensor& 
     // Even heights: a lane owns two pixel rows, so each weight broadcast feeds twice the work.
     uint32_t pixel_rows = push.in_h % 2 == 0 ? 2 : 1;
     constants.push_back(pixel_rows);
-    const Kernel& k = ctx.kernels().get({"conv2d_s1_vec4_cpu",
-                                         {BindAs::TexelVec4, BindAs::TexelF32, BindAs::TexelF32, BindAs::TexelF32,
-                                          BindAs::Storage},
-                                         {kCpuLanes, 1, 1},
-                                         constants});
+    const Kernel& k =
+        ctx.kernels().get({"conv2d_s1_vec4_texel_fetch",
+                           {BindAs::TexelVec4, BindAs::TexelF32, BindAs::TexelF32, BindAs::TexelF32, BindAs::Storage},
+                           {kTexelLanes, 1, 1},
+                           constants});
     int64_t runs = int64_t(push.batch) * push.in_h * push.in_w / 8 / pixel_rows;
-    Groups g{div_up(runs, kCpuLanes), div_up(m_count, rows), 1};
+    Groups g{div_up(runs, kTexelLanes), div_up(m_count, rows), 1};
     seq.dispatch(k, {texel4(src), texel(src), texel(w), texel(bias), dst_read ? inout(dst) : out(dst)}, push, g);
     return;
   }
@@ -140,21 +135,22 @@ void record_cpu_implicit(CommandSequence& seq, const Tensor& src, const Tensor& 
   // (even rows, even columns) sets the grid.
   bool parity_split = transposed && p.stride == 2;
   if (parity_split) pixels = int64_t(push.batch) * ((push.in_h + 1) / 2) * ((push.in_w + 1) / 2);
-  const Kernel& k = ctx.kernels().get(
-      {"conv2d_implicit_cpu", {BindAs::TexelF32, BindAs::TexelF32, BindAs::TexelF32, BindAs::Storage},
-       {kCpuLanes, 1, 1}, constants});
-  Groups g{div_up(pixels, kCpuLanes * cols), div_up(m_count, rows), parity_split ? 4u : 1u};
+  const Kernel& k = ctx.kernels().get({"conv2d_implicit_texel_fetch",
+                                       {BindAs::TexelF32, BindAs::TexelF32, BindAs::TexelF32, BindAs::Storage},
+                                       {kTexelLanes, 1, 1},
+                                       constants});
+  Groups g{div_up(pixels, kTexelLanes * cols), div_up(m_count, rows), parity_split ? 4u : 1u};
   seq.dispatch(k, {texel(src), texel(w), texel(bias), dst_read ? inout(dst) : out(dst)}, push, g);
 }
 
-enum class WeightGradKernel { CpuVec4K3, CpuVec4K1, Cpu, Gpu };
+enum class WeightGradKernel { TexelFetchVec4K3, TexelFetchVec4K1, TexelFetch, SharedTiles };
 
 struct WeightGradPlan {
   WeightGradKernel kernel;
   uint32_t lanes;        // local size
-  Groups tiles;          // workgroups of one split (z: taps for the Cpu kernel, else 1)
+  Groups tiles;          // workgroups of one split (z: taps for TexelFetch, else 1)
   int64_t splits;
-  int64_t split_units;   // pixels per split (CpuVec4K*: output rows per split)
+  int64_t split_units;  // pixels per split (TexelFetchVec4K*: output rows per split)
 };
 
 // Splits the sum over `units` (pixels or rows) so that about `target_groups` workgroups run,
@@ -174,27 +170,27 @@ WeightGradPlan plan_weight_grad(const Context& ctx, int64_t batch, int64_t ci, i
   WeightGradPlan plan{};
   plan.kernel = kind;
   int64_t taps = int64_t(p.kernel) * p.kernel;
-  if (kind == WeightGradKernel::CpuVec4K3) {
+  if (kind == WeightGradKernel::TexelFetchVec4K3) {
     uint32_t lanes = 8;
-    while (lanes < kCpuLanes && lanes < ci) lanes *= 2;
+    while (lanes < kTexelLanes && lanes < ci) lanes *= 2;
     plan.lanes = lanes;
     plan.tiles = {div_up(ci, lanes), div_up(co, 8), 1};  // all 3 kernel rows per lane
     choose_splits(plan, batch * out_h, 64, 1, 4);
-  } else if (kind == WeightGradKernel::CpuVec4K1) {
+  } else if (kind == WeightGradKernel::TexelFetchVec4K1) {
     uint32_t lanes = 8;
-    while (lanes < kCpuLanes && lanes * 4 < ci) lanes *= 2;
+    while (lanes < kTexelLanes && lanes * 4 < ci) lanes *= 2;
     plan.lanes = lanes;
     plan.tiles = {div_up(ci, lanes * 4), div_up(co, 8), 1};  // 4 input channels per lane
     choose_splits(plan, batch * out_h, 64, 1, 4);
-  } else if (kind == WeightGradKernel::Cpu) {
+  } else if (kind == WeightGradKernel::TexelFetch) {
     uint32_t lanes = std::max<uint32_t>(8, ctx.info().subgroup_size);
-    while (lanes < kCpuLanes && int64_t(lanes) * kCpuCols < ci) lanes *= 2;
+    while (lanes < kTexelLanes && int64_t(lanes) * kTexelCols < ci) lanes *= 2;
     plan.lanes = lanes;
-    plan.tiles = {div_up(ci, lanes * kCpuCols), div_up(co, 8), static_cast<uint32_t>(taps)};
+    plan.tiles = {div_up(ci, lanes * kTexelCols), div_up(co, 8), static_cast<uint32_t>(taps)};
     choose_splits(plan, batch * out_h * out_w, 64, 8, 64);  // granule: the kernel's pixel block
   } else {
-    plan.lanes = kGpuLanes;
-    plan.tiles = {div_up(ci * taps, kGpuTile), div_up(co, kGpuTile), 1};
+    plan.lanes = kTileLanes;
+    plan.tiles = {div_up(ci * taps, kTileSize), div_up(co, kTileSize), 1};
     choose_splits(plan, batch * out_h * out_w, 512, 16, 64);  // fill a large GPU; granule: k step
   }
   return plan;
@@ -203,12 +199,12 @@ WeightGradPlan plan_weight_grad(const Context& ctx, int64_t batch, int64_t ci, i
 // The candidate kernels for these shapes on this context, fastest first (alignment of the
 // actual views decides between the first two at record time).
 std::vector<WeightGradKernel> weight_grad_candidates(const Context& ctx, int64_t in_w, const Conv2dParams& p) {
-  if (ctx.variant() == KernelVariant::Cpu && p.stride == 1 && in_w % 8 == 0) {
-    WeightGradKernel vec4 = p.kernel == 3 ? WeightGradKernel::CpuVec4K3 : WeightGradKernel::CpuVec4K1;
-    if (use_cpu_kernels(ctx)) return {vec4, WeightGradKernel::Cpu};
-    return {vec4, WeightGradKernel::Gpu};
+  if (ctx.variant() == KernelVariant::TexelFetch && p.stride == 1 && in_w % 8 == 0) {
+    WeightGradKernel vec4 = p.kernel == 3 ? WeightGradKernel::TexelFetchVec4K3 : WeightGradKernel::TexelFetchVec4K1;
+    if (use_texel_fetch_kernels(ctx)) return {vec4, WeightGradKernel::TexelFetch};
+    return {vec4, WeightGradKernel::SharedTiles};
   }
-  return {use_cpu_kernels(ctx) ? WeightGradKernel::Cpu : WeightGradKernel::Gpu};
+  return {use_texel_fetch_kernels(ctx) ? WeightGradKernel::TexelFetch : WeightGradKernel::SharedTiles};
 }
 
 }  // namespace
@@ -248,15 +244,15 @@ void conv2d_forward(CommandSequence& seq, const Tensor& x, const Tensor& w, cons
     require_shape(op, *bias, {w.dim(0)});
   }
   ConvPush push = make_push(x, y);
-  push.flags = bias ? kFlagBias : 0;
+  push.flags = bias ? kConvBias : 0;
   const Tensor& bias_or_dummy = bias ? *bias : w;  // bound but unread without kFlagBias
   Context& ctx = seq.context();
-  if (use_cpu_kernels(ctx)) {
-    record_cpu_implicit(seq, x, w, bias_or_dummy, y, false, push, p, false);
+  if (use_texel_fetch_kernels(ctx)) {
+    record_texel_fetch_implicit(seq, x, w, bias_or_dummy, y, false, push, p, false);
     return;
   }
-  Groups g{div_up(int64_t(push.batch) * push.out_h * push.out_w, kGpuTile), div_up(push.out_channels, kGpuTile), 1};
-  seq.dispatch(gpu_gemm_kernel(ctx, p, 0), {in(x), in(w), in(bias_or_dummy), out(y)}, push, g);
+  Groups g{div_up(int64_t(push.batch) * push.out_h * push.out_w, kTileSize), div_up(push.out_channels, kTileSize), 1};
+  seq.dispatch(shared_tiles_gemm_kernel(ctx, p, 0), {in(x), in(w), in(bias_or_dummy), out(y)}, push, g);
 }
 
 void conv2d_backward_data(CommandSequence& seq, const Tensor& dy, const Tensor& w, const Tensor& dx,
@@ -264,14 +260,14 @@ void conv2d_backward_data(CommandSequence& seq, const Tensor& dy, const Tensor& 
   const char* op = "conv2d_backward_data";
   check_conv(op, dx, w, dy, p);
   ConvPush push = make_push(dx, dy);
-  push.flags = accumulate ? kFlagAccumulate : 0;
+  push.flags = accumulate ? kConvAccumulate : 0;
   Context& ctx = seq.context();
-  if (use_cpu_kernels(ctx)) {
-    record_cpu_implicit(seq, dy, w, w, dx, accumulate, push, p, true);
+  if (use_texel_fetch_kernels(ctx)) {
+    record_texel_fetch_implicit(seq, dy, w, w, dx, accumulate, push, p, true);
     return;
   }
-  Groups g{div_up(int64_t(push.batch) * push.in_h * push.in_w, kGpuTile), div_up(push.in_channels, kGpuTile), 1};
-  seq.dispatch(gpu_gemm_kernel(ctx, p, 1), {in(dy), in(w), in(w), accumulate ? inout(dx) : out(dx)}, push, g);
+  Groups g{div_up(int64_t(push.batch) * push.in_h * push.in_w, kTileSize), div_up(push.in_channels, kTileSize), 1};
+  seq.dispatch(shared_tiles_gemm_kernel(ctx, p, 1), {in(dy), in(w), in(w), accumulate ? inout(dx) : out(dx)}, push, g);
 }
 
 int64_t conv2d_backward_weight_scratch_elements(const Context& ctx, const Shape& input, const Shape& weight,
@@ -297,7 +293,8 @@ void conv2d_backward_weight(CommandSequence& seq, const Tensor& x, const Tensor&
   std::vector<WeightGradKernel> candidates = weight_grad_candidates(ctx, push.in_w, p);
   bool vec4_ok = x.offset() % 16 == 0 && dy.offset() % 16 == 0 && x.batch_stride() % 4 == 0 &&
                  dy.batch_stride() % 4 == 0;
-  bool vec4_kind = candidates.front() == WeightGradKernel::CpuVec4K1 || candidates.front() == WeightGradKernel::CpuVec4K3;
+  bool vec4_kind = candidates.front() == WeightGradKernel::TexelFetchVec4K1 ||
+                   candidates.front() == WeightGradKernel::TexelFetchVec4K3;
   WeightGradKernel kind = vec4_kind && !vec4_ok ? candidates.back() : candidates.front();
   WeightGradPlan plan = plan_weight_grad(ctx, push.batch, push.in_channels, push.out_channels, push.out_h,
                                          push.out_w, p, kind);
@@ -316,26 +313,30 @@ void conv2d_backward_weight(CommandSequence& seq, const Tensor& x, const Tensor&
     part = scratch;
   }
   Groups g = plan.tiles;
-  if (kind == WeightGradKernel::CpuVec4K3) {
-    const Kernel& k = ctx.kernels().get({"conv2d_bwd_weight_s1_k3_vec4_cpu",
+  if (kind == WeightGradKernel::TexelFetchVec4K3) {
+    const Kernel& k = ctx.kernels().get({"conv2d_bwd_weight_s1_k3_vec4_texel_fetch",
                                          {BindAs::TexelVec4, BindAs::TexelF32, BindAs::TexelVec4, BindAs::Storage},
-                                         {plan.lanes, 1, 1}, shape_constants(p)});
+                                         {plan.lanes, 1, 1},
+                                         shape_constants(p)});
     g.z *= static_cast<uint32_t>(plan.splits);
     seq.dispatch(k, {texel4(x), texel(x), texel4(dy), out(*part)}, push, g);
-  } else if (kind == WeightGradKernel::CpuVec4K1) {
-    const Kernel& k = ctx.kernels().get({"conv2d_bwd_weight_s1_k1_vec4_cpu",
+  } else if (kind == WeightGradKernel::TexelFetchVec4K1) {
+    const Kernel& k = ctx.kernels().get({"conv2d_bwd_weight_s1_k1_vec4_texel_fetch",
                                          {BindAs::TexelVec4, BindAs::TexelVec4, BindAs::Storage},
-                                         {plan.lanes, 1, 1}, shape_constants(p)});
+                                         {plan.lanes, 1, 1},
+                                         shape_constants(p)});
     g.z *= static_cast<uint32_t>(plan.splits);
     seq.dispatch(k, {texel4(x), texel4(dy), out(*part)}, push, g);
-  } else if (kind == WeightGradKernel::Cpu) {
-    const Kernel& k = ctx.kernels().get({"conv2d_bwd_weight_cpu", {BindAs::TexelF32, BindAs::TexelF32, BindAs::Storage},
-                                         {plan.lanes, 1, 1}, shape_constants(p)});
+  } else if (kind == WeightGradKernel::TexelFetch) {
+    const Kernel& k = ctx.kernels().get({"conv2d_bwd_weight_texel_fetch",
+                                         {BindAs::TexelF32, BindAs::TexelF32, BindAs::Storage},
+                                         {plan.lanes, 1, 1},
+                                         shape_constants(p)});
     g.z *= static_cast<uint32_t>(plan.splits);
     seq.dispatch(k, {texel(x), texel(dy), out(*part)}, push, g);
   } else {
     g.z = static_cast<uint32_t>(plan.splits);
-    seq.dispatch(gpu_gemm_kernel(ctx, p, 2), {in(x), in(dy), in(dy), out(*part)}, push, g);
+    seq.dispatch(shared_tiles_gemm_kernel(ctx, p, 2), {in(x), in(dy), in(dy), out(*part)}, push, g);
   }
   if (plan.splits > 1) {
     constexpr uint32_t kLocal = 256;

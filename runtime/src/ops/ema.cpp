@@ -29,7 +29,7 @@ void ema_update(CommandSequence& seq, std::span<const Tensor> params, std::span<
     }
     require_same_shape(op, p, e);
     if (p.numel() >= (int64_t(1) << 32)) throw UnsupportedError(std::string(op) + ": " + p.describe() + " too large");
-    // Four elements per invocation when the count allows (see ema_vec4.comp).
+    // Four elements per invocation when the count allows (the ema_vec4 row of shaders/variants.txt).
     bool vec4 = p.numel() % 4 == 0;
     uint64_t invocations = uint64_t(p.numel()) / (vec4 ? 4 : 1);
     struct {

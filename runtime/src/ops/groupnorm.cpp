@@ -17,12 +17,12 @@ namespace {
 
 // Lanes per workgroup (a power of two: the shaders' reduction tree halves it). Lavapipe runs a
 // workgroup as a loop over SIMD rows of subgroup-size lanes on one thread and switches rows at
-// every barrier, so the Cpu variant uses one row (measured on the 2-core box at [4,128,32,32],
+// every barrier, so the TexelFetch variant uses one row (measured on the 2-core box at [4,128,32,32],
 // G=32, SiLU: 8 lanes ~4 ms forward, 64 lanes ~6 ms, 128 lanes ~9 ms; the runs were noisy).
 // GPUs want many lanes per (n, g) to hide memory latency.
 uint32_t local_size(const Context& ctx) {
   uint32_t wanted = 256;
-  if (ctx.variant() == KernelVariant::Cpu) {
+  if (ctx.variant() == KernelVariant::TexelFetch) {
     wanted = 8;
     while (wanted < ctx.info().subgroup_size && wanted < 64) wanted *= 2;
   }

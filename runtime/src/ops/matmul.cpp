@@ -13,15 +13,17 @@ namespace {
 
 constexpr const char* kOp = "matmul";
 
-// Cpu-variant tiling (see matmul_cpu.comp): rows per lane (the shader's TM), columns per lane
-// (4 * its TN4) and subgroups per workgroup; one subgroup per workgroup measured best on lavapipe.
-constexpr uint32_t kCpuRowsPerLane = 4;
-constexpr uint32_t kCpuSubgroupsPerGroup = 1;
-constexpr uint32_t kCpuColumnsPerLane = 8;
-// matmul_cpu_nosubgroup: 64 invocations, 4 * rows-per-invocation (its TM) rows by 64 columns.
+// TexelFetch tiling (see matmul_texel_fetch.comp): rows per lane (the shader's TM), columns per
+// lane (4 * its TN4) and subgroups per workgroup; one subgroup per workgroup measured best on
+// lavapipe.
+constexpr uint32_t kTexelFetchRowsPerLane = 4;
+constexpr uint32_t kTexelFetchSubgroupsPerGroup = 1;
+constexpr uint32_t kTexelFetchColumnsPerLane = 8;
+// matmul_texel_fetch_nosubgroup: 64 invocations, 4 * rows-per-invocation (its TM) rows by 64
+// columns.
 constexpr uint32_t kFallbackRowsPerInvocation = 4;
-// matmul_gpu: 16x16 invocations, 64x64 tile.
-constexpr uint32_t kGpuTile = 64;
+// matmul_shared_tiles: 16x16 invocations, 64x64 tile.
+constexpr uint32_t kSharedTile = 64;
 
 struct MatmulPush {
   uint32_t m, n, k;
@@ -98,11 +100,11 @@ void matmul(CommandSequence& seq, const MatrixBatch& a, const MatrixBatch& b, co
   Context& ctx = seq.context();
   const DeviceInfo& info = ctx.info();
   auto fits_texel = [&](const Tensor& t) { return static_cast<uint64_t>(t.numel()) <= info.max_texel_buffer_elements; };
-  const bool cpu = ctx.variant() == KernelVariant::Cpu && fits_texel(a.tensor) && fits_texel(b.tensor);
-  const bool broadcast = cpu && info.subgroup_basic && info.subgroup_size % 4 == 0 && info.subgroup_size <= 64;
+  const bool texel_fetch = ctx.variant() == KernelVariant::TexelFetch && fits_texel(a.tensor) && fits_texel(b.tensor);
+  const bool broadcast = texel_fetch && info.subgroup_basic && info.subgroup_size % 4 == 0 && info.subgroup_size <= 64;
 
   bool vec4_a = broadcast && p.transpose_a && vec4_ok(a, p.m);
-  bool vec4_b = cpu && vec4_ok(b, p.transpose_b ? p.k : p.n);
+  bool vec4_b = texel_fetch && vec4_ok(b, p.transpose_b ? p.k : p.n);
   auto texel_kind = [](bool vec4) { return vec4 ? BindAs::TexelVec4 : BindAs::TexelF32; };
   std::vector<uint32_t> constants{p.transpose_a, p.transpose_b, vec4_a, vec4_b, p.bias != nullptr};
 
@@ -111,20 +113,27 @@ void matmul(CommandSequence& seq, const MatrixBatch& a, const MatrixBatch& b, co
   groups.z = u32(p.batch);
   if (broadcast) {
     uint32_t sg = info.subgroup_size;
-    spec = {"matmul_cpu", {texel_kind(vec4_a), texel_kind(vec4_b), BindAs::Storage, BindAs::Storage},
-            {sg * kCpuSubgroupsPerGroup, 1, 1}, constants};
+    spec = {"matmul_texel_fetch",
+            {texel_kind(vec4_a), texel_kind(vec4_b), BindAs::Storage, BindAs::Storage},
+            {sg * kTexelFetchSubgroupsPerGroup, 1, 1},
+            constants};
     spec.constants.push_back(sg);
-    groups.x = div_up(p.m, kCpuRowsPerLane * kCpuSubgroupsPerGroup);
-    groups.y = div_up(p.n, kCpuColumnsPerLane * sg);
-  } else if (cpu) {
-    spec = {"matmul_cpu_nosubgroup", {BindAs::TexelF32, texel_kind(vec4_b), BindAs::Storage, BindAs::Storage},
-            {64, 1, 1}, constants};
+    groups.x = div_up(p.m, kTexelFetchRowsPerLane * kTexelFetchSubgroupsPerGroup);
+    groups.y = div_up(p.n, kTexelFetchColumnsPerLane * sg);
+  } else if (texel_fetch) {
+    spec = {"matmul_texel_fetch_nosubgroup",
+            {BindAs::TexelF32, texel_kind(vec4_b), BindAs::Storage, BindAs::Storage},
+            {64, 1, 1},
+            constants};
     groups.x = div_up(p.n, 64);
     groups.y = div_up(p.m, 4 * kFallbackRowsPerInvocation);
   } else {
-    spec = {"matmul_gpu", {BindAs::Storage, BindAs::Storage, BindAs::Storage, BindAs::Storage}, {16, 16, 1}, constants};
-    groups.x = div_up(p.n, kGpuTile);
-    groups.y = div_up(p.m, kGpuTile);
+    spec = {"matmul_shared_tiles",
+            {BindAs::Storage, BindAs::Storage, BindAs::Storage, BindAs::Storage},
+            {16, 16, 1},
+            constants};
+    groups.x = div_up(p.n, kSharedTile);
+    groups.y = div_up(p.m, kSharedTile);
   }
   const Kernel& kernel = ctx.kernels().get(spec);
 

@@ -125,7 +125,17 @@ void require_vulkan_1_2(const ExternalDevice& ext) {
 
 }  // namespace
 
-const char* kernel_variant_name(KernelVariant v) { return v == KernelVariant::Cpu ? "cpu" : "gpu"; }
+const char* kernel_variant_name(KernelVariant v) {
+  return v == KernelVariant::TexelFetch ? "texel-fetch" : "shared-tiles";
+}
+
+std::optional<KernelVariant> parse_kernel_variant(std::string_view name) {
+  for (KernelVariant v : {KernelVariant::TexelFetch, KernelVariant::SharedTiles})
+    if (name == kernel_variant_name(v)) return v;
+  if (name == "cpu") return KernelVariant::TexelFetch;
+  if (name == "gpu") return KernelVariant::SharedTiles;
+  return std::nullopt;
+}
 
 VkBool32 VKAPI_CALL debug_messenger_callback(VkDebugUtilsMessageSeverityFlagBitsEXT severity,
                                              VkDebugUtilsMessageTypeFlagsEXT,
@@ -267,8 +277,8 @@ std::unique_ptr<Context> Context::create(const ContextOptions& options) {
     ctx->info_.subgroup_basic = ctx->info_.subgroup_shuffle = ctx->info_.subgroup_arithmetic = false;
   }
   ctx->variant_ = options.force_variant ? options.variant
-                  : ctx->info_.type == VK_PHYSICAL_DEVICE_TYPE_CPU ? KernelVariant::Cpu
-                                                                   : KernelVariant::Gpu;
+                  : ctx->info_.type == VK_PHYSICAL_DEVICE_TYPE_CPU ? KernelVariant::TexelFetch
+                                                                   : KernelVariant::SharedTiles;
   ctx->init_queue_and_pool();
   ctx->kernels_ = std::make_unique<KernelRegistry>(
       *ctx, options.pipeline_cache_dir.empty() ? default_cache_dir() : options.pipeline_cache_dir);
@@ -304,8 +314,8 @@ std::unique_ptr<Context> Context::adopt(const ExternalDevice& ext, const Context
   }
   ctx->info_.selection_reason = "adopted from host";
   ctx->variant_ = options.force_variant ? options.variant
-                  : ctx->info_.type == VK_PHYSICAL_DEVICE_TYPE_CPU ? KernelVariant::Cpu
-                                                                   : KernelVariant::Gpu;
+                  : ctx->info_.type == VK_PHYSICAL_DEVICE_TYPE_CPU ? KernelVariant::TexelFetch
+                                                                   : KernelVariant::SharedTiles;
   ctx->init_queue_and_pool();
   ctx->kernels_ = std::make_unique<KernelRegistry>(
       *ctx, options.pipeline_cache_dir.empty() ? default_cache_dir() : options.pipeline_cache_dir);

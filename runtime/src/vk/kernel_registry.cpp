@@ -49,7 +49,9 @@ std::vector<char> read_file(const std::string& path) {
 std::span<const uint32_t> embedded_shader(const std::string& name) {
   for (auto* s = generated::kEmbeddedShaders; s->name; ++s)
     if (name == s->name) return {reinterpret_cast<const uint32_t*>(s->bytes), s->size / 4};
-  throw Error("no embedded shader named '" + name + "' (is shaders/" + name + ".comp in the build?)");
+  throw Error("no embedded shader named '" + name.substr(0, 80) +
+              "' (kernels are the rows of shaders/variants.txt and "
+              "the shaders/*.comp files the table does not name)");
 }
 
 std::vector<std::string> embedded_shader_names() {

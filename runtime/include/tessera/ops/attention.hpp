@@ -43,8 +43,8 @@ AttentionScratchShapes attention_scratch_shapes(const Shape& qkv, int64_t heads)
 
 void attention_forward(CommandSequence& seq, const Tensor& qkv, const Tensor& probs, const Tensor& o, int64_t heads);
 
-// o = attention(qkv) without probabilities (inference). Any T >= 1 and head dim d; the Gpu
-// variant needs 2 * 16 * d floats of shared memory (d <= 128 on every Vulkan device).
+// o = attention(qkv) without probabilities (inference). Any T >= 1 and head dim d; the
+// SharedTiles variant needs 2 * 16 * d floats of shared memory (d <= 128 on every Vulkan device).
 void attention_forward_fused(CommandSequence& seq, const Tensor& qkv, const Tensor& o, int64_t heads);
 
 // d_o: gradient of o ([N, C, H, W]); dqkv: gradient of qkv ([N, 3C, H, W]).

@@ -7,13 +7,13 @@
 //
 // x, y, dx and dy may be channel views with a batch stride (Tensor::channel_slice), so the
 // U-Net's skip concat needs no copy. Weights, bias and their gradients must be dense.
-// Kernel variants (ctx.variant()): Cpu = texel buffers + subgroupBroadcast, no shared memory
-// (fast on lavapipe); Gpu = shared-memory tiled implicit GEMM. The Cpu variant needs subgroup
-// operations with >= 8 lanes and falls back to the Gpu kernels without them. Stride-1 convs on
-// maps whose width is a multiple of 8 (the U-Net's) take a faster Cpu path with vec4 texel
-// fetches; other shapes a generic one. The Cpu variant binds x/dy/w as texel buffers, whose
-// views must start 16-byte aligned (channel views of maps whose H*W is a multiple of 4 always
-// are); a misaligned view is a ShapeError.
+// Kernel variants (ctx.variant()): TexelFetch = texel buffers + subgroupBroadcast, no shared
+// memory (fast on lavapipe); SharedTiles = shared-memory tiled implicit GEMM. TexelFetch needs
+// subgroup operations with >= 8 lanes and falls back to the SharedTiles kernels without them.
+// Stride-1 convs on maps whose width is a multiple of 8 (the U-Net's) take a faster TexelFetch
+// path with vec4 texel fetches; other shapes a generic one. TexelFetch binds x/dy/w as texel
+// buffers, whose views must start 16-byte aligned (channel views of maps whose H*W is a
+// multiple of 4 always are); a misaligned view is a ShapeError.
 #pragma once
 #include <cstdint>
 

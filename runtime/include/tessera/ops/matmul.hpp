@@ -14,12 +14,12 @@
 // attention address (sample, head) pairs inside an [N, 3C, H, W] tensor in one dispatch.
 // A stride of 0 shares one matrix across the batch.
 //
-// Variants (ctx.variant()): Cpu reads A and B through texel buffers (vec4 fetches when the
+// Variants (ctx.variant()): TexelFetch reads A and B through texel buffers (vec4 fetches when the
 // contiguous dimension and all offsets are multiples of 4) and shares A values across a
 // subgroup with subgroupBroadcast, without shared memory or barriers; without subgroup
 // support it falls back to a texel kernel where each invocation fetches everything itself.
-// Gpu stages 64x64 tiles in shared memory with a 4x4 register block per invocation.
-// The Cpu variant needs every tensor to start at a 16-byte aligned offset (arena tensors do).
+// SharedTiles stages 64x64 tiles in shared memory with a 4x4 register block per invocation.
+// The TexelFetch variant needs every tensor to start at a 16-byte aligned offset (arena tensors do).
 // The result of each element is a k-ordered sum: deterministic, run to run.
 // C must not overlap A, B or bias.
 #pragma once

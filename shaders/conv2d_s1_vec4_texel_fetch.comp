@@ -1,8 +1,8 @@
 #version 450
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_ballot : require
-// Cpu variant (lavapipe), stride-1 fast path of the conv2d forward pass and its gradient
-// w.r.t. the input, for maps whose width is a multiple of 4:
+// TexelFetch variant (fast on lavapipe), stride-1 fast path of the conv2d forward pass and
+// its gradient w.r.t. the input, for maps whose width is a multiple of 4:
 //   forward    (TRANSPOSED = 0): y[n,m,y,x]  = sum_{c,ky,kx} w[m,c,ky,kx] * x[n,c,y-P+ky,x-P+kx] (+ bias[m])
 //   transposed (TRANSPOSED = 1): dx[n,m,y,x] = sum_{c,ky,kx} w[c,m,ky,kx] * dy[n,c,y+P-ky,x+P-kx] (+= dx)
 // (P = KSIZE/2, coordinates wrapped (circular) or zero outside). With stride 1 the source and
@@ -31,17 +31,8 @@ layout(constant_id = 7) const int PIXEL_ROWS = 1;
 layout(binding = 0) uniform samplerBuffer src4;    // the source (x or dy) as vec4 texels
 layout(binding = 1) uniform samplerBuffer src1;    // the same source as f32 texels
 layout(binding = 2) uniform samplerBuffer weight;  // [Co, Ci, KSIZE, KSIZE]
-layout(binding = 3) uniform samplerBuffer bias;    // [Co]; any tensor when flags lacks BIAS
+layout(binding = 3) uniform samplerBuffer bias;    // [Co]; any tensor when flags lacks kConvBias
 layout(std430, binding = 4) buffer Dst { float dst[]; };
-
-layout(push_constant) uniform Push {
-  int batch;
-  int in_channels, in_h, in_w;
-  int out_channels, out_h, out_w;
-  int in_batch_stride, out_batch_stride;
-  int flags;  // 1: add into dst, 2: add bias
-  int split_pixels;
-} pc;
 
 const int BLOCK = 8;
 
@@ -178,8 +169,8 @@ void main() {
       int i = pix + m * hw;
       for (int part = 0; part < 2; ++part, i += 4) {
         vec4 v = part == 0 ? acc_a[pr * 4 + r] : acc_b[pr * 4 + r];
-        if ((pc.flags & 2) != 0) v += vec4(texelFetch(bias, m).r);
-        if ((pc.flags & 1) != 0) v += vec4(dst[i], dst[i + 1], dst[i + 2], dst[i + 3]);
+        if ((pc.flags & kConvBias) != 0) v += vec4(texelFetch(bias, m).r);
+        if ((pc.flags & kConvAccumulate) != 0) v += vec4(dst[i], dst[i + 1], dst[i + 2], dst[i + 3]);
         dst[i] = v.x;
         dst[i + 1] = v.y;
         dst[i + 2] = v.z;

@@ -1,7 +1,7 @@
 #version 450
 // Batched GEMM for CPU Vulkan drivers without subgroup broadcast: see include/matmul.glsl for
-// what it computes. Same texel-buffer loads as matmul_cpu, but every invocation fetches the A
-// values it needs itself instead of receiving them by broadcast.
+// what it computes. Same texel-buffer loads as matmul_texel_fetch, but every invocation
+// fetches the A values it needs itself instead of receiving them by broadcast.
 //
 // Tiling: invocation (i = gl_LocalInvocationIndex) of a 64-lane workgroup owns rows
 // m0..m0+TM-1 and columns n..n+3 with n = tile_n + 4 * (i % 16), m0 = tile_m + TM * (i / 16);
@@ -11,7 +11,7 @@
 #include "common.glsl"
 #include "matmul.glsl"
 
-const uint TM = 4;  // rows per invocation (compile-time: see matmul_cpu.comp)
+const uint TM = 4;  // rows per invocation (compile-time: see matmul_texel_fetch.comp)
 
 void main() {
   uint batch = gl_WorkGroupID.z;

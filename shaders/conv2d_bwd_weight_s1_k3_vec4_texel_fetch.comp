@@ -1,6 +1,6 @@
 #version 450
-// Cpu variant (lavapipe), 3x3 stride-1 weight gradient for maps whose width is a multiple of 8;
-// one split of a split-K sum over output rows:
+// TexelFetch variant (fast on lavapipe), 3x3 stride-1 weight gradient for maps whose width
+// is a multiple of 8; one split of a split-K sum over output rows:
 //   part[s, co, ci, ky, kx] = sum_{(n, oy) in split s} sum_ox dy[n,co,oy,ox] * x[n,ci,oy-1+ky,ox-1+kx]
 // (x wrapped (circular) or zero outside). conv2d_reduce_splits adds the splits in order.
 //
@@ -20,15 +20,6 @@ layout(binding = 0) uniform samplerBuffer x4;   // x as vec4 texels
 layout(binding = 1) uniform samplerBuffer x1;   // x as f32 texels
 layout(binding = 2) uniform samplerBuffer dy4;  // dy as vec4 texels
 layout(std430, binding = 3) writeonly buffer Part { float part[]; };
-
-layout(push_constant) uniform Push {
-  int batch;
-  int in_channels, in_h, in_w;
-  int out_channels, out_h, out_w;
-  int in_batch_stride, out_batch_stride;
-  int flags;
-  int split_pixels;  // here: output rows (n, oy) per split
-} pc;
 
 const int CO = 8;  // output channels per workgroup (fixed: the accumulators are spelled out)
 

@@ -1,8 +1,8 @@
 #version 450
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_ballot : require
-// Cpu variant (lavapipe) of the conv2d forward pass and of its gradient w.r.t. the input,
-// as an implicit GEMM without shared memory or barriers:
+// TexelFetch variant (fast on lavapipe) of the conv2d forward pass and of its gradient
+// w.r.t. the input, as an implicit GEMM without shared memory or barriers:
 //   forward    (TRANSPOSED = 0): y[n,m,p]  = sum_{c,tap} w[m,c,tap] * x[n,c,in(p,tap)]  (+ bias[m])
 //   transposed (TRANSPOSED = 1): dx[n,m,p] = sum_{c,tap} w[c,m,tap] * dy[n,c,out(p,tap)] (+= dx)
 // m is the written channel, c the summed one, p a pixel of the written tensor.
@@ -14,7 +14,8 @@
 // fetches the weights of channel c0 + (l & 7) for its ROWS rows, and subgroupBroadcast hands
 // them to every lane, so one texel fetch feeds 8 channels. Lavapipe runs texel fetches as
 // vector gathers and broadcasts as register shuffles, while its shared-memory loads run lane
-// by lane (SPEC §10). Needs a subgroup of at least 8 lanes; the host uses the Gpu kernel else.
+// by lane (SPEC §10). Needs a subgroup of at least 8 lanes; the host uses the SharedTiles
+// kernel else.
 #include "common.glsl"
 #include "conv2d.glsl"
 
@@ -24,19 +25,8 @@ const int COLS = 4;  // pixels per lane
 
 layout(binding = 0) uniform samplerBuffer src;     // x (forward) or dy (transposed)
 layout(binding = 1) uniform samplerBuffer weight;  // [Co, Ci, KSIZE, KSIZE]
-layout(binding = 2) uniform samplerBuffer bias;    // [Co]; any tensor when flags lacks BIAS
+layout(binding = 2) uniform samplerBuffer bias;    // [Co]; any tensor when flags lacks kConvBias
 layout(std430, binding = 3) buffer Dst { float dst[]; };
-
-// Forward-conv semantics: "in" is x/dx, "out" is y/dy. Batch strides let x/y/dx/dy be
-// channel views into a concat.
-layout(push_constant) uniform Push {
-  int batch;
-  int in_channels, in_h, in_w;
-  int out_channels, out_h, out_w;
-  int in_batch_stride, out_batch_stride;
-  int flags;  // 1: add into dst, 2: add bias
-  int split_pixels;
-} pc;
 
 const int BLOCK = 8;
 
@@ -153,8 +143,8 @@ void main() {
       if (m >= m_count) break;
       int i = pix + m * dst_hw;
       float v = acc[r][c];
-      if ((pc.flags & 2) != 0) v += texelFetch(bias, m).r;
-      if ((pc.flags & 1) != 0) v += dst[i];
+      if ((pc.flags & kConvBias) != 0) v += texelFetch(bias, m).r;
+      if ((pc.flags & kConvAccumulate) != 0) v += dst[i];
       dst[i] = v;
     }
   }

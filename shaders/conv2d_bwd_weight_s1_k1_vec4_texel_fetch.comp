@@ -1,6 +1,6 @@
 #version 450
-// Cpu variant (lavapipe), 1x1 weight gradient for maps whose width is a multiple of 8; one
-// split of a split-K sum over output rows:
+// TexelFetch variant (fast on lavapipe), 1x1 weight gradient for maps whose width is a
+// multiple of 8; one split of a split-K sum over output rows:
 //   part[s, co, ci] = sum_{(n, y) in split s} sum_x dy[n,co,y,x] * x[n,ci,y,x]
 // conv2d_reduce_splits adds the splits in order.
 //
@@ -15,15 +15,6 @@
 layout(binding = 0) uniform samplerBuffer x4;   // x as vec4 texels
 layout(binding = 1) uniform samplerBuffer dy4;  // dy as vec4 texels
 layout(std430, binding = 2) writeonly buffer Part { float part[]; };
-
-layout(push_constant) uniform Push {
-  int batch;
-  int in_channels, in_h, in_w;
-  int out_channels, out_h, out_w;
-  int in_batch_stride, out_batch_stride;
-  int flags;
-  int split_pixels;  // here: rows (n, y) per split
-} pc;
 
 void main() {
   int lane = int(gl_LocalInvocationID.x);

@@ -2,8 +2,8 @@
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_ballot : require
 #extension GL_EXT_control_flow_attributes : require
-// Cpu variant (lavapipe) of the fused attention forward (inference): for every (sample n,
-// head h) and query token t
+// TexelFetch variant (fast on lavapipe) of the fused attention forward (inference): for
+// every (sample n, head h) and query token t
 //   o[n, h*D+c, t] = sum_s softmax_s(q_t . k_s / sqrt(D)) * v[n, h*D+c, s]
 // with q, k, v the D x T row-major matrices of head h inside qkv [N, 3C, T] (see
 // tessera/ops/attention.hpp), without ever storing the T x T probabilities.

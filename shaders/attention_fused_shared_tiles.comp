@@ -1,6 +1,6 @@
 #version 450
-// Gpu variant (discrete GPUs) of the fused attention forward (inference): for every (sample
-// n, head h) and query token t
+// SharedTiles variant (for discrete GPUs) of the fused attention forward (inference): for
+// every (sample n, head h) and query token t
 //   o[n, h*D+c, t] = sum_s softmax_s(q_t . k_s / sqrt(D)) * v[n, h*D+c, s]
 // with q, k, v the D x T row-major matrices of head h inside qkv [N, 3C, T] (see
 // tessera/ops/attention.hpp), without ever storing the T x T probabilities.

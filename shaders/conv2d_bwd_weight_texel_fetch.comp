@@ -1,7 +1,8 @@
 #version 450
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_ballot : require
-// Cpu variant (lavapipe) of the conv2d gradient w.r.t. the weight, one split of a split-K sum:
+// TexelFetch variant (fast on lavapipe) of the conv2d gradient w.r.t. the weight, one split
+// of a split-K sum:
 //   part[s, co, ci, tap] = sum_{q in split s} dy[n(q), co, p(q)] * x[n(q), ci, in(p(q), tap)]
 // q runs over the flattened (n, oy, ox) output pixels; split s covers pixels
 // [s*split_pixels, (s+1)*split_pixels). conv2d_reduce_splits adds the splits in order
@@ -12,7 +13,7 @@
 // lane l fetches dy of pixel q0 + (l & 7) for its ROWS channels and subgroupBroadcast shares
 // them; the x address of each pixel is uniform except for the lane's channel offset, and is
 // walked incrementally (no divisions in the loop). Texel fetches and broadcasts only, no
-// shared memory (see conv2d_implicit_cpu.comp for why).
+// shared memory (see conv2d_implicit_texel_fetch.comp for why).
 #include "common.glsl"
 #include "conv2d.glsl"
 
@@ -24,15 +25,6 @@ const int COLS = 4;  // input channels per lane
 layout(binding = 0) uniform samplerBuffer x;
 layout(binding = 1) uniform samplerBuffer dy;
 layout(std430, binding = 2) writeonly buffer Part { float part[]; };
-
-layout(push_constant) uniform Push {
-  int batch;
-  int in_channels, in_h, in_w;
-  int out_channels, out_h, out_w;
-  int in_batch_stride, out_batch_stride;
-  int flags;
-  int split_pixels;
-} pc;
 
 const int BLOCK = 8;
 

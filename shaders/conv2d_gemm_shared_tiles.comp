@@ -1,5 +1,5 @@
 #version 450
-// Gpu variant of all three conv2d passes as one shared-memory tiled implicit GEMM,
+// SharedTiles variant of all three conv2d passes as one shared-memory tiled implicit GEMM,
 // C[m, n] = sum_k A[m, k] * B[k, n], with the mode picking what m, n, k and A, B are:
 //   MODE 0 forward:     m = co, n = (img, oy, ox), k = (ci, tap); A = w, B = x at the tap;
 //                       C (+ bias) -> y
@@ -21,15 +21,6 @@ layout(std430, binding = 0) readonly buffer Src { float src[]; };  // x (modes 0
 layout(std430, binding = 1) readonly buffer Aux { float aux[]; };  // w (modes 0, 1) or dy (2)
 layout(std430, binding = 2) readonly buffer Bias { float bias[]; };
 layout(std430, binding = 3) buffer Dst { float dst[]; };
-
-layout(push_constant) uniform Push {
-  int batch;
-  int in_channels, in_h, in_w;
-  int out_channels, out_h, out_w;
-  int in_batch_stride, out_batch_stride;
-  int flags;  // 1: add into dst, 2: add bias
-  int split_pixels;
-} pc;
 
 const int BM = 64, BN = 64, BK = 16;
 shared float tile_a[BK][BM];
@@ -132,11 +123,11 @@ void main() {
       float v = acc[i][j];
       if (MODE == 0) {
         int idx = img * pc.out_batch_stride + m * out_hw + py * pc.out_w + px;
-        if ((pc.flags & 2) != 0) v += bias[m];
+        if ((pc.flags & kConvBias) != 0) v += bias[m];
         dst[idx] = v;
       } else if (MODE == 1) {
         int idx = img * pc.in_batch_stride + m * in_hw + py * pc.in_w + px;
-        if ((pc.flags & 1) != 0) v += dst[idx];
+        if ((pc.flags & kConvAccumulate) != 0) v += dst[idx];
         dst[idx] = v;
       } else {
         dst[int(gl_WorkGroupID.z) * m_count * n_count + m * n_count + n] = v;

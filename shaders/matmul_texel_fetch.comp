@@ -25,7 +25,7 @@ layout(constant_id = 8) const uint SG = 8;  // subgroup size (host: DeviceInfo::
 // array sizes this kernel measured 1.3-1.5x slower on lavapipe (the arrays probably stayed in
 // memory). TM = 8 with 4 columns was slower too (register spills, presumably).
 const uint TM = 4;
-const uint TN4 = 2;  // vec4 column groups per lane (the host's kCpuColumnsPerLane / 4)
+const uint TN4 = 2;  // vec4 column groups per lane (the host's kTexelFetchColumnsPerLane / 4)
 
 // A[m0..m0+TM-1, k] (zero when k >= K), rows past M clamped.
 void load_a_column(uint a_base, uint m0, uint k, out float column[TM]) {
