@@ -47,14 +47,15 @@ Sampler::Sampler(Context& ctx, const UNetConfig& config, const DenoiserFactory& 
     throw ShapeError("sampler: the model's input and output channels must agree");
   const int64_t n = shape_numel(image);
   const bool needs_image = options.init_image || options.mask;
-  arena_ = std::make_unique<Arena>(ctx, (4 * n + 2 * n / batch + 3 * batch) * 4 + 8 * Arena::kAlignment, "sampler");
-  x_ = arena_->allocate(image, DType::F32, "x");
-  x0_ = arena_->allocate(image, DType::F32, "x0");
-  z_ = arena_->allocate(image, DType::F32, "z");
-  if (options.mask) zk_ = arena_->allocate(image, DType::F32, "z_known");
-  if (needs_image) known_ = arena_->allocate({config.out_channels, height, width}, DType::F32, "known");
-  if (options.mask) keep_ = arena_->allocate({height, width}, DType::F32, "keep");
-  keys_ = arena_->allocate({batch, 3}, DType::U32, "sampler_keys");
+  arena_ = Arena::measured(ctx, "sampler", [&](Arena& a) {
+    x_ = a.allocate(image, DType::F32, "x");
+    x0_ = a.allocate(image, DType::F32, "x0");
+    z_ = a.allocate(image, DType::F32, "z");
+    if (options.mask) zk_ = a.allocate(image, DType::F32, "z_known");
+    if (needs_image) known_ = a.allocate({config.out_channels, height, width}, DType::F32, "known");
+    if (options.mask) keep_ = a.allocate({height, width}, DType::F32, "keep");
+    keys_ = a.allocate({batch, 3}, DType::U32, "sampler_keys");
+  });
   upload_f32(z_, std::vector<float>(static_cast<size_t>(n), 0.0f));  // read (times sigma = 0) before any noise
   record(ctx);
 }
