@@ -3,6 +3,7 @@
 // scoped temporaries is all that is needed, and it makes peak use exact.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <span>
@@ -31,6 +32,9 @@ class Arena {
   // arena by laying tensors out once before the real allocation.
   static std::unique_ptr<Arena> measuring(Context& ctx, std::string name);
   bool is_measuring() const { return buffer_ == VK_NULL_HANDLE; }
+  // An arena of exactly the size its tensors need, found by measuring: `lay_out` runs on a
+  // measuring arena, then again on the returned one (keep the tensors of that second run).
+  static std::unique_ptr<Arena> measured(Context& ctx, std::string name, const std::function<void(Arena&)>& lay_out);
   ~Arena();
   Arena(const Arena&) = delete;
   Arena& operator=(const Arena&) = delete;

@@ -17,11 +17,25 @@ namespace tessera {
 
 class Context;
 
+// How a parameter starts before training, declared with the parameter by the layer that owns
+// it (so no rule has to recognise parameters by their names).
+struct Init {
+  enum Kind { Zero, One, Uniform };
+  Kind kind;
+  float bound = 0.0f;        // Uniform: values in [-bound, bound)
+  Init(Kind k) : kind(k) {}  // NOLINT(google-explicit-constructor): declare(name, shape, Init::Zero)
+  static Init uniform(float bound);
+  // Uniform in +-1/sqrt(fan_in), fan_in being the inputs per output of the layer (PyTorch's
+  // default for Linear and Conv2d, their biases included).
+  static Init fan_in(int64_t fan_in);
+};
+
 class ParameterSet {
  public:
   struct Entry {
     std::string name;
     Shape shape;
+    Init init = Init::Zero;
     int64_t offset = 0;  // elements into the flat buffer
     Tensor value;
     Tensor grad;  // invalid unless allocated with gradients
@@ -33,7 +47,7 @@ class ParameterSet {
   ParameterSet& operator=(const ParameterSet&) = delete;
 
   // Declaration phase: names must be unique.
-  void declare(const std::string& name, const Shape& shape);
+  void declare(const std::string& name, const Shape& shape, Init init);
   // Allocates the flat buffers (zero-filled); no declarations after this.
   void allocate(Context& ctx, bool with_grads);
   bool allocated() const { return values_ != nullptr; }
@@ -54,6 +68,10 @@ class ParameterSet {
   void upload_flat(std::span<const float> values);
   std::vector<float> download(const std::string& name) const;
   void upload(const std::string& name, std::span<const float> values);
+
+  // The flat buffer as the declared Init rules give it; Uniform element i of the flat buffer is
+  // drawn from rng::uniform(seed, stream, i). Needs no allocation.
+  std::vector<float> initial_values(uint64_t seed, uint32_t stream) const;
 
  private:
   std::vector<Entry> entries_;

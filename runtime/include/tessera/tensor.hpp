@@ -26,6 +26,9 @@ int64_t shape_numel(const Shape&);
 class Tensor {
  public:
   Tensor() = default;
+  // A shape with no memory behind it (valid() is false): what a pass that only declares a
+  // network's parameters lays out, without a device.
+  static Tensor unbound(const Shape& shape, DType dtype, std::string name);
 
   Arena* arena() const { return arena_; }
   VkBuffer buffer() const;

@@ -21,7 +21,8 @@ class Context;
 
 class UNet : public Denoiser {
  public:
-  // Declares every parameter of `config` (names and shapes as docs/model-format.md).
+  // Declares every parameter of `config` (names and shapes as docs/model-format.md, each with
+  // its Init rule) by running the network's build without a device: the blocks declare them.
   static void declare_parameters(const UNetConfig& config, ParameterSet& params);
 
   // `params` must hold the declared parameters (allocated with gradients when training).

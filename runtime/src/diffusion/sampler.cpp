@@ -20,9 +20,23 @@ bool guided_batch(const UNetConfig& config, const SamplerOptions& options) {
   return config.num_classes > 0 && (options.guidance != 1.0 || options.force_guided_batch);
 }
 
-// The sampler's own arena: x, x0, z, z_known [N, C, H, W], known [C, H, W], keep [H, W], keys.
-VkDeviceSize sampler_arena_bytes(int64_t n, int batch) {
-  return VkDeviceSize((4 * n + 2 * n / batch + 3 * batch) * 4 + 8 * Arena::kAlignment);
+// The sampler's own tensors (beside the U-Net's), laid out in `a`: what its arena holds and
+// what Sampler::cost measures.
+struct SamplerTensors {
+  Tensor x, x0, z, zk, known, keep, keys;
+};
+SamplerTensors lay_out_sampler_tensors(Arena& a, const UNetConfig& config, int batch, int height, int width,
+                                       const SamplerOptions& options) {
+  const Shape image{batch, config.out_channels, height, width};
+  SamplerTensors t;
+  t.x = a.allocate(image, DType::F32, "x");
+  t.x0 = a.allocate(image, DType::F32, "x0");
+  t.z = a.allocate(image, DType::F32, "z");
+  if (options.mask) t.zk = a.allocate(image, DType::F32, "z_known");
+  if (options.init_image || options.mask) t.known = a.allocate({config.out_channels, height, width}, DType::F32, "known");
+  if (options.mask) t.keep = a.allocate({height, width}, DType::F32, "keep");
+  t.keys = a.allocate({batch, 3}, DType::U32, "sampler_keys");
+  return t;
 }
 
 }  // namespace
@@ -42,7 +56,9 @@ PlanCost Sampler::cost(Context& ctx, const UNetConfig& config, const ParameterSe
   check_sample_size(config, width, height);
   const int model_batch = guided_batch(config, options) ? 2 * batch : batch;
   PlanCost cost = UNet::cost(ctx, config, weights, model_batch, height, width, /*training=*/false);
-  const VkDeviceSize own = sampler_arena_bytes(int64_t(batch) * config.out_channels * height * width, batch);
+  auto measure = Arena::measuring(ctx, "sampler-plan");
+  lay_out_sampler_tensors(*measure, config, batch, height, width, options);
+  const VkDeviceSize own = measure->peak();
   cost.total_bytes += own;
   cost.largest_allocation = std::max(cost.largest_allocation, own);  // (its tensors are the U-Net input's size)
   return cost;
@@ -83,15 +99,10 @@ Sampler::Sampler(Context& ctx, const UNetConfig& config, const DenoiserFactory& 
   if (in_shape[1] != config.out_channels || in_shape[2] != height || in_shape[3] != width)
     throw ShapeError("sampler: the model's input and output channels must agree");
   const int64_t n = shape_numel(image);
-  const bool needs_image = options.init_image || options.mask;
-  arena_ = std::make_unique<Arena>(ctx, sampler_arena_bytes(n, batch), "sampler");
-  x_ = arena_->allocate(image, DType::F32, "x");
-  x0_ = arena_->allocate(image, DType::F32, "x0");
-  z_ = arena_->allocate(image, DType::F32, "z");
-  if (options.mask) zk_ = arena_->allocate(image, DType::F32, "z_known");
-  if (needs_image) known_ = arena_->allocate({config.out_channels, height, width}, DType::F32, "known");
-  if (options.mask) keep_ = arena_->allocate({height, width}, DType::F32, "keep");
-  keys_ = arena_->allocate({batch, 3}, DType::U32, "sampler_keys");
+  arena_ = Arena::measured(ctx, "sampler", [&](Arena& a) {
+    SamplerTensors t = lay_out_sampler_tensors(a, config, batch, height, width, options);
+    x_ = t.x, x0_ = t.x0, z_ = t.z, zk_ = t.zk, known_ = t.known, keep_ = t.keep, keys_ = t.keys;
+  });
   upload_f32(z_, std::vector<float>(static_cast<size_t>(n), 0.0f));  // read (times sigma = 0) before any noise
   record(ctx);
 }

@@ -15,21 +15,6 @@
 
 namespace tessera {
 
-namespace {
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-// The last layer of each residual branch starts at zero (ADM's zero_module).
-bool zero_initialized(const std::string& name) {
-  for (const char* prefix : {".conv2.", ".proj.", "conv_out."})
-    if (name.find(prefix) != std::string::npos || name.rfind(prefix, 0) == 0) return true;
-  return false;
-}
-
-}  // namespace
-
 TrainingStep::TrainingStep(Context& ctx, const UNetConfig& config, int batch, int resolution,
                            const TrainHyperParams& hp)
     : ctx_(ctx), config_(config), batch_(batch), resolution_(resolution), hp_(hp),
@@ -46,23 +31,22 @@ TrainingStep::TrainingStep(Context& ctx, const UNetConfig& config, int batch, in
   int64_t mse_scratch = ops::mse_loss_scratch_size(shape_numel(image));
   std::vector<Tensor> grads{params_.flat_grads()};
   int64_t norm_scratch = ops::grad_norm_scratch_size(grads);
-  VkDeviceSize bytes = (4 * shape_numel(image) + 3 * flat + mse_scratch + norm_scratch + 16 * batch + 256) * 4 +
-                       20 * Arena::kAlignment;
-  arena_ = std::make_unique<Arena>(ctx, bytes, "training-step");
-  x0_ = arena_->allocate(image, DType::F32, "x0");
-  eps_ = arena_->allocate(image, DType::F32, "eps");
-  target_ = arena_->allocate(image, DType::F32, "target");
-  coefs_ = arena_->allocate({batch, 2}, DType::F32, "noising_coefs");
-  loss_weights_ = arena_->allocate({batch}, DType::F32, "loss_weights");
-  loss_ = arena_->allocate({1}, DType::F32, "loss");
-  loss_scratch_ = arena_->allocate({mse_scratch}, DType::F32, "loss_scratch");
-  norm_ = arena_->allocate({ops::kGradNormResultSize}, DType::F32, "grad_norm");
-  norm_scratch_ = arena_->allocate({norm_scratch}, DType::F32, "grad_norm_scratch");
-  keys_ = arena_->allocate({3}, DType::U32, "noise_key");
-  hyper_ = arena_->allocate({ops::kOptimizerBlockSize}, DType::F32, "optimizer_block");
-  ema_ = arena_->allocate({flat}, DType::F32, "ema");
-  adam_m_ = arena_->allocate({flat}, DType::F32, "adam_m");
-  adam_v_ = arena_->allocate({flat}, DType::F32, "adam_v");
+  arena_ = Arena::measured(ctx, "training-step", [&](Arena& a) {
+    x0_ = a.allocate(image, DType::F32, "x0");
+    eps_ = a.allocate(image, DType::F32, "eps");
+    target_ = a.allocate(image, DType::F32, "target");
+    coefs_ = a.allocate({batch, 2}, DType::F32, "noising_coefs");
+    loss_weights_ = a.allocate({batch}, DType::F32, "loss_weights");
+    loss_ = a.allocate({1}, DType::F32, "loss");
+    loss_scratch_ = a.allocate({mse_scratch}, DType::F32, "loss_scratch");
+    norm_ = a.allocate({ops::kGradNormResultSize}, DType::F32, "grad_norm");
+    norm_scratch_ = a.allocate({norm_scratch}, DType::F32, "grad_norm_scratch");
+    keys_ = a.allocate({3}, DType::U32, "noise_key");
+    hyper_ = a.allocate({ops::kOptimizerBlockSize}, DType::F32, "optimizer_block");
+    ema_ = a.allocate({flat}, DType::F32, "ema");
+    adam_m_ = a.allocate({flat}, DType::F32, "adam_m");
+    adam_v_ = a.allocate({flat}, DType::F32, "adam_v");
+  });
   initialize(hp.seed);
   record();
 }
@@ -95,27 +79,7 @@ void TrainingStep::record(bool profile) {
 }
 
 void TrainingStep::initialize(uint64_t seed) {
-  std::vector<float> flat(static_cast<size_t>(params_.flat_elements()), 0.0f);
-  for (const auto& e : params_.entries()) {
-    int64_t n = shape_numel(e.shape);
-    float* v = flat.data() + e.offset;
-    bool is_bias = ends_with(e.name, ".bias");
-    bool is_norm = e.name.find("norm") != std::string::npos;
-    if (zero_initialized(e.name)) continue;
-    if (is_norm) {
-      if (!is_bias) std::fill(v, v + n, 1.0f);
-      continue;
-    }
-    float bound;
-    if (e.name == "class_embed.weight") {
-      bound = std::sqrt(3.0f);  // unit variance
-    } else {
-      // fan_in of the layer this tensor belongs to: the weight's elements per output row.
-      const Shape& w = is_bias ? params_.entry(e.name.substr(0, e.name.size() - 5) + ".weight").shape : e.shape;
-      bound = 1.0f / std::sqrt(float(shape_numel(w) / w[0]));
-    }
-    for (int64_t i = 0; i < n; ++i) v[i] = (2.0f * rng::uniform(seed, kInitStream, e.offset + i) - 1.0f) * bound;
-  }
+  std::vector<float> flat = params_.initial_values(seed, kInitStream);
   params_.upload_flat(flat);
   upload_f32(ema_, flat);
   std::vector<float> zeros(flat.size(), 0.0f);

@@ -1,11 +1,23 @@
 #include "tessera/parameters.hpp"
 
+#include <algorithm>
+#include <cmath>
+
 #include "tessera/context.hpp"
 #include "tessera/error.hpp"
+#include "tessera/rng.hpp"
 
 namespace tessera {
 
-void ParameterSet::declare(const std::string& name, const Shape& shape) {
+Init Init::uniform(float bound) {
+  Init i(Uniform);
+  i.bound = bound;
+  return i;
+}
+
+Init Init::fan_in(int64_t fan_in) { return uniform(1.0f / std::sqrt(float(fan_in))); }
+
+void ParameterSet::declare(const std::string& name, const Shape& shape, Init init) {
   if (allocated()) throw Error("parameter '" + name + "' declared after the parameters were allocated");
   if (index_.count(name)) throw Error("parameter '" + name + "' declared twice");
   for (int64_t d : shape)
@@ -13,6 +25,7 @@ void ParameterSet::declare(const std::string& name, const Shape& shape) {
   Entry e;
   e.name = name;
   e.shape = shape;
+  e.init = init;
   e.offset = flat_elements_;
   flat_elements_ += (shape_numel(shape) + kAlignElements - 1) / kAlignElements * kAlignElements;
   index_[name] = entries_.size();
@@ -73,6 +86,18 @@ void ParameterSet::upload(const std::string& name, std::span<const float> values
     throw ShapeError("parameter '" + name + "' " + shape_string(e.shape) + " needs " +
                      std::to_string(shape_numel(e.shape)) + " values, got " + std::to_string(values.size()));
   upload_f32(e.value, values);
+}
+
+std::vector<float> ParameterSet::initial_values(uint64_t seed, uint32_t stream) const {
+  std::vector<float> flat(static_cast<size_t>(flat_elements_), 0.0f);
+  for (const Entry& e : entries_) {
+    float* v = flat.data() + e.offset;
+    int64_t n = shape_numel(e.shape);
+    if (e.init.kind == Init::One) std::fill(v, v + n, 1.0f);
+    if (e.init.kind != Init::Uniform) continue;
+    for (int64_t i = 0; i < n; ++i) v[i] = (2.0f * rng::uniform(seed, stream, e.offset + i) - 1.0f) * e.init.bound;
+  }
+  return flat;
 }
 
 }  // namespace tessera

@@ -1,6 +1,7 @@
 #include "tessera/unet.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include "model/unet_blocks.hpp"
@@ -28,29 +29,6 @@ std::string attn_name(const char* path, int level, int i) {
   return std::string(path) + "." + std::to_string(level) + ".attn." + std::to_string(i);
 }
 
-void declare_conv(ParameterSet& p, const std::string& name, int cout, int cin, int k) {
-  p.declare(name + ".weight", {cout, cin, k, k});
-  p.declare(name + ".bias", {cout});
-}
-void declare_norm(ParameterSet& p, const std::string& name, int c) {
-  p.declare(name + ".weight", {c});
-  p.declare(name + ".bias", {c});
-}
-void declare_res(ParameterSet& p, const std::string& name, int cin, int cout, int temb) {
-  declare_norm(p, name + ".norm1", cin);
-  declare_conv(p, name + ".conv1", cout, cin, 3);
-  p.declare(name + ".temb_proj.weight", {cout, temb});
-  p.declare(name + ".temb_proj.bias", {cout});
-  declare_norm(p, name + ".norm2", cout);
-  declare_conv(p, name + ".conv2", cout, cout, 3);
-  if (cin != cout) declare_conv(p, name + ".skip", cout, cin, 1);
-}
-void declare_attn(ParameterSet& p, const std::string& name, int c) {
-  declare_norm(p, name + ".norm", c);
-  declare_conv(p, name + ".qkv", 3 * c, c, 1);
-  declare_conv(p, name + ".proj", c, c, 1);
-}
-
 // Channel widths of the skip connections in push order, and the attention decision per level
 // (by the level's resolution at train_resolution, so other image sizes keep the same network).
 struct Topology {
@@ -76,48 +54,8 @@ Topology topology(const UNetConfig& c) {
 
 }  // namespace
 
-void UNet::declare_parameters(const UNetConfig& c, ParameterSet& p) {
-  c.validate();
-  int base = c.base_channels, temb = c.time_embed_dim();
-  p.declare("time_embed.0.weight", {temb, base});
-  p.declare("time_embed.0.bias", {temb});
-  p.declare("time_embed.2.weight", {temb, temb});
-  p.declare("time_embed.2.bias", {temb});
-  if (c.num_classes > 0) p.declare("class_embed.weight", {c.num_classes + 1, temb});
-  declare_conv(p, "conv_in", base, c.in_channels, 3);
-  Topology topo = topology(c);
-  int ch = base;
-  for (int level = 0; level < c.levels(); ++level) {
-    int out = base * c.channel_mult[level];
-    for (int i = 0; i < c.num_res_blocks; ++i) {
-      declare_res(p, res_name("down", level, i), ch, out, temb);
-      ch = out;
-      if (topo.attention[level]) declare_attn(p, attn_name("down", level, i), ch);
-    }
-    if (level + 1 < c.levels()) declare_conv(p, "down." + std::to_string(level) + ".downsample.conv", ch, ch, 3);
-  }
-  declare_res(p, "mid.res0", ch, ch, temb);
-  declare_attn(p, "mid.attn", ch);
-  declare_res(p, "mid.res1", ch, ch, temb);
-  std::vector<int> skips = topo.skip_channels;
-  for (int level = c.levels() - 1; level >= 0; --level) {
-    int out = base * c.channel_mult[level];
-    for (int i = 0; i <= c.num_res_blocks; ++i) {
-      declare_res(p, res_name("up", level, i), ch + skips.back(), out, temb);
-      skips.pop_back();
-      ch = out;
-      if (topo.attention[level]) declare_attn(p, attn_name("up", level, i), ch);
-    }
-    if (level > 0) declare_conv(p, "up." + std::to_string(level) + ".upsample.conv", ch, ch, 3);
-  }
-  declare_norm(p, "out_norm", ch);
-  declare_conv(p, "conv_out", c.out_channels, ch, 3);
-}
-
 struct UNet::Impl {
-  Context& ctx;
   UNetConfig config;
-  const ParameterSet& params;
   int batch, height, width;
   bool training;
 
@@ -126,23 +64,26 @@ struct UNet::Impl {
   Act x, out;
   Tensor timesteps, labels;
   // Time/class embedding path.
+  unet::LinearLayer time_linear0, time_linear2;
+  Act class_table;
   Act temb_sin, e1, e1_act, e2, temb, temb_act, class_emb;
   std::vector<std::unique_ptr<Block>> blocks;  // forward order
 
-  Impl(Context& c, const UNetConfig& cfg, const ParameterSet& p, int n, int h, int w, bool train)
-      : ctx(c), config(cfg), params(p), batch(n), height(h), width(w), training(train) {}
+  Impl(const UNetConfig& cfg, int n, int h, int w, bool train)
+      : config(cfg), batch(n), height(h), width(w), training(train) {}
 
-  void build(Arena& a);
+  // The one description of the network: declares its parameters (through the blocks), lays
+  // out its tensors and creates its blocks in execution order.
+  void build(Builder& b);
   // Lays the plan out in a measuring arena (nothing allocated): the activation arena's cost.
-  PlanCost measure_activations();
+  PlanCost measure_activations(Context& ctx, const ParameterSet& params);
   double forward_flops() const;
   void record_time_embedding_forward(CommandSequence& seq) const;
   void record_time_embedding_backward(CommandSequence& seq, unet::GradTracker& grads) const;
 };
 
-void UNet::Impl::build(Arena& a) {
+void UNet::Impl::build(Builder& b) {
   blocks.clear();
-  Builder b(ctx, a, params, training);
   // A block's own tensors (normalised activations, attention scores, ...) are needed by its
   // forward only, unless the backward pass reads them. For inference every block's tensors
   // are released once it is built, so all blocks share one region: sampling memory is the
@@ -150,18 +91,22 @@ void UNet::Impl::build(Arena& a) {
   // all blocks. Build order is execution order, so a reused range is never live twice; the
   // command sequence's hazard tracking puts barriers between the reuses.
   auto add_block = [&](auto&& make) {
-    Arena::Mark before = a.mark();
+    Arena::Mark before = b.mark();
     blocks.push_back(make());
-    if (!training) a.release(before);
+    if (!training) b.release(before);
   };
   const UNetConfig& c = config;
   ops::Padding pad = c.padding == PaddingMode::Circular ? ops::Padding::Circular : ops::Padding::Zeros;
   int base = c.base_channels, temb_dim = c.time_embed_dim(), groups = c.norm_groups;
   int64_t n = batch;
 
+  time_linear0 = unet::LinearLayer(b, "time_embed.0", base, temb_dim);
+  time_linear2 = unet::LinearLayer(b, "time_embed.2", temb_dim, temb_dim);
+  if (c.num_classes > 0)  // unit variance
+    class_table = b.param("class_embed.weight", {c.num_classes + 1, temb_dim}, Init::uniform(std::sqrt(3.0f)));
   x = b.make({n, c.in_channels, height, width}, "input");
-  timesteps = a.allocate({n}, DType::F32, "timesteps");
-  if (c.num_classes > 0) labels = a.allocate({n}, DType::U32, "labels");
+  timesteps = b.scratch({n}, "timesteps");
+  if (c.num_classes > 0) labels = b.scratch({n}, "labels", DType::U32);
   temb_sin = b.make({n, base}, "temb.sinusoid");
   e1 = b.make({n, temb_dim}, "temb.linear0");
   e1_act = b.make({n, temb_dim}, "temb.silu");
@@ -186,7 +131,8 @@ void UNet::Impl::build(Arena& a) {
   };
   std::vector<Cat> cats;
   {
-    const uint64_t alignment = ops::view_offset_alignment(ctx);
+    // (The declaring pass lays nothing out: any alignment serves it.)
+    const uint64_t alignment = b.ctx ? ops::view_offset_alignment(*b.ctx) : 1;
     std::vector<int> skips = topo.skip_channels;
     int ch = base * c.channel_mult.back();
     int h = height >> (c.levels() - 1), w = width >> (c.levels() - 1);
@@ -291,11 +237,11 @@ void UNet::Impl::build(Arena& a) {
 
 void UNet::Impl::record_time_embedding_forward(CommandSequence& seq) const {
   sinusoid->record(seq, timesteps, temb_sin.v);
-  ops::linear_forward(seq, temb_sin.v, params.value("time_embed.0.weight"), &params.value("time_embed.0.bias"), e1.v);
+  ops::linear_forward(seq, temb_sin.v, time_linear0.w.v, &time_linear0.bias.v, e1.v);
   ops::silu_forward(seq, e1.v, e1_act.v);
-  ops::linear_forward(seq, e1_act.v, params.value("time_embed.2.weight"), &params.value("time_embed.2.bias"), e2.v);
+  ops::linear_forward(seq, e1_act.v, time_linear2.w.v, &time_linear2.bias.v, e2.v);
   if (config.num_classes > 0) {
-    ops::embedding_forward(seq, params.value("class_embed.weight"), labels, class_emb.v);
+    ops::embedding_forward(seq, class_table.v, labels, class_emb.v);
     ops::add(seq, e2.v, class_emb.v, temb.v);
     ops::silu_forward(seq, temb.v, temb_act.v);
   } else {
@@ -308,16 +254,23 @@ void UNet::Impl::record_time_embedding_backward(CommandSequence& seq, unet::Grad
   const Act& pre = config.num_classes > 0 ? temb : e2;
   ops::silu_backward(seq, pre.v, temb_act.g, pre.g, false);
   if (config.num_classes > 0) {
-    ops::embedding_backward(seq, labels, temb.g, params.grad("class_embed.weight"));
+    ops::embedding_backward(seq, labels, temb.g, class_table.g);
     // temb = e2 + class_emb: e2's gradient equals temb's.
     seq.copy(temb.g, e2.g);
   }
-  ops::linear_backward(seq, e1_act.v, params.value("time_embed.2.weight"), e2.g, &e1_act.g,
-                       params.grad("time_embed.2.weight"), &params.grad("time_embed.2.bias"), false);
+  ops::linear_backward(seq, e1_act.v, time_linear2.w.v, e2.g, &e1_act.g, time_linear2.w.g, &time_linear2.bias.g, false);
   ops::silu_backward(seq, e1.v, e1_act.g, e1.g, false);
-  ops::linear_backward(seq, temb_sin.v, params.value("time_embed.0.weight"), e1.g, nullptr,
-                       params.grad("time_embed.0.weight"), &params.grad("time_embed.0.bias"), false);
+  ops::linear_backward(seq, temb_sin.v, time_linear0.w.v, e1.g, nullptr, time_linear0.w.g, &time_linear0.bias.g, false);
   (void)grads;
+}
+
+void UNet::declare_parameters(const UNetConfig& c, ParameterSet& p) {
+  c.validate();
+  // The declaring pass of the build every network runs; the parameters do not depend on the
+  // image size, so the smallest one serves.
+  Impl plan(c, 1, c.size_multiple(), c.size_multiple(), false);
+  Builder b(p);
+  plan.build(b);
 }
 
 namespace {
@@ -337,9 +290,10 @@ void check_plan(const UNetConfig& config, const ParameterSet& params, int batch,
 }
 }  // namespace
 
-PlanCost UNet::Impl::measure_activations() {
+PlanCost UNet::Impl::measure_activations(Context& ctx, const ParameterSet& params) {
   auto measure = Arena::measuring(ctx, "unet-plan");
-  build(*measure);
+  Builder b(ctx, *measure, params, training);
+  build(b);
   return {measure->peak(), measure->peak(), measure->largest_tensor(), forward_flops()};
 }
 
@@ -353,8 +307,8 @@ double UNet::Impl::forward_flops() const {
 PlanCost UNet::cost(Context& ctx, const UNetConfig& config, const ParameterSet& params, int batch, int height,
                     int width, bool training) {
   check_plan(config, params, batch, height, width, training);
-  Impl impl(ctx, config, params, batch, height, width, training);
-  PlanCost cost = impl.measure_activations();
+  Impl impl(config, batch, height, width, training);
+  PlanCost cost = impl.measure_activations(ctx, params);
   cost.total_bytes += kConstantBytes;
   cost.largest_allocation = std::max(cost.largest_allocation, kConstantBytes);
   return cost;
@@ -362,12 +316,12 @@ PlanCost UNet::cost(Context& ctx, const UNetConfig& config, const ParameterSet& 
 
 UNet::UNet(Context& ctx, const UNetConfig& config, const ParameterSet& params, int batch, int height, int width,
            bool training)
-    : impl_(std::make_unique<Impl>(ctx, config, params, batch, height, width, training)) {
+    : impl_(std::make_unique<Impl>(config, batch, height, width, training)) {
   check_plan(config, params, batch, height, width, training);
-  // Lay everything out once in a measuring arena to learn the size, then for real.
-  impl_->arena =
-      std::make_unique<Arena>(ctx, impl_->measure_activations().total_bytes, training ? "unet-train" : "unet");
-  impl_->build(*impl_->arena);
+  impl_->arena = Arena::measured(ctx, training ? "unet-train" : "unet", [&](Arena& a) {
+    Builder b(ctx, a, params, training);
+    impl_->build(b);
+  });
   impl_->constants = std::make_unique<Arena>(ctx, kConstantBytes, "unet-constants");
   impl_->sinusoid = std::make_unique<ops::TimestepEmbedding>(*impl_->constants, config.base_channels);
 }

@@ -12,16 +12,13 @@ namespace tessera::unet {
 
 Act Builder::make(const Shape& shape, const std::string& name) {
   Act a;
-  a.v = arena_.allocate(shape, DType::F32, name);
-  if (training) a.g = arena_.allocate(shape, DType::F32, "d" + name);
+  a.v = scratch(shape, name);
+  if (training) a.g = scratch(shape, "d" + name);
   return a;
 }
 
 Act Builder::make_sharing_grad(const Shape& shape, const std::string& name, const Tensor& grad) {
-  Act a;
-  a.v = arena_.allocate(shape, DType::F32, name);
-  a.g = grad;
-  return a;
+  return {scratch(shape, name), grad};
 }
 
 Act Builder::slice(const Act& a, int64_t first, int64_t count) {
@@ -31,8 +28,20 @@ Act Builder::slice(const Act& a, int64_t first, int64_t count) {
   return s;
 }
 
-Tensor Builder::scratch(const Shape& shape, const std::string& name) {
-  return arena_.allocate(shape, DType::F32, name);
+Tensor Builder::scratch(const Shape& shape, const std::string& name, DType dtype) {
+  return arena_ ? arena_->allocate(shape, dtype, name) : Tensor::unbound(shape, dtype, name);
+}
+
+Act Builder::param(const std::string& name, const Shape& shape, Init init) {
+  if (declaring_) {
+    declaring_->declare(name, shape, init);
+    return {Tensor::unbound(shape, DType::F32, name), {}};
+  }
+  const ParameterSet::Entry& e = params_->entry(name);
+  if (e.shape != shape)
+    throw ShapeError("U-Net: parameter '" + name + "' is " + shape_string(e.shape) + ", the network needs " +
+                     shape_string(shape));
+  return {e.value, training ? params_->grad(name) : Tensor()};
 }
 
 bool GradTracker::accumulate(const Tensor& grad) {
@@ -51,27 +60,32 @@ bool GradTracker::accumulate(const Tensor& grad) {
 }
 
 // ---------------------------------------------------------------------------------------------
-ConvLayer::ConvLayer(Builder& b, const std::string& prefix, const Act& x_, const Act& y_, const ops::Conv2dParams& p)
+ConvLayer::ConvLayer(Builder& b, const std::string& prefix, const Act& x_, const Act& y_, const ops::Conv2dParams& p,
+                     std::optional<Init> init)
     : x(x_), y(y_), params(p) {
-  w = b.param(prefix + ".weight");
-  bias = b.param(prefix + ".bias");
+  const int64_t cin = x.v.dim(1), k = p.kernel;
+  Init rule = init.value_or(Init::fan_in(cin * k * k));
+  w = b.param(prefix + ".weight", {y.v.dim(1), cin, k, k}, rule);
+  bias = b.param(prefix + ".bias", {y.v.dim(1)}, rule);
   if (b.training) {
-    dw = b.param_grad(prefix + ".weight");
-    dbias = b.param_grad(prefix + ".bias");
-    int64_t n = ops::conv2d_backward_weight_scratch_elements(b.ctx, x.v.shape(), w.shape(), p);
+    int64_t n = ops::conv2d_backward_weight_scratch_elements(*b.ctx, x.v.shape(), w.v.shape(), p);
     if (n > 0) scratch = b.scratch({n}, prefix + ".wgrad_scratch");
   }
 }
 
-void ConvLayer::forward(CommandSequence& seq) const { ops::conv2d_forward(seq, x.v, w, &bias, y.v, params); }
+void ConvLayer::forward(CommandSequence& seq) const { ops::conv2d_forward(seq, x.v, w.v, &bias.v, y.v, params); }
 
 void ConvLayer::backward(CommandSequence& seq, GradTracker& grads, bool need_dx) const {
-  ops::conv2d_backward_weight(seq, x.v, y.g, dw, params, scratch.valid() ? &scratch : nullptr);
-  ops::conv2d_backward_bias(seq, y.g, dbias);
-  if (need_dx) ops::conv2d_backward_data(seq, y.g, w, x.g, params, grads.accumulate(x.g));
+  ops::conv2d_backward_weight(seq, x.v, y.g, w.g, params, scratch.valid() ? &scratch : nullptr);
+  ops::conv2d_backward_bias(seq, y.g, bias.g);
+  if (need_dx) ops::conv2d_backward_data(seq, y.g, w.v, x.g, params, grads.accumulate(x.g));
 }
 
-double ConvLayer::flops() const { return ops::conv2d_flops(x.v.shape(), w.dim(0), params); }
+double ConvLayer::flops() const { return ops::conv2d_flops(x.v.shape(), w.v.dim(0), params); }
+
+LinearLayer::LinearLayer(Builder& b, const std::string& prefix, int64_t in, int64_t out)
+    : w(b.param(prefix + ".weight", {out, in}, Init::fan_in(in))),
+      bias(b.param(prefix + ".bias", {out}, Init::fan_in(in))) {}
 
 // ---------------------------------------------------------------------------------------------
 NormLayer::NormLayer(Builder& b, const std::string& prefix, const Act& x_, const Act& y_, int groups, bool silu)
@@ -79,20 +93,20 @@ NormLayer::NormLayer(Builder& b, const std::string& prefix, const Act& x_, const
   params.groups = groups;
   params.eps = 1e-5f;
   params.fused_silu = silu;
-  gamma = b.param(prefix + ".weight");
-  beta = b.param(prefix + ".bias");
+  gamma = b.param(prefix + ".weight", {x.v.dim(1)}, Init::One);
+  beta = b.param(prefix + ".bias", {x.v.dim(1)}, Init::Zero);
   stats = b.scratch(ops::groupnorm_stats_shape(x.v.shape(), params), prefix + ".stats");
   if (b.training) {
-    dgamma = b.param_grad(prefix + ".weight");
-    dbeta = b.param_grad(prefix + ".bias");
     scratch = b.scratch(ops::groupnorm_backward_scratch_shape(x.v.shape()), prefix + ".bwd_scratch");
   }
 }
 
-void NormLayer::forward(CommandSequence& seq) const { ops::groupnorm_forward(seq, x.v, gamma, beta, y.v, stats, params); }
+void NormLayer::forward(CommandSequence& seq) const {
+  ops::groupnorm_forward(seq, x.v, gamma.v, beta.v, y.v, stats, params);
+}
 
 void NormLayer::backward(CommandSequence& seq, GradTracker& grads) const {
-  ops::groupnorm_backward(seq, x.v, gamma, beta, stats, y.g, x.g, dgamma, dbeta, scratch, params,
+  ops::groupnorm_backward(seq, x.v, gamma.v, beta.v, stats, y.g, x.g, gamma.g, beta.g, scratch, params,
                           grads.accumulate(x.g));
 }
 
@@ -116,14 +130,10 @@ class ResBlock final : public Block {
         tp_(b.make({x.v.dim(0), out.v.dim(1)}, p + ".temb_proj_out")),
         norm1_(b, p + ".norm1", x_, a1_, groups, true),
         conv1_(b, p + ".conv1", a1_, h1_, {3, 1, padding}),
+        temb_proj_(b, p + ".temb_proj", temb_act.v.dim(1), out.v.dim(1)),
         norm2_(b, p + ".norm2", h1_, a2_, groups, true),
-        conv2_(b, p + ".conv2", a2_, h2_, {3, 1, padding}) {
-    temb_w_ = b.param(p + ".temb_proj.weight");
-    temb_b_ = b.param(p + ".temb_proj.bias");
-    if (b.training) {
-      temb_dw_ = b.param_grad(p + ".temb_proj.weight");
-      temb_db_ = b.param_grad(p + ".temb_proj.bias");
-    }
+        // The residual branch starts as the identity (ADM's zero_module).
+        conv2_(b, p + ".conv2", a2_, h2_, {3, 1, padding}, Init::Zero) {
     if (x.v.dim(1) != out.v.dim(1)) {
       skip_out_ = b.make_sharing_grad(out.v.shape(), p + ".skip_out", out.g);
       skip_ = std::make_unique<ConvLayer>(b, p + ".skip", x_, skip_out_, ops::Conv2dParams{1, 1, ops::Padding::Zeros});
@@ -133,7 +143,7 @@ class ResBlock final : public Block {
   void forward(CommandSequence& seq) const override {
     norm1_.forward(seq);
     conv1_.forward(seq);
-    ops::linear_forward(seq, temb_act_.v, temb_w_, &temb_b_, tp_.v);
+    ops::linear_forward(seq, temb_act_.v, temb_proj_.w.v, &temb_proj_.bias.v, tp_.v);
     ops::channel_bias_add(seq, h1_.v, tp_.v);
     norm2_.forward(seq);
     conv2_.forward(seq);
@@ -149,7 +159,7 @@ class ResBlock final : public Block {
     conv2_.backward(seq, grads, true);  // d a2
     norm2_.backward(seq, grads);        // d h1
     ops::channel_sum(seq, h1_.g, tp_.g, false);
-    ops::linear_backward(seq, temb_act_.v, temb_w_, tp_.g, &temb_act_.g, temb_dw_, &temb_db_,
+    ops::linear_backward(seq, temb_act_.v, temb_proj_.w.v, tp_.g, &temb_act_.g, temb_proj_.w.g, &temb_proj_.bias.g,
                          grads.accumulate(temb_act_.g));
     conv1_.backward(seq, grads, true);  // d a1
     norm1_.backward(seq, grads);        // d x (first or added)
@@ -163,17 +173,18 @@ class ResBlock final : public Block {
 
   double flops() const override {
     double f = conv1_.flops() + conv2_.flops() + (skip_ ? skip_->flops() : 0.0);
-    return f + 2.0 * temb_act_.v.dim(0) * temb_w_.dim(0) * temb_w_.dim(1);
+    return f + 2.0 * temb_act_.v.dim(0) * temb_proj_.w.v.dim(0) * temb_proj_.w.v.dim(1);
   }
 
  private:
   Act x_, out_, temb_act_, a1_, h1_, a2_, h2_, tp_, skip_out_;
+  // Declaration order is the model file's parameter order (docs/model-format.md).
   NormLayer norm1_;
   ConvLayer conv1_;
+  LinearLayer temb_proj_;
   NormLayer norm2_;
   ConvLayer conv2_;
   std::unique_ptr<ConvLayer> skip_;
-  Tensor temb_w_, temb_b_, temb_dw_, temb_db_;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -189,7 +200,7 @@ class AttentionBlock final : public Block {
         proj_out_(b.make_sharing_grad(x.v.shape(), p + ".proj_out", out.g)),
         norm_(b, p + ".norm", x_, hn_, groups, false),
         qkv_conv_(b, p + ".qkv", hn_, qkv_, {1, 1, ops::Padding::Zeros}),
-        proj_conv_(b, p + ".proj", o_, proj_out_, {1, 1, ops::Padding::Zeros}) {
+        proj_conv_(b, p + ".proj", o_, proj_out_, {1, 1, ops::Padding::Zeros}, Init::Zero) {
     // Training keeps the T x T probabilities for the backward pass; inference runs the fused
     // kernel, which never stores them (N * heads * T^2 floats: 256 MiB at 64x64 tokens, 4 heads).
     if (b.training) {
@@ -279,7 +290,7 @@ class OutputBlock final : public Block {
   OutputBlock(Builder& b, const Act& x, const Act& out, int groups, ops::Padding padding)
       : a_(b.make(x.v.shape(), "out.act")),
         norm_(b, "out_norm", x, a_, groups, true),
-        conv_(b, "conv_out", a_, out, {3, 1, padding}) {}
+        conv_(b, "conv_out", a_, out, {3, 1, padding}, Init::Zero) {}
   void forward(CommandSequence& seq) const override {
     norm_.forward(seq);
     conv_.forward(seq);

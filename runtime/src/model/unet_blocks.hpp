@@ -2,6 +2,7 @@
 // its backward pass needs, and records its own forward and backward dispatches.
 #pragma once
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -14,32 +15,43 @@
 
 namespace tessera::unet {
 
-// An activation and (when training) its gradient, laid out identically.
+// A tensor and (when training) its gradient, laid out identically: an activation, or a
+// parameter with its slot in the flat gradient buffer.
 struct Act {
   Tensor v, g;
 };
 
-// Allocates activations, their gradients and scratch tensors from one arena.
+// What a block is built against. The same build runs more than once, measure-then-build as
+// Arena::measured does: a declaring pass lays out nothing and records every parameter the
+// blocks ask for (name, shape, init rule) in a ParameterSet, so a block's constructor is the
+// one place its parameters are written down; the measuring and building passes allocate
+// activations, gradients and scratch from an arena and hand out the allocated parameters.
 class Builder {
  public:
+  explicit Builder(ParameterSet& declaring) : ctx(nullptr), training(false), declaring_(&declaring) {}
   Builder(Context& ctx, Arena& arena, const ParameterSet& params, bool training)
-      : ctx(ctx), arena_(arena), params_(params), training(training) {}
+      : ctx(&ctx), training(training), arena_(&arena), params_(&params) {}
   Act make(const Shape& shape, const std::string& name);
   // An activation whose gradient is another's (residual branches: d(a + b)/da = upstream).
   Act make_sharing_grad(const Shape& shape, const std::string& name, const Tensor& grad);
   static Act slice(const Act& a, int64_t first, int64_t count);
-  Tensor scratch(const Shape& shape, const std::string& name);
-  const Tensor& param(const std::string& name) const { return params_.value(name); }
-  Tensor param_grad(const std::string& name) const { return training ? params_.grad(name) : Tensor(); }
+  Tensor scratch(const Shape& shape, const std::string& name, DType dtype = DType::F32);
+  // A parameter (and its gradient when training): declared on the declaring pass, looked up
+  // (its shape checked against the declaration) on the others.
+  Act param(const std::string& name, const Shape& shape, Init init);
+  // Inference releases a block's own tensors once it is built (see UNet::Impl::build).
+  Arena::Mark mark() const { return arena_ ? arena_->mark() : 0; }
+  void release(Arena::Mark m) {
+    if (arena_) arena_->release(m);
+  }
 
-  Context& ctx;
+  Context* const ctx;  // null on the declaring pass, which needs no device
+  const bool training;
 
  private:
-  Arena& arena_;
-  const ParameterSet& params_;
-
- public:
-  const bool training;
+  Arena* arena_ = nullptr;
+  ParameterSet* declaring_ = nullptr;
+  const ParameterSet* params_ = nullptr;
 };
 
 // Remembers which gradient byte ranges the backward pass has written, so the first writer
@@ -60,24 +72,35 @@ class Block {
   virtual double flops() const { return 0; }
 };
 
+// Weight [y channels, x channels, k, k] and bias, PyTorch's fan-in init unless `init` says otherwise.
 struct ConvLayer {
-  ConvLayer(Builder& b, const std::string& prefix, const Act& x, const Act& y, const ops::Conv2dParams& p);
+  ConvLayer(Builder& b, const std::string& prefix, const Act& x, const Act& y, const ops::Conv2dParams& p,
+            std::optional<Init> init = std::nullopt);
   void forward(CommandSequence& seq) const;
   // dx is skipped when the input needs no gradient (the network input).
   void backward(CommandSequence& seq, GradTracker& grads, bool need_dx) const;
   double flops() const;
 
-  Tensor w, bias, dw, dbias, scratch;
+  Act w, bias;
+  Tensor scratch;
   Act x, y;
   ops::Conv2dParams params;
 };
 
-struct NormLayer {  // GroupNorm, optionally fused with SiLU
+// Linear weight [out, in] and bias, fan-in init; its callers record the linear ops themselves.
+struct LinearLayer {
+  LinearLayer() = default;
+  LinearLayer(Builder& b, const std::string& prefix, int64_t in, int64_t out);
+  Act w, bias;
+};
+
+struct NormLayer {  // GroupNorm, optionally fused with SiLU; gamma starts at one, beta at zero
   NormLayer(Builder& b, const std::string& prefix, const Act& x, const Act& y, int groups, bool silu);
   void forward(CommandSequence& seq) const;
   void backward(CommandSequence& seq, GradTracker& grads) const;
 
-  Tensor gamma, beta, dgamma, dbeta, stats, scratch;
+  Act gamma, beta;
+  Tensor stats, scratch;
   Act x, y;
   ops::GroupNormParams params;
 };

@@ -70,6 +70,14 @@ std::unique_ptr<Arena> Arena::measuring(Context& ctx, std::string name) {
   return std::unique_ptr<Arena>(new Arena(ctx, std::move(name)));
 }
 
+std::unique_ptr<Arena> Arena::measured(Context& ctx, std::string name, const std::function<void(Arena&)>& lay_out) {
+  Arena measure(ctx, name);
+  lay_out(measure);
+  auto arena = std::make_unique<Arena>(ctx, measure.peak(), std::move(name));
+  lay_out(*arena);
+  return arena;
+}
+
 Arena::~Arena() {
   if (is_measuring()) return;
   VkDevice d = ctx_.device();

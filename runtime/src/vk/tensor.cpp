@@ -46,6 +46,15 @@ int64_t shape_numel(const Shape& s) {
   return n;
 }
 
+Tensor Tensor::unbound(const Shape& shape, DType dtype, std::string name) {
+  Tensor t;
+  t.shape_ = shape;
+  t.dtype_ = dtype;
+  t.batch_stride_ = shape.empty() ? 0 : shape_numel(shape) / shape[0];
+  t.name_ = std::move(name);
+  return t;
+}
+
 VkBuffer Tensor::buffer() const { return arena_ ? arena_->buffer() : VK_NULL_HANDLE; }
 
 int64_t Tensor::dim(int i) const {
