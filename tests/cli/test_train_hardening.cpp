@@ -34,13 +34,14 @@ std::string slurp(const fs::path& p) {
   return s.str();
 }
 
-// A `tessera train` running in the background, its output going to a file.
+// A `tessera` command (its arguments start with the command word) running in the background,
+// its output going to a file.
 class BackgroundRun {
  public:
   BackgroundRun(const std::string& args, const fs::path& output) : output_(output) {
     pid_ = fork();
     if (pid_ == 0) {
-      std::string cmd = "exec " + kTessera + " train " + args + " > '" + output.string() + "' 2>&1";
+      std::string cmd = "exec " + kTessera + " " + args + " > '" + output.string() + "' 2>&1";
       execl("/bin/sh", "sh", "-c", cmd.c_str(), (char*)nullptr);
       _exit(127);
     }

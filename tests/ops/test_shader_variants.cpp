@@ -175,7 +175,7 @@ TEST(ShaderVariants, VariantNamesSayHowKernelsReadTheirOperands) {
   }
   CommandResult r = run_tessera("bench conv --variant fast --no-torch");
   EXPECT_NE(r.status, 0);
-  EXPECT_NE(r.output.find("--variant is texel-fetch or shared-tiles (or cpu, gpu), got fast"), std::string::npos)
+  EXPECT_NE(r.output.find("--variant is texel-fetch or shared-tiles (or cpu, gpu), got 'fast'"), std::string::npos)
       << r.output;
 }
 
