@@ -9,7 +9,9 @@ if(CMAKE_CXX_COMPILER_ID MATCHES "Clang")
     set(TESSERA_FUZZ_FLAGS -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
     add_executable(fuzz_safetensors ${CMAKE_SOURCE_DIR}/fuzz/fuzz_safetensors.cpp
                                     ${CMAKE_SOURCE_DIR}/runtime/src/model/safetensors.cpp
-                                    ${CMAKE_SOURCE_DIR}/runtime/src/data/atomic_file.cpp)
+                                    ${CMAKE_SOURCE_DIR}/runtime/src/data/atomic_file.cpp
+                                    ${CMAKE_SOURCE_DIR}/runtime/src/data/utf8.cpp
+                                    ${CMAKE_SOURCE_DIR}/runtime/src/vk/error.cpp)
     target_include_directories(fuzz_safetensors PRIVATE ${CMAKE_SOURCE_DIR}/runtime/include)
     target_link_libraries(fuzz_safetensors PRIVATE Vulkan::Headers)
     target_compile_options(fuzz_safetensors PRIVATE ${TESSERA_FUZZ_FLAGS} -Wall -Wextra)
