@@ -62,7 +62,7 @@ int bench_train_main(const std::vector<std::string>& argv) {
 
   TrainHyperParams hp;
   TrainingStep step(*ctx, config, batch, res, hp);
-  std::vector<float> images(size_t(batch) * config.in_channels * res * res);
+  std::vector<float> images(size_t(batch) * config.channels() * res * res);
   rng::fill_uniform(images, 3, 1);
   for (float& f : images) f = 2 * f - 1;
   std::vector<uint32_t> labels(batch);

@@ -26,11 +26,13 @@
 #include "tessera/dataset.hpp"
 #include "tessera/error.hpp"
 #include "tessera/image_io.hpp"
+#include "tessera/material_images.hpp"
 #include "tessera/model_file.hpp"
 #include "tessera/sampler.hpp"
 #include "tessera/training_log.hpp"
 #include "tessera/training_step.hpp"
 #include "tessera/utf8.hpp"
+#include "tessera/warm_start.hpp"
 
 namespace tessera::cli {
 
@@ -41,10 +43,15 @@ namespace {
 const char* kUsage =
     "usage: tessera train --data DIR [options]\n"
     "  --data DIR            folder of PNG/JPEG textures; sub-folders are classes\n"
+    "  --maps albedo,...     the maps the model generates (default albedo): with more than albedo,\n"
+    "                        each sample is <stem>_<map>.png per map (a material set, e.g.\n"
+    "                        --maps albedo,height,roughness; SPEC §12)\n"
     "  --out DIR             where checkpoints, model, logs and samples go (default: train-out);\n"
     "                        one run at a time per folder (locked); a new run refuses a folder\n"
     "                        that holds an earlier run\n"
     "  --resume              continue the run in --out from its checkpoint.safetensors\n"
+    "  --init-from MODEL     start a new run from a trained model's weights (fine-tuning); its maps\n"
+    "                        and classes may differ: shared ones carry over, by name\n"
     "  --force               start a new run in a folder that holds one: deletes its checkpoint,\n"
     "                        model, loss log, loss curve and sample grids first\n"
     "model:   --res 32 --base 32 --mult 1,2,2 --res-blocks 1 --attn 8 (resolutions, '' for none)\n"
@@ -177,6 +184,30 @@ RecordedOption list_option(const char* name, Field field) {
           [=](const Options& o) { return shown_list(*field(o)); }};
 }
 
+std::vector<MapKind> parse_map_list(const Args& a, const std::vector<MapKind>& current) {
+  if (!a.has("maps")) return current;
+  std::string text = a.str("maps", "");
+  std::vector<MapKind> maps;
+  for (size_t start = 0; start <= text.size();) {
+    size_t end = std::min(text.find(',', start), text.size());
+    std::string name = text.substr(start, end - start);
+    std::optional<MapKind> kind = map_from_name(name);
+    if (!kind) {
+      std::string known;
+      for (const MapSpec& m : all_maps()) known += (known.empty() ? "" : ", ") + std::string(m.name);
+      throw Error("--maps: '" + escape_invalid_utf8(name, 64) + "' is not a map (maps: " + known + ")");
+    }
+    maps.push_back(*kind);
+    start = end + 1;
+  }
+  try {
+    check_map_list(maps);
+  } catch (const Error& e) {
+    throw Error(std::string("--maps: ") + e.what());
+  }
+  return maps;
+}
+
 template <class Enum, class Field>
 RecordedOption choice_option(const char* name, const char* (*to_name)(Enum), std::vector<Enum> values, Field field) {
   return {name, OptionGroup::Model, false,
@@ -208,6 +239,8 @@ const std::vector<RecordedOption>& recorded_options() {
                     [](auto& o) { return &o.model.schedule; }),
       choice_option("prediction", prediction_name, {Prediction::Eps, Prediction::V},
                     [](auto& o) { return &o.model.prediction; }),
+      {"maps", G::Model, false, [](const Args& a, Options& o) { o.model.maps = parse_map_list(a, o.model.maps); },
+       [](const Options& o) { return map_names(o.model.maps, ","); }},
       {"unconditional", G::Model, true, [](const Args& a, Options& o) { o.unconditional |= a.has("unconditional"); },
        [](const Options& o) { return std::string(o.unconditional ? "yes" : "no"); }},
       integer_option("batch", G::Data, 1, 4096, [](auto& o) { return &o.batch; }),
@@ -311,8 +344,12 @@ class GridWriter {
       if (!sampler_->step()) return sampler_->image();
     return std::nullopt;
   }
+  // A row per class; a material model shows each sample's maps side by side.
   void save(const fs::path& path, const std::vector<float>& images) const {
-    save_image_grid(path, images, rows_ * kColumns, res_, res_, kColumns);
+    const auto& maps = info_.config.maps;
+    const int per_sample = static_cast<int>(maps.size());
+    save_image_grid(path, maps_side_by_side(images, rows_ * kColumns, res_, res_, maps), rows_ * kColumns * per_sample,
+                    res_, res_, kColumns * per_sample);
   }
 
  private:
@@ -342,10 +379,25 @@ std::string joined(const std::vector<std::string>& names) {
   return out;
 }
 
+// --init-from: the new run's weights, EMA included, start from a trained model's (its EMA
+// weights); the optimiser moments start at zero, as in any new run.
+void start_from_model(Context& ctx, TrainingStep& trainer, ModelInfo& info, const fs::path& path) {
+  LoadedModel source = load_model(ctx, path);
+  TrainingStep::State state = trainer.save_state();
+  WarmStartReport r = warm_start(trainer.params(), info, state.weights, *source.params, source.info);
+  state.ema = state.weights;
+  trainer.load_state(state);
+  info.provenance["init_from"] = escape_invalid_utf8(fs::absolute(path).string(), 4096);
+  std::fprintf(stderr, "--init-from %s: %d parameters copied, %d in part (shared maps/classes), %zu new%s%s\n",
+               path.string().c_str(), r.copied, r.partial, r.fresh.size(), r.fresh.empty() ? "" : ": ",
+               joined(r.fresh).c_str());
+}
+
 }  // namespace
 
 int train_main(const std::vector<std::string>& argv) {
-  std::set<std::string> options{"data", "out", "sample-every", "sample-steps", "checkpoint-every", "log-every"},
+  std::set<std::string> options{"data",         "out",         "sample-every", "sample-steps", "checkpoint-every",
+                                "log-every",    "init-from"},
       flags{"resume", "force", "help"};
   for (const RecordedOption& r : recorded_options()) (r.flag ? flags : options).insert(r.name);
   Args a(argv, options, flags);
@@ -360,6 +412,8 @@ int train_main(const std::vector<std::string>& argv) {
   const bool resume = a.has("resume");
   if (resume && a.has("force"))
     throw Error("--resume continues the run in --out and --force replaces it: give one of them");
+  if (resume && a.has("init-from"))
+    throw Error("--init-from starts a new run from a trained model; --resume continues from the checkpoint");
   // Before any other thread exists (the Vulkan driver's), so that they all leave the signals to it.
   StopSignals signals("tessera train",
                       "finishing this step, then saving a checkpoint and exiting (signal again to stop at once, "
@@ -407,7 +461,7 @@ int train_main(const std::vector<std::string>& argv) {
 
   const fs::path data_path = a.str("data", "");
   std::vector<std::string> warnings;
-  Dataset data = Dataset::load(data_path, res, warnings);
+  Dataset data = Dataset::load(data_path, res, warnings, opt.model.maps);
   for (const auto& w : warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
   if (resume) {
     if (info.config.num_classes > 0 && data.classes() != info.classes)
@@ -428,7 +482,8 @@ int train_main(const std::vector<std::string>& argv) {
 
   auto ctx = Context::create();
   std::fprintf(stderr, "device: %s (%s)\n", ctx->info().name.c_str(), ctx->info().selection_reason.c_str());
-  std::fprintf(stderr, "data: %zu images in %zu classes; model %s\n", data.size(), data.classes().size(),
+  std::fprintf(stderr, "data: %zu %s in %zu classes; model %s\n", data.size(),
+               opt.model.maps.size() > 1 ? "material samples" : "images", data.classes().size(),
                info.config.to_json().c_str());
   TrainingStep trainer(*ctx, info.config, opt.batch, res, opt.hp);
   std::fprintf(stderr, "parameters: %lld, activations: %.1f MiB, %.2f GFLOP per step\n",
@@ -437,6 +492,8 @@ int train_main(const std::vector<std::string>& argv) {
   if (resume) {
     trainer.load_state({resumed.step, resumed.weights, resumed.ema, resumed.adam_m, resumed.adam_v});
     std::fprintf(stderr, "resumed at step %lld\n", (long long)resumed.step);
+  } else if (a.has("init-from")) {
+    start_from_model(*ctx, trainer, info, a.str("init-from", ""));
   }
   LossLog log(files.loss_log, trainer.step());
   std::unique_ptr<GridWriter> grids;

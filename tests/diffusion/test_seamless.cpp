@@ -63,7 +63,7 @@ TEST_F(SeamlessTest, BundledModelTilesAndItsZeroPaddedTwinDoesNot) {
     Sampler sampler(ctx(), config, *model.params, n, size, size, o);
     return sampler.sample({seeds, labels});
   };
-  const int c = model.info.config.out_channels;
+  const int c = model.info.config.channels();
   SeamEnergy circular = seam_energy(sample_with(model.info.config), n, c, size, size);
   UNetConfig zero = model.info.config;
   zero.padding = PaddingMode::Zeros;

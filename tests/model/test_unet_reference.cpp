@@ -151,7 +151,13 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"base18_three_levels_copied_concats",
              R"({"base_channels": 18, "channel_mult": [1, 1, 1], "num_res_blocks": 1, "attention_resolutions": [],
                  "num_heads": 2, "norm_groups": 6, "num_classes": 0, "padding": "zeros", "train_resolution": 8})",
-             2, 12, 20}),
+             2, 12, 20},
+        // A material model (SPEC §12): 5 channels in and out.
+        Case{"material_maps",
+             R"({"maps": ["albedo", "height", "roughness"], "base_channels": 8, "channel_mult": [1, 2],
+                 "num_res_blocks": 1, "attention_resolutions": [4], "num_heads": 2, "norm_groups": 4, "num_classes": 2,
+                 "padding": "circular", "train_resolution": 8})",
+             2, 8, 8}),
     [](const ::testing::TestParamInfo<Case>& info) { return std::string(info.param.name); });
 
 }  // namespace

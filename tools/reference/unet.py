@@ -36,20 +36,34 @@ DEFAULT_CONFIG = {
 
 GROUPNORM_EPS = 1e-5
 
+# The maps a model's channels can carry, in channel order, with their channel counts (SPEC §12;
+# runtime/src/model/material_maps.cpp holds the same table).
+MAP_CHANNELS = {"albedo": 3, "height": 1, "roughness": 1}
+
 
 def full_config(config, require_all=False):
     """DEFAULT_CONFIG overridden by `config`. Unknown keys are errors (a misspelt key would
     otherwise be ignored); with require_all, as for a model file, so are missing ones, since every
     key changes what the weights compute (docs/model-format.md)."""
-    config = config or {}
+    config = dict(config or {})
+    maps = config.pop("maps", ["albedo"])  # optional: a model without it is ["albedo"]
+    order = list(MAP_CHANNELS)
+    if (not isinstance(maps, list) or not maps or maps[0] != "albedo" or any(m not in MAP_CHANNELS for m in maps)
+            or [order.index(m) for m in maps] != sorted({order.index(m) for m in maps})):
+        raise ValueError(f"maps must be distinct names from {order} in that order, starting with albedo; got {maps!r}")
+    channels = sum(MAP_CHANNELS[m] for m in maps)
     unknown = sorted(set(config) - set(DEFAULT_CONFIG))
     if unknown:
         raise ValueError(f"unknown config keys: {', '.join(unknown)}")
     missing = sorted(set(DEFAULT_CONFIG) - set(config))
     if require_all and missing:
         raise ValueError(f"model config is missing keys: {', '.join(missing)}")
-    c = dict(DEFAULT_CONFIG)
+    c = dict(DEFAULT_CONFIG, in_channels=channels, out_channels=channels)
     c.update(config)
+    if c["in_channels"] != channels or c["out_channels"] != channels:
+        raise ValueError(f"in_channels and out_channels must both be {channels}, the channels of maps {maps}")
+    if maps != ["albedo"]:
+        c["maps"] = maps  # written to the file only when it is not the default, as Tessera does
     if c["padding"] not in ("zeros", "circular"):
         raise ValueError(f"padding must be 'zeros' or 'circular', got {c['padding']!r}")
     return c

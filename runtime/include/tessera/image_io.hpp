@@ -41,9 +41,11 @@ Image to_planes(const PixelImage& pixels);
 // RGBA8 pixels (row-major, 4 bytes per pixel) from planar float images [C, H, W] (C = 3).
 std::vector<uint8_t> planes_to_rgba8(std::span<const float> planes, int width, int height);
 
-// Writes an RGBA8 PNG atomically (temp file in the same folder, then rename): on failure the
-// temp file is removed, any existing file is left untouched, and tessera::Error names the path.
-void save_png(const std::filesystem::path& path, std::span<const uint8_t> rgba, int width, int height);
+// Writes an 8-bit PNG of interleaved pixels (4 channels RGBA, 3 RGB, 1 grey) atomically (temp
+// file in the same folder, then rename): on failure the temp file is removed, any existing file
+// is left untouched, and tessera::Error names the path.
+void save_png(const std::filesystem::path& path, std::span<const uint8_t> pixels, int width, int height,
+              int channels = 4);
 
 // Tiles N planar images [N, 3, H, W] into a grid of `columns` with 2-pixel dark gaps.
 void save_image_grid(const std::filesystem::path& path, std::span<const float> images, int count, int width,

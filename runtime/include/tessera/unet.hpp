@@ -38,10 +38,10 @@ class UNet : public Denoiser {
   UNet& operator=(const UNet&) = delete;
 
   // Inputs the caller fills (by upload or by kernels recorded before record_forward).
-  const Tensor& input() const override;      // x_t [N, in_channels, H, W]
+  const Tensor& input() const override;      // x_t [N, channels, H, W]
   const Tensor& timesteps() const override;  // [N] f32 (timestep values, 0..T-1)
   const Tensor& labels() const override;     // [N] u32 class labels (num_classes = null label); invalid if unconditional
-  const Tensor& output() const override;     // model output [N, out_channels, H, W]
+  const Tensor& output() const override;     // model output [N, channels, H, W]
   // Training only: the caller writes dL/d(output) here before the recorded backward runs;
   // after it, every parameter gradient is in params.flat_grads() and dL/dx in input_grad().
   const Tensor& output_grad() const;

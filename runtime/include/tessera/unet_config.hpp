@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "tessera/material_maps.hpp"
+
 namespace tessera {
 
 enum class PaddingMode { Zeros, Circular };
@@ -24,8 +26,9 @@ enum class MissingConfigKeys { UseDefaults, Refuse };
 inline constexpr size_t kMaxConfigJsonBytes = 64 * 1024;
 
 struct UNetConfig {
-  int in_channels = 3;
-  int out_channels = 3;
+  // The maps the model's channels carry, in table order (SPEC §12); input and output have
+  // channels() channels. The file also stores in_channels/out_channels, derived from this.
+  std::vector<MapKind> maps{MapKind::Albedo};
   int base_channels = 64;
   std::vector<int> channel_mult{1, 2, 2, 2};
   int num_res_blocks = 2;
@@ -40,6 +43,7 @@ struct UNetConfig {
   int timesteps = 1000;
   Prediction prediction = Prediction::Eps;
 
+  int channels() const { return map_channels(maps); }
   int levels() const { return static_cast<int>(channel_mult.size()); }
   int time_embed_dim() const { return 4 * base_channels; }
   // Image sizes must be multiples of this (one factor 2 per downsample).

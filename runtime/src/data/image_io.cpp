@@ -55,8 +55,8 @@ std::vector<uint8_t> planes_to_rgba8(std::span<const float> planes, int width, i
   return rgba;
 }
 
-void save_png(const std::filesystem::path& path, std::span<const uint8_t> rgba, int width, int height) {
-  if (width <= 0 || height <= 0 || rgba.size() != size_t(width) * height * 4)
+void save_png(const std::filesystem::path& path, std::span<const uint8_t> pixels, int width, int height, int channels) {
+  if (width <= 0 || height <= 0 || channels < 1 || channels > 4 || pixels.size() != size_t(width) * height * channels)
     throw Error("save_png '" + path.string() + "': pixel buffer does not match " + std::to_string(width) + "x" +
                 std::to_string(height));
   std::vector<uint8_t> png;
@@ -64,7 +64,7 @@ void save_png(const std::filesystem::path& path, std::span<const uint8_t> rgba, 
     auto* out = static_cast<std::vector<uint8_t>*>(context);
     out->insert(out->end(), static_cast<uint8_t*>(data), static_cast<uint8_t*>(data) + size);
   };
-  if (!stbi_write_png_to_func(append, &png, width, height, 4, rgba.data(), width * 4))
+  if (!stbi_write_png_to_func(append, &png, width, height, channels, pixels.data(), width * channels))
     throw Error("cannot encode PNG '" + path.string() + "'");
   write_file_atomically(path, std::as_bytes(std::span(png)));
 }

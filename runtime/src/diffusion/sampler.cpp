@@ -27,13 +27,13 @@ struct SamplerTensors {
 };
 SamplerTensors lay_out_sampler_tensors(Arena& a, const UNetConfig& config, int batch, int height, int width,
                                        const SamplerOptions& options) {
-  const Shape image{batch, config.out_channels, height, width};
+  const Shape image{batch, config.channels(), height, width};
   SamplerTensors t;
   t.x = a.allocate(image, DType::F32, "x");
   t.x0 = a.allocate(image, DType::F32, "x0");
   t.z = a.allocate(image, DType::F32, "z");
   if (options.mask) t.zk = a.allocate(image, DType::F32, "z_known");
-  if (options.init_image || options.mask) t.known = a.allocate({config.out_channels, height, width}, DType::F32, "known");
+  if (options.init_image || options.mask) t.known = a.allocate({config.channels(), height, width}, DType::F32, "known");
   if (options.mask) t.keep = a.allocate({height, width}, DType::F32, "keep");
   t.keys = a.allocate({batch, 3}, DType::U32, "sampler_keys");
   return t;
@@ -94,9 +94,9 @@ Sampler::Sampler(Context& ctx, const UNetConfig& config, const DenoiserFactory& 
   guided_ = guided_batch(config, options);
   model_ = factory(guided_ ? 2 * batch : batch);
 
-  const Shape image{batch, config.out_channels, height, width};
+  const Shape image{batch, config.channels(), height, width};
   const Shape& in_shape = model_->input().shape();
-  if (in_shape[1] != config.out_channels || in_shape[2] != height || in_shape[3] != width)
+  if (in_shape[1] != config.channels() || in_shape[2] != height || in_shape[3] != width)
     throw ShapeError("sampler: the model's input and output channels must agree");
   const int64_t n = shape_numel(image);
   arena_ = Arena::measured(ctx, "sampler", [&](Arena& a) {
@@ -180,7 +180,7 @@ void Sampler::load(const SampleRequest& r) {
     if (guided_) labels.insert(labels.end(), n, static_cast<uint32_t>(config_.num_classes));
     upload_u32(model_->labels(), labels);
   }
-  const size_t image = static_cast<size_t>(config_.out_channels) * height_ * width_;
+  const size_t image = static_cast<size_t>(config_.channels()) * height_ * width_;
   if (known_.valid()) {
     if (r.image.size() != image)
       throw ShapeError("sampler: the " + std::string(options_.init_image ? "init" : "known") + " image has " +

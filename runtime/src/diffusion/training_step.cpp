@@ -26,7 +26,7 @@ TrainingStep::TrainingStep(Context& ctx, const UNetConfig& config, int batch, in
   params_.allocate(ctx, /*with_grads=*/true);
   unet_ = std::make_unique<UNet>(ctx, config_, params_, batch, resolution, resolution, /*training=*/true);
 
-  const Shape image{batch, config.in_channels, resolution, resolution};
+  const Shape image{batch, config.channels(), resolution, resolution};
   const int64_t flat = params_.flat_elements();
   int64_t mse_scratch = ops::mse_loss_scratch_size(shape_numel(image));
   std::vector<Tensor> grads{params_.flat_grads()};

@@ -104,7 +104,7 @@ void UNet::Impl::build(Builder& b) {
   time_linear2 = unet::LinearLayer(b, "time_embed.2", temb_dim, temb_dim);
   if (c.num_classes > 0)  // unit variance
     class_table = b.param("class_embed.weight", {c.num_classes + 1, temb_dim}, Init::uniform(std::sqrt(3.0f)));
-  x = b.make({n, c.in_channels, height, width}, "input");
+  x = b.make({n, c.channels(), height, width}, "input");
   timesteps = b.scratch({n}, "timesteps");
   if (c.num_classes > 0) labels = b.scratch({n}, "labels", DType::U32);
   temb_sin = b.make({n, base}, "temb.sinusoid");
@@ -231,7 +231,7 @@ void UNet::Impl::build(Builder& b) {
       }
     }
   }
-  out = b.make({n, c.out_channels, height, width}, "output");
+  out = b.make({n, c.channels(), height, width}, "output");
   add_block([&] { return unet::make_output_block(b, final_h, out, groups, pad); });
 }
 

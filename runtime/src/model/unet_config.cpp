@@ -45,8 +45,11 @@ void UNetConfig::validate() const {
   auto positive = [&](const char* key, int v, int max) {
     if (v <= 0 || v > max) fail(std::string(key) + " = " + std::to_string(v) + " is outside 1.." + std::to_string(max));
   };
-  positive("in_channels", in_channels, 64);
-  positive("out_channels", out_channels, 64);
+  try {
+    check_map_list(maps);
+  } catch (const Error& e) {
+    fail(e.what());
+  }
   positive("base_channels", base_channels, 4096);
   positive("num_res_blocks", num_res_blocks, 16);
   positive("num_heads", num_heads, 64);
@@ -79,8 +82,14 @@ void UNetConfig::validate() const {
 
 std::string UNetConfig::to_json() const {
   json j;
-  j["in_channels"] = in_channels;
-  j["out_channels"] = out_channels;
+  // Written for readers that predate "maps"; an RGB model's file is byte-identical to theirs.
+  j["in_channels"] = channels();
+  j["out_channels"] = channels();
+  if (maps != std::vector<MapKind>{MapKind::Albedo}) {
+    std::vector<std::string> names;
+    for (MapKind k : maps) names.push_back(map_spec(k).name);
+    j["maps"] = names;
+  }
   j["base_channels"] = base_channels;
   j["channel_mult"] = channel_mult;
   j["num_res_blocks"] = num_res_blocks;
@@ -147,8 +156,24 @@ UNetConfig UNetConfig::from_json(const std::string& text, MissingConfigKeys miss
     }
     throw Error(std::string("model config: '") + key + "' is " + quoted(s) + ", expected one of: " + allowed);
   };
-  get_int("in_channels", c.in_channels);
-  get_int("out_channels", c.out_channels);
+  int in_channels = -1, out_channels = -1;  // when absent (a hand-written config): the maps' channels
+  get_int("in_channels", in_channels);
+  get_int("out_channels", out_channels);
+  if (auto it = j.find("maps"); it != j.end()) {  // optional: a model without it is ["albedo"]
+    known.insert("maps");
+    if (!it->is_array() || it->empty() || it->size() > all_maps().size())
+      throw Error("model config: 'maps' must be a non-empty list of map names");
+    c.maps.clear();
+    for (const json& e : *it) {
+      std::optional<MapKind> kind = e.is_string() ? map_from_name(e.get_ref<const std::string&>()) : std::nullopt;
+      if (!kind) {
+        std::string names;
+        for (const MapSpec& m : all_maps()) names += (names.empty() ? "" : ", ") + std::string(m.name);
+        throw Error("model config: 'maps' holds " + quoted(e.dump()) + ", expected map names from: " + names);
+      }
+      c.maps.push_back(*kind);
+    }
+  }
   get_int("base_channels", c.base_channels);
   get_list("channel_mult", c.channel_mult);
   get_int("num_res_blocks", c.num_res_blocks);
@@ -178,6 +203,12 @@ UNetConfig UNetConfig::from_json(const std::string& text, MissingConfigKeys miss
                 " (a model file gives every key; docs/model-format.md)");
   }
   c.validate();
+  if (in_channels < 0) in_channels = c.channels();
+  if (out_channels < 0) out_channels = c.channels();
+  if (in_channels != c.channels() || out_channels != c.channels())
+    throw Error("model config: in_channels " + std::to_string(in_channels) + " and out_channels " +
+                std::to_string(out_channels) + " must both be " + std::to_string(c.channels()) + ", the channels of maps [" +
+                map_names(c.maps) + "]");
   return c;
 }
 
