@@ -10,7 +10,7 @@ packages=(
   vulkan-validationlayers mesa-vulkan-drivers
   libgtest-dev libstb-dev nlohmann-json3-dev
   libglfw3-dev libimgui-dev xvfb
-  python3 python3-numpy python3-torch
+  python3 python3-numpy python3-pil python3-torch
   mono-mcs mono-runtime
 )
 
