@@ -37,27 +37,21 @@ These rules give albedo and roughness byte for byte; height differs from the pub
 at most 1 step of 16 bits in a few pixels (float rounding in the original's FFT / resize path,
 which this rebuild does not reproduce exactly; measured in docs/training-data.md).
 """
-import argparse
-import csv
 import io
-import multiprocessing
 import os
 import sys
-import zipfile
 
 import numpy as np
 from PIL import Image
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from datalib import compare_trees, extract_zip_members, main, print_some, read_manifest, run_pool, write_atomic  # noqa: E402
 
 MAPS = ("albedo", "height", "roughness")
 MAPS_SOURCES = ("albedo", "normal", "specular")  # manifest columns naming the source files
 LUMA709 = (0.2126, 0.7152, 0.0722)
 NZ_MIN = 0.15  # README step 5: nz clipped at 0.15 so steep texels give bounded slopes
 CROP = 128
-
-
-def read_manifest(path):
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
 
 
 def source_path(src_dir, original):
@@ -92,23 +86,7 @@ def cmd_extract(args):
             if ":" in r[m]:
                 archive, member = r[m].split(":", 1)
                 wanted.setdefault(archive, set()).add(member)
-    total = 0
-    for archive, members in sorted(wanted.items()):
-        with zipfile.ZipFile(os.path.join(args.root, archive)) as z:
-            missing = sorted(members - set(z.namelist()))
-            if missing:
-                sys.exit("extract: %s lacks %d member(s), e.g. %s" % (archive, len(missing), missing[0]))
-            dest = os.path.join(args.out, os.path.basename(archive))
-            for m in sorted(members):
-                target = os.path.join(dest, m)
-                os.makedirs(os.path.dirname(target), exist_ok=True)
-                with z.open(m) as fin, open(target + ".tmp", "wb") as fout:
-                    while chunk := fin.read(1 << 20):
-                        fout.write(chunk)
-                os.replace(target + ".tmp", target)
-        print("extract: %d source textures from %s" % (len(members), archive))
-        total += len(members)
-    print("extract: %d archive members in all" % total)
+    extract_zip_members(args.root, wanted, args.out)
 
 
 # ------------------------------------------------------------------------------- processing
@@ -183,7 +161,7 @@ def quantise(v, maxval):
 
 def quantise_albedo(v):
     """round(v * 255) with the product in float32: the published albedo was rounded that way
-    (with a float64 product 1 in ~50 ties of a 2x2 mean lands on the other side)."""
+    (with a float64 product, as for roughness, some x.5 ties of a box mean round the other way)."""
     return np.clip(np.round(v.astype(np.float32) * np.float32(255)), 0, 255).astype(np.uint8)
 
 
@@ -245,14 +223,6 @@ def encode_png(a):
     return buf.getvalue()
 
 
-def write_atomic(path, data):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = "%s.tmp%d" % (path, os.getpid())
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
-
-
 def sample_path(root, res, row, kind):
     return os.path.join(root, "%dpx" % res, row["cls"], "%s_%s.png" % (row["file_stem"], kind))
 
@@ -294,26 +264,11 @@ def cmd_build(args):
     # biggest normal maps first so the pool's tail is short
     jobs = sorted(((rs, args.src, args.out) for rs in groups.values()),
                   key=lambda j: -os.path.getsize(source_path(args.src, j[0][0]["normal"])))
-    done = 0
-    with multiprocessing.Pool(args.jobs) as pool:
-        for n in pool.imap_unordered(build_group, jobs):
-            done += n
-            if sys.stdout.isatty():
-                print("\rbuild: %d/%d" % (done, len(rows)), end="", flush=True)
-    if sys.stdout.isatty():
-        print()
+    done = run_pool(build_group, jobs, args.jobs, len(rows))
     print("build: %d samples (x3 maps x2 resolutions) from %d source sets" % (done, len(groups)))
 
 
 # ----------------------------------------------------------------------------------- verify
-
-
-def list_files(root):
-    out = set()
-    for d, _, files in os.walk(root):
-        for f in files:
-            out.add(os.path.relpath(os.path.join(d, f), root))
-    return out
 
 
 def pixels(path):
@@ -322,19 +277,13 @@ def pixels(path):
 
 
 def cmd_verify(args):
-    out_files, ref_files = list_files(args.out), list_files(args.ref)
-    exact, same_pixels, within, bad, missing = [], [], [], [], []
+    exact, different, missing, extra = compare_trees(args.out, args.ref)
+    ref_files = exact + different + missing
+    same_pixels, within, bad = [], [], []
     worst = {}  # kind -> (max |diff|, file)
     differing_px = {}  # kind -> number of differing pixels
-    for rel in sorted(ref_files):
+    for rel in different:
         o, r = os.path.join(args.out, rel), os.path.join(args.ref, rel)
-        if rel not in out_files:
-            missing.append(rel)
-            continue
-        with open(o, "rb") as fo, open(r, "rb") as fr:
-            if fo.read() == fr.read():
-                exact.append(rel)
-                continue
         if not rel.endswith(".png"):
             bad.append((rel, "bytes differ"))
             continue
@@ -362,7 +311,6 @@ def cmd_verify(args):
             within.append(rel)
         else:
             bad.append((rel, "max |diff| %d" % mx))
-    extra = sorted(out_files - ref_files)
     print("verify: %s against %s" % (args.out, args.ref))
     for kind in ("albedo", "roughness", "height"):
         refs = [f for f in ref_files if f.endswith("_%s.png" % kind)]
@@ -378,39 +326,12 @@ def cmd_verify(args):
     if not worst:
         print("verify: worst difference: 0 (every PNG pixel-identical)")
     for label, items in (("missing", missing), ("extra", extra), ("missed", ["%s: %s" % b for b in bad])):
-        for item in items[:20]:
-            print("verify:   %s: %s" % (label, item))
-        if len(items) > 20:
-            print("verify:   ... %d more %s" % (len(items) - 20, label))
+        print_some(label, items)
     ok = not (bad or missing or extra)
     print("verify: %s" % ("OK (albedo, roughness and other files byte for byte, height within 1 step)"
                           if ok else "DIFFERENCES FOUND"))
     return 0 if ok else 1
 
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = p.add_subparsers(dest="cmd", required=True)
-    e = sub.add_parser("extract")
-    e.add_argument("--manifest", required=True)
-    e.add_argument("--root", required=True)
-    e.add_argument("--out", required=True)
-    b = sub.add_parser("build")
-    b.add_argument("--manifest", required=True)
-    b.add_argument("--src", required=True)
-    b.add_argument("--out", required=True)
-    b.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1)
-    v = sub.add_parser("verify")
-    v.add_argument("out")
-    v.add_argument("ref")
-    args = p.parse_args()
-    if args.cmd == "extract":
-        cmd_extract(args)
-    elif args.cmd == "build":
-        cmd_build(args)
-    else:
-        sys.exit(cmd_verify(args))
-
-
 if __name__ == "__main__":
-    main()
+    main(__doc__, cmd_extract, cmd_build, cmd_verify)
