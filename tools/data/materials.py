@@ -165,20 +165,21 @@ def quantise_albedo(v):
     return np.clip(np.round(v.astype(np.float32) * np.float32(255)), 0, 255).astype(np.uint8)
 
 
-def mean2x2(a):
+def blocks2x2(a):
+    """(H, W, ...) -> (H/2, 2, W/2, 2, ...): the 2x2 blocks, for a sum or mean over axes 1 and 3."""
     h, w = a.shape[:2]
     return a.reshape(h // 2, 2, w // 2, 2, *a.shape[2:])
 
 
 def half_8bit(a8):
     """64px albedo/roughness: integer mean of the 4 stored values, rounded half up."""
-    s = mean2x2(a8.astype(np.int32)).sum(axis=(1, 3))
+    s = blocks2x2(a8.astype(np.int32)).sum(axis=(1, 3))
     return ((s + 2) // 4).astype(np.uint8)
 
 
 def half_height(hf):
     """64px height: mean of the 4 float heights, then quantised."""
-    return quantise(mean2x2(hf.astype(np.float64)).mean(axis=(1, 3)), 65535).astype(np.uint16)
+    return quantise(blocks2x2(hf.astype(np.float64)).mean(axis=(1, 3)), 65535).astype(np.uint16)
 
 
 class SourceSet:

@@ -77,7 +77,7 @@ def check_group(job):
             levels[size] = mt.box_resize(n, size)
         x, y = mt.parse_crop(row)
         ref128 = mt.window(levels[size], x, y).astype(np.float64)
-        refs = {128: ref128, 64: mt.mean2x2(ref128).mean(axis=(1, 3))}
+        refs = {128: ref128, 64: mt.blocks2x2(ref128).mean(axis=(1, 3))}
         for res, ref in refs.items():
             ref = normalize(ref)
             strength = float(row["height_range_texels_%d" % res])
