@@ -26,16 +26,15 @@ byte for byte):
      except crops (level 128/256/512) of tileable sources: the original build made those through
      a wrap-around path that dropped the image info, so their PNGs have no iCCP chunk.
 """
-import argparse
-import csv
 import io
-import multiprocessing
 import os
 import sys
-import zipfile
 
 import numpy as np
 from PIL import Image
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from datalib import compare_trees, extract_zip_members, main, print_some, read_manifest, run_pool, write_atomic  # noqa: E402
 
 # manifest.csv leaves crop_xy empty for "whole" rows, but for the 7 non-square sources the
 # published 64px file is a 64x64 window of the shorter-side-64 image at an offset that the
@@ -51,11 +50,6 @@ WHOLE_OFFSETS = {
     "stonework/0ad_hele_tile_c_whole.png": (29, 0),
     "wood/0ad_bridge_wood_01_whole.png": (0, 7),
 }
-
-
-def read_manifest(path):
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
 
 
 def split_original(original):
@@ -78,28 +72,7 @@ def cmd_extract(args):
     for r in rows:
         archive, member = split_original(r["original"])
         wanted.setdefault(archive, set()).add(member)
-    total = 0
-    for archive, members in sorted(wanted.items()):
-        path = os.path.join(args.root, archive)
-        with zipfile.ZipFile(path) as z:
-            names = set(z.namelist())
-            missing = sorted(members - names)
-            if missing:
-                sys.exit("extract: %s lacks %d member(s), e.g. %s" % (archive, len(missing), missing[0]))
-            dest = os.path.join(args.out, os.path.basename(archive))
-            for m in sorted(members):
-                target = os.path.join(dest, m)
-                os.makedirs(os.path.dirname(target), exist_ok=True)
-                with z.open(m) as fin, open(target + ".tmp", "wb") as fout:
-                    while True:
-                        chunk = fin.read(1 << 20)
-                        if not chunk:
-                            break
-                        fout.write(chunk)
-                os.replace(target + ".tmp", target)
-        print("extract: %d source textures from %s" % (len(members), archive))
-        total += len(members)
-    print("extract: %d source textures in all" % total)
+    extract_zip_members(args.root, wanted, args.out)
 
 
 # ------------------------------------------------------------------------------------ build
@@ -125,14 +98,6 @@ def encode_png(im, icc):
         kw["icc_profile"] = icc
     im.save(buf, "PNG", **kw)
     return buf.getvalue()
-
-
-def write_atomic(path, data):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = "%s.tmp%d" % (path, os.getpid())
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
 
 
 def make_sample(src, icc, row):
@@ -178,26 +143,11 @@ def cmd_build(args):
         groups.setdefault(source_path(args.src, r["original"]), []).append(r)
     # biggest sources first so the pool's tail is short
     jobs = sorted(((f, rs, args.out) for f, rs in groups.items()), key=lambda j: -os.path.getsize(j[0]))
-    done = 0
-    with multiprocessing.Pool(args.jobs) as pool:
-        for n in pool.imap_unordered(build_group, jobs):
-            done += n
-            if sys.stdout.isatty():
-                print("\rbuild: %d/%d" % (done, len(rows)), end="", flush=True)
-    if sys.stdout.isatty():
-        print()
+    done = run_pool(build_group, jobs, args.jobs, len(rows))
     print("build: %d images per resolution from %d source textures" % (done, len(groups)))
 
 
 # ----------------------------------------------------------------------------------- verify
-
-
-def list_files(root):
-    out = set()
-    for d, _, files in os.walk(root):
-        for f in files:
-            out.add(os.path.relpath(os.path.join(d, f), root))
-    return out
 
 
 def pixels(path):
@@ -206,20 +156,13 @@ def pixels(path):
 
 
 def cmd_verify(args):
-    out_files = list_files(args.out)
-    ref_files = list_files(args.ref)
-    exact, same_pixels, mismatched, missing = [], [], [], []
+    exact, different, missing, extra = compare_trees(args.out, args.ref)
+    ref_files = exact + different + missing
+    same_pixels, mismatched = [], []
     diffs = []  # (max abs diff, mean abs diff, fraction of differing channel values, file)
-    for rel in sorted(ref_files):
+    for rel in different:
         o = os.path.join(args.out, rel)
         r = os.path.join(args.ref, rel)
-        if rel not in out_files:
-            missing.append(rel)
-            continue
-        with open(o, "rb") as fo, open(r, "rb") as fr:
-            if fo.read() == fr.read():
-                exact.append(rel)
-                continue
         if rel.endswith(".png"):
             try:
                 a, b = pixels(o), pixels(r)
@@ -236,7 +179,6 @@ def cmd_verify(args):
             else:
                 diffs.append((-1, 0.0, 0.0, rel))
         mismatched.append(rel)
-    extra = sorted(out_files - ref_files)
     print("verify: %s against %s" % (args.out, args.ref))
     print("verify: %d reference files: %d byte-identical, %d pixel-identical (PNG bytes differ), "
           "%d mismatched, %d missing; %d extra output files"
@@ -244,10 +186,7 @@ def cmd_verify(args):
     pngs = [f for f in ref_files if f.endswith(".png")]
     print("verify: PNGs: %d of %d byte-identical" % (len([f for f in exact if f.endswith(".png")]), len(pngs)))
     for label, items in (("pixel-identical", same_pixels), ("missing", missing), ("extra", extra)):
-        for rel in items[:20]:
-            print("verify:   %s: %s" % (label, rel))
-        if len(items) > 20:
-            print("verify:   ... %d more %s" % (len(items) - 20, label))
+        print_some(label, items)
     for rel in [m for m in mismatched if not m.endswith(".png")]:
         print("verify:   mismatched: %s" % rel)
     if diffs:
@@ -267,29 +206,5 @@ def cmd_verify(args):
     return 0 if ok else 1
 
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = p.add_subparsers(dest="cmd", required=True)
-    e = sub.add_parser("extract")
-    e.add_argument("--manifest", required=True)
-    e.add_argument("--root", required=True)
-    e.add_argument("--out", required=True)
-    b = sub.add_parser("build")
-    b.add_argument("--manifest", required=True)
-    b.add_argument("--src", required=True)
-    b.add_argument("--out", required=True)
-    b.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1)
-    v = sub.add_parser("verify")
-    v.add_argument("out")
-    v.add_argument("ref")
-    args = p.parse_args()
-    if args.cmd == "extract":
-        cmd_extract(args)
-    elif args.cmd == "build":
-        cmd_build(args)
-    else:
-        sys.exit(cmd_verify(args))
-
-
 if __name__ == "__main__":
-    main()
+    main(__doc__, cmd_extract, cmd_build, cmd_verify)
