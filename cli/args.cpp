@@ -5,6 +5,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "tessera/quote_name.hpp"
+
 namespace tessera::cli {
 
 const char* const kArgumentRules =
@@ -33,13 +35,7 @@ std::optional<long long> parse_integer(std::string_view text, long long min, lon
   return v;
 }
 
-std::string shown(std::string_view text) {
-  constexpr size_t kLimit = 64;
-  std::string out(1, '\'');
-  out.append(text.substr(0, kLimit));
-  if (text.size() <= kLimit) return out += '\'';
-  return out.append("...' (").append(std::to_string(text.size())).append(" bytes)");
-}
+std::string shown(std::string_view text) { return quote_name(text, 64); }
 
 Args::Args(const std::vector<std::string>& args, const std::set<std::string>& options,
            const std::set<std::string>& flags, const std::vector<std::string>& positional_names) {

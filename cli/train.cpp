@@ -487,7 +487,7 @@ int train_main(const std::vector<std::string>& argv) {
                info.config.to_json().c_str());
   TrainingStep trainer(*ctx, info.config, opt.batch, res, opt.hp);
   std::fprintf(stderr, "parameters: %lld, activations: %.1f MiB, %.2f GFLOP per step\n",
-               (long long)trainer.params().parameter_count(), trainer.unet().activation_bytes() / 1048576.0,
+               (long long)trainer.params().parameter_count(), trainer.unet().device_bytes() / 1048576.0,
                3 * trainer.forward_flops() / 1e9);
   if (resume) {
     trainer.load_state({resumed.step, resumed.weights, resumed.ema, resumed.adam_m, resumed.adam_v});

@@ -13,14 +13,17 @@
 #include <fstream>
 #include <new>
 #include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
 
 #include "handle_pool.hpp"
 #include "plugin_context.hpp"
 #include "tessera.h"
-#include "tessera/error.hpp"
 #include "tessera/quote_name.hpp"
 #include "tessera/safetensors.hpp"
 #include "tessera/sampler_schedule.hpp"
+#include "tessera/vulkan_error.hpp"
 
 using namespace tessera;
 using namespace tessera::plugin;
@@ -58,41 +61,49 @@ tsr_result vulkan_code(int r) {
   }
 }
 
-// Runs `body` and turns whatever it throws into a result and the thread's last-error text.
+// The result and message of the exception being handled (call inside a catch block).
+std::pair<tsr_result, std::string> current_error() {
+  try {
+    throw;
+  } catch (const ApiError& e) {
+    return {e.code(), e.what()};
+  } catch (const FormatError& e) {
+    return {TSR_ERROR_INVALID_MODEL, e.what()};
+  } catch (const OutOfMemoryError& e) {
+    return {TSR_ERROR_OUT_OF_MEMORY, e.what()};
+  } catch (const UnsupportedError& e) {
+    return {TSR_ERROR_UNSUPPORTED, e.what()};
+  } catch (const VulkanError& e) {
+    return {vulkan_code(e.result()), e.what()};
+  } catch (const Error& e) {
+    return {TSR_ERROR_INVALID_ARGUMENT, e.what()};
+  } catch (const std::bad_alloc&) {
+    return {TSR_ERROR_OUT_OF_MEMORY, "out of host memory"};
+  } catch (const std::exception& e) {
+    return {TSR_ERROR_INTERNAL, std::string("internal error: ") + e.what()};
+  } catch (...) {
+    return {TSR_ERROR_INTERNAL, "internal error: unknown exception"};
+  }
+}
+
+// Runs `body` (returning a tsr_result, or nothing for TSR_SUCCESS) and turns whatever it throws
+// into a result and the thread's last-error text.
 template <class Body>
 tsr_result guarded(const char* function, Body&& body) noexcept {
   tsr_result code = TSR_SUCCESS;
   std::string message;
   try {
     g_last_error.clear();
-    code = body();
-  } catch (const ApiError& e) {
-    code = e.code();
-    message = e.what();
-  } catch (const FormatError& e) {
-    code = TSR_ERROR_INVALID_MODEL;
-    message = e.what();
-  } catch (const OutOfMemoryError& e) {
-    code = TSR_ERROR_OUT_OF_MEMORY;
-    message = e.what();
-  } catch (const UnsupportedError& e) {
-    code = TSR_ERROR_UNSUPPORTED;
-    message = e.what();
-  } catch (const VulkanError& e) {
-    code = vulkan_code(e.result());
-    message = e.what();
-  } catch (const Error& e) {
-    code = TSR_ERROR_INVALID_ARGUMENT;
-    message = e.what();
-  } catch (const std::bad_alloc&) {
-    code = TSR_ERROR_OUT_OF_MEMORY;
-    message = "out of host memory";
-  } catch (const std::exception& e) {
-    code = TSR_ERROR_INTERNAL;
-    message = std::string("internal error: ") + e.what();
+    if constexpr (std::is_void_v<decltype(body())>)
+      body();
+    else
+      code = body();
   } catch (...) {
-    code = TSR_ERROR_INTERNAL;
-    message = "internal error: unknown exception";
+    try {
+      std::tie(code, message) = current_error();
+    } catch (...) {  // no memory for the message
+      code = TSR_ERROR_OUT_OF_MEMORY;
+    }
   }
   if (code < 0 || code == TSR_NOT_READY) {
     try {
@@ -226,8 +237,6 @@ std::vector<std::byte> read_model_file(const char* path) {
           "tsr_model_desc.path " + quote_name(std::string_view(path, length)) + " is longer than any file path");
   try {
     return read_file_bytes(path);
-  } catch (const std::bad_alloc&) {
-    throw;
   } catch (const Error& e) {
     throw ApiError(TSR_ERROR_IO, e.what());
   }
@@ -368,12 +377,20 @@ GenerateRequest make_request(const ModelInfo& info, const tsr_generate_desc& d) 
   return r;
 }
 
-void check_tick_arguments(double budget_ms, const tsr_tick_stats* out_stats) {
+// tsr_tick (wait) and tsr_tick_async, which returns busy instead of waiting for a context
+// another thread is using. The arguments are checked before any work.
+void tick(tsr_context context, double budget_ms, tsr_tick_stats* out_stats, bool wait) {
   require(std::isfinite(budget_ms) && budget_ms > 0, TSR_ERROR_INVALID_ARGUMENT,
           "budget_ms must be a positive number of milliseconds");
   if (out_stats)
     require(out_stats->struct_size != 0, TSR_ERROR_INVALID_ARGUMENT,
             "tsr_tick_stats.struct_size is 0; set it to sizeof(tsr_tick_stats)");
+  auto l = find_context(context, kWork, /*try_only=*/!wait);
+  tsr_tick_stats stats{};
+  stats.struct_size = sizeof stats;
+  stats.busy = 1;
+  if (l.lock.owns_lock()) stats = l.state->tick(budget_ms, wait);
+  if (out_stats) write_out(out_stats, stats, "tsr_tick_stats");
 }
 
 // Why `dir` cannot hold the pipeline cache ("" when it can): created if missing, then probed
@@ -600,7 +617,6 @@ TSR_API tsr_result tsr_context_create(const tsr_context_desc* desc, tsr_context*
         state->log_message(TSR_LOG_WARNING, "the pipeline cache is off: its default folder " + why +
                                                 " (set TESSERA_PIPELINE_CACHE or tsr_context_desc.pipeline_cache_dir)");
     out_context->id = contexts().insert(std::move(state));
-    return TSR_SUCCESS;
   });
 }
 
@@ -617,7 +633,6 @@ TSR_API tsr_result tsr_context_destroy(tsr_context context) {
     for (auto& job : state->jobs) jobs().release(job->handle);
     for (auto& model : state->models) models().release(model->handle);
     state->shut_down();
-    return TSR_SUCCESS;
   });
 }
 
@@ -625,7 +640,6 @@ TSR_API tsr_result tsr_context_get_device_name(tsr_context context, char* out_na
   return guarded(__func__, [&] {
     auto l = find_context(context, kStatus);
     copy_name(l.state->device_name, out_name, capacity);
-    return TSR_SUCCESS;
   });
 }
 
@@ -638,7 +652,6 @@ TSR_API tsr_result tsr_context_get_memory(tsr_context context, tsr_memory_info* 
     info.device_bytes_in_use = l.state->device_bytes_in_use();
     info.device_local_heap_bytes = l.state->ctx->info().device_local_bytes;
     write_out(out_info, info, "tsr_memory_info");
-    return TSR_SUCCESS;
   });
 }
 
@@ -666,20 +679,12 @@ TSR_API tsr_result tsr_model_load(tsr_context context, const tsr_model_desc* des
       LoadedModel loaded = load_model(*l.state->ctx, bytes, source);
       model->info = std::move(loaded.info);
       model->params = std::move(loaded.params);
-    } catch (const FormatError&) {
-      throw;
-    } catch (const OutOfMemoryError&) {
-      throw;
-    } catch (const VulkanError&) {
-      throw;
-    } catch (const UnsupportedError&) {
-      throw;
     } catch (const Error& e) {  // anything else the parser objects to is still a bad file
+      if (current_error().first != TSR_ERROR_INVALID_ARGUMENT) throw;
       throw ApiError(TSR_ERROR_INVALID_MODEL, e.what());
     }
     l.state->models.push_back(model);
     model->handle = out_model->id = models().insert(model);
-    return TSR_SUCCESS;
   });
 }
 
@@ -687,13 +692,8 @@ TSR_API tsr_result tsr_model_destroy(tsr_model model) {
   return guarded(__func__, [&] {
     auto l = find_owned(models(), model.id, "model");
     models().release(model.id);
-    auto& list = l.state->models;
-    list.erase(std::remove(list.begin(), list.end(), l.object), list.end());
-    // Weights still used by a job stay until that job is destroyed.
-    bool used = false;
-    for (auto& job : l.state->jobs) used |= job->model == l.object;
-    if (!used) l.object->params.reset();
-    return TSR_SUCCESS;
+    std::erase(l.state->models, l.object);
+    l.state->free_if_unused(l.object);  // weights still used by a job stay until that job is destroyed
   });
 }
 
@@ -709,7 +709,6 @@ TSR_API tsr_result tsr_model_get_info(tsr_model model, tsr_model_info* out_info)
     info.size_multiple = uint32_t(c.size_multiple());
     info.parameter_count = l.object->params ? uint64_t(l.object->params->parameter_count()) : 0;
     write_out(out_info, info, "tsr_model_info");
-    return TSR_SUCCESS;
   });
 }
 
@@ -721,7 +720,6 @@ TSR_API tsr_result tsr_model_get_class_name(tsr_model model, uint32_t index, cha
             "class index " + std::to_string(index) + " out of range (the model has " + std::to_string(classes.size()) +
                 " classes)");
     copy_name(classes[index], out_name, capacity);
-    return TSR_SUCCESS;
   });
 }
 
@@ -752,33 +750,17 @@ TSR_API tsr_result tsr_generate_submit(tsr_context context, const tsr_generate_d
 }
 
 TSR_API tsr_result tsr_tick(tsr_context context, double budget_ms, tsr_tick_stats* out_stats) {
-  return guarded(__func__, [&] {
-    check_tick_arguments(budget_ms, out_stats);
-    auto l = find_context(context);
-    tsr_tick_stats stats = l.state->tick(budget_ms, true);
-    if (out_stats) write_out(out_stats, stats, "tsr_tick_stats");
-    return TSR_SUCCESS;
-  });
+  return guarded(__func__, [&] { tick(context, budget_ms, out_stats, true); });
 }
 
 TSR_API tsr_result tsr_tick_async(tsr_context context, double budget_ms, tsr_tick_stats* out_stats) {
-  return guarded(__func__, [&] {
-    check_tick_arguments(budget_ms, out_stats);
-    auto l = find_context(context, kWork, /*try_only=*/true);
-    tsr_tick_stats stats{};
-    stats.struct_size = sizeof stats;
-    stats.busy = 1;
-    if (l.lock.owns_lock()) stats = l.state->tick(budget_ms, false);
-    if (out_stats) write_out(out_stats, stats, "tsr_tick_stats");
-    return TSR_SUCCESS;
-  });
+  return guarded(__func__, [&] { tick(context, budget_ms, out_stats, false); });
 }
 
 TSR_API tsr_result tsr_job_prepare(tsr_job job) {
   return guarded(__func__, [&] {
     auto l = find_owned(jobs(), job.id, "job");
     l.state->prepare(*l.object);
-    return TSR_SUCCESS;
   });
 }
 
@@ -787,7 +769,6 @@ TSR_API tsr_result tsr_job_get_status(tsr_job job, tsr_job_status* out_status) {
     require(out_status != nullptr, TSR_ERROR_INVALID_ARGUMENT, "out_status is NULL");
     auto l = find_owned(jobs(), job.id, "job", kStatus);
     *out_status = l.object->status;
-    return TSR_SUCCESS;
   });
 }
 
@@ -796,7 +777,6 @@ TSR_API tsr_result tsr_job_get_progress(tsr_job job, uint32_t* out_steps_done, u
     auto l = find_owned(jobs(), job.id, "job", kStatus);
     if (out_steps_done) *out_steps_done = l.object->steps_done;
     if (out_steps_total) *out_steps_total = l.object->steps_total;
-    return TSR_SUCCESS;
   });
 }
 
@@ -804,7 +784,6 @@ TSR_API tsr_result tsr_job_cancel(tsr_job job) {
   return guarded(__func__, [&] {
     auto l = find_owned(jobs(), job.id, "job");
     l.state->cancel(*l.object);
-    return TSR_SUCCESS;
   });
 }
 
@@ -815,12 +794,7 @@ TSR_API tsr_result tsr_job_destroy(tsr_job job) {
     std::shared_ptr<ModelState> model = l.object->model;
     l.state->release(*l.object);
     l.state->remove(*l.object);
-    // The job held the last use of a model whose handle is gone: free its weights now.
-    bool listed = std::find(l.state->models.begin(), l.state->models.end(), model) != l.state->models.end();
-    bool used = false;
-    for (auto& other : l.state->jobs) used |= other->model == model;
-    if (model && !listed && !used) model->params.reset();
-    return TSR_SUCCESS;
+    l.state->free_if_unused(model);  // the job may have held the last use of a destroyed model
   });
 }
 
@@ -830,7 +804,6 @@ TSR_API tsr_result tsr_job_read_pixels(tsr_job job, void* out_pixels, size_t cap
     const Job& j = *l.object;
     result_of_finished(j);
     copy_pixels(j.pixels, j.request.width, j.request.height, out_pixels, capacity, row_pitch);
-    return TSR_SUCCESS;
   });
 }
 
@@ -838,9 +811,8 @@ TSR_API tsr_result tsr_job_read_preview(tsr_job job, void* out_pixels, size_t ca
   return guarded(__func__, [&] {
     auto l = find_owned(jobs(), job.id, "job");
     Job& j = *l.object;
-    if (j.status != TSR_JOB_QUEUED && j.status != TSR_JOB_RUNNING) result_of_finished(j);
+    if (!j.pending()) result_of_finished(j);
     copy_pixels(l.state->preview(j), j.request.width, j.request.height, out_pixels, capacity, row_pitch);
-    return TSR_SUCCESS;
   });
 }
 
@@ -853,7 +825,6 @@ TSR_API tsr_result tsr_job_get_vk_image(tsr_job job, tsr_vk_image* out_image) {
             "this context created its own device: read pixels instead");
     result_of_finished(*l.object);
     *out_image = l.state->result_image(*l.object);
-    return TSR_SUCCESS;
   });
 }
 
@@ -868,9 +839,8 @@ TSR_API tsr_result tsr_job_copy_to_vk_image(tsr_job job, const tsr_vk_image_copy
     result_of_finished(*l.object);
     check_copy_fits(d, uint32_t(l.object->request.width), uint32_t(l.object->request.height));
     uint64_t value = l.state->copy_to_image(*l.object, d);
-    if (out_semaphore) *out_semaphore = value ? l.state->timeline : VK_NULL_HANDLE;
+    if (out_semaphore) *out_semaphore = value ? l.state->timeline.get() : VK_NULL_HANDLE;
     if (out_wait_value) *out_wait_value = value;
-    return TSR_SUCCESS;
   });
 }
 

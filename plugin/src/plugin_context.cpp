@@ -6,16 +6,16 @@
 #include <cstring>
 #include <set>
 
-#include "tessera/error.hpp"
 #include "tessera/image_io.hpp"
-#include "tessera/unet.hpp"
+#include "tessera/vulkan_error.hpp"
 
 namespace tessera::plugin {
 
 namespace {
 
-void vk_check(VkResult r, const char* what) {
-  if (r != VK_SUCCESS) throw VulkanError(what, r);
+// A lost device runs nothing any more: the error ends the tick instead of failing one job.
+void rethrow_if_device_lost(const std::exception& e) {
+  if (auto* v = dynamic_cast<const VulkanError*>(&e); v && v->result() == VK_ERROR_DEVICE_LOST) throw;
 }
 
 // Layout transition of a whole single-mip, single-layer color subresource.
@@ -55,23 +55,15 @@ ContextState::ContextState(std::unique_ptr<Context> context, const tsr_context_d
   VkCommandPoolCreateInfo pci{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
   pci.flags = VK_COMMAND_POOL_CREATE_TRANSIENT_BIT;
   pci.queueFamilyIndex = ctx->queue_family();
-  vk_check(vkCreateCommandPool(ctx->device(), &pci, nullptr, &pool), "vkCreateCommandPool");
-  VkFenceCreateInfo fci{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
-  if (VkResult r = vkCreateFence(ctx->device(), &fci, nullptr, &batch_fence); r != VK_SUCCESS) {
-    vkDestroyCommandPool(ctx->device(), pool, nullptr);
-    throw VulkanError("vkCreateFence", r);
-  }
+  pool = OwnedCommandPool::create(ctx->device(), vkCreateCommandPool, pci, "vkCreateCommandPool");
+  const VkFenceCreateInfo fci{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+  batch_fence = OwnedFence::create(ctx->device(), vkCreateFence, fci, "vkCreateFence");
   if (ctx->info().timeline_semaphore) {
     VkSemaphoreTypeCreateInfo type{VK_STRUCTURE_TYPE_SEMAPHORE_TYPE_CREATE_INFO};
     type.semaphoreType = VK_SEMAPHORE_TYPE_TIMELINE;
     VkSemaphoreCreateInfo sci{VK_STRUCTURE_TYPE_SEMAPHORE_CREATE_INFO};
     sci.pNext = &type;
-    VkResult r = vkCreateSemaphore(ctx->device(), &sci, nullptr, &timeline);
-    if (r != VK_SUCCESS) {
-      vkDestroyFence(ctx->device(), batch_fence, nullptr);
-      vkDestroyCommandPool(ctx->device(), pool, nullptr);
-      throw VulkanError("vkCreateSemaphore (timeline)", r);
-    }
+    timeline = OwnedSemaphore::create(ctx->device(), vkCreateSemaphore, sci, "vkCreateSemaphore (timeline)");
   }
 }
 
@@ -101,7 +93,7 @@ void ContextState::flush_validation_messages() {
 
 Job* ContextState::next_pending() {
   for (auto& job : jobs)
-    if (job->status == TSR_JOB_QUEUED || job->status == TSR_JOB_RUNNING) return job.get();
+    if (job->pending()) return job.get();
   return nullptr;
 }
 
@@ -118,15 +110,13 @@ tsr_tick_stats ContextState::tick(double budget_ms, bool wait) {
     if (stats.steps_run > 0 && stats.gpu_ms + expected > budget_ms) break;
     try {
       advance(*job, stats);
-    } catch (const VulkanError& e) {
-      if (e.result() == VK_ERROR_DEVICE_LOST) throw;  // nothing else can run either
-      fail(*job, e.what());
     } catch (const std::exception& e) {
+      rethrow_if_device_lost(e);
       fail(*job, e.what());
     }
   }
   for (const auto& entry : batch) stats.steps_submitted += !entry.start;
-  for (auto& job : jobs) stats.jobs_pending += job->status == TSR_JOB_QUEUED || job->status == TSR_JOB_RUNNING;
+  for (auto& job : jobs) stats.jobs_pending += job->pending();
   return stats;
 }
 
@@ -186,10 +176,7 @@ void ContextState::advance(Job& job, tsr_tick_stats& stats) {
     job.steps_submitted = static_cast<uint32_t>(job.sampler->steps_done());
     count_step(job, ms, stats);
   }
-  if (job.sampler->done()) {
-    finish(job);
-    stats.jobs_finished++;
-  }
+  if (job.sampler->done()) finish(job, stats);
 }
 
 void ContextState::submit_batch(double budget_ms) {
@@ -199,7 +186,7 @@ void ContextState::submit_batch(double budget_ms) {
   bool full = false;
   for (auto& job : jobs) {
     if (full) break;
-    if (job->status != TSR_JOB_QUEUED && job->status != TSR_JOB_RUNNING) continue;
+    if (!job->pending()) continue;
     const size_t before = batch.size();  // batch and commands grow together
     try {
       if (job->status == TSR_JOB_QUEUED) {
@@ -224,7 +211,7 @@ void ContextState::submit_batch(double budget_ms) {
         }
       }
     } catch (const std::exception& e) {
-      if (auto* v = dynamic_cast<const VulkanError*>(&e); v && v->result() == VK_ERROR_DEVICE_LOST) throw;
+      rethrow_if_device_lost(e);
       batch.resize(before);  // a failed job's sampler goes: none of its commands may be submitted
       commands.resize(before);
       fail(*job, e.what());
@@ -235,7 +222,7 @@ void ContextState::submit_batch(double budget_ms) {
   si.commandBufferCount = static_cast<uint32_t>(commands.size());
   si.pCommandBuffers = commands.data();
   try {
-    ctx->submit(si, batch_fence);
+    ctx->submit(si, batch_fence.get());
   } catch (const VulkanError& e) {
     std::vector<BatchEntry> lost = std::move(batch);
     batch.clear();
@@ -247,11 +234,11 @@ void ContextState::submit_batch(double budget_ms) {
 
 bool ContextState::collect(bool wait, tsr_tick_stats& stats) {
   if (batch.empty()) return true;
-  VkResult r = wait ? vkWaitForFences(ctx->device(), 1, &batch_fence, VK_TRUE, UINT64_MAX)
-                    : vkGetFenceStatus(ctx->device(), batch_fence);
+  VkResult r = wait ? vkWaitForFences(ctx->device(), 1, batch_fence.address(), VK_TRUE, UINT64_MAX)
+                    : vkGetFenceStatus(ctx->device(), batch_fence.get());
   if (r == VK_NOT_READY || r == VK_TIMEOUT) return false;
-  vk_check(r, wait ? "vkWaitForFences" : "vkGetFenceStatus");
-  vk_check(vkResetFences(ctx->device(), 1, &batch_fence), "vkResetFences");
+  if (r != VK_SUCCESS) throw VulkanError(wait ? "vkWaitForFences" : "vkGetFenceStatus", r);
+  VK_CHECK(vkResetFences(ctx->device(), 1, batch_fence.address()));
   std::vector<BatchEntry> done = std::move(batch);
   batch.clear();
   for (auto& entry : done) {
@@ -262,10 +249,7 @@ bool ContextState::collect(bool wait, tsr_tick_stats& stats) {
         job.sampler->step_completed();
         count_step(job, job.sampler->last_step_gpu_ms(), stats);
       }
-      if (job.sampler->done()) {
-        finish(job);
-        stats.jobs_finished++;
-      }
+      if (job.sampler->done()) finish(job, stats);
     } catch (const std::exception& e) {
       fail(job, e.what());
     }
@@ -279,18 +263,21 @@ void ContextState::collect_job(const Job& job) {
   collect(true, unreported);
 }
 
-void ContextState::finish(Job& job) {
+void ContextState::finish(Job& job, tsr_tick_stats& stats) {
   std::vector<uint8_t> pixels = planes_to_rgba8(job.sampler->image(), job.request.width, job.request.height);
   job.sampler.reset();
-  std::lock_guard<std::mutex> published(status_mutex);
-  job.pixels = std::move(pixels);
-  job.status = TSR_JOB_DONE;
+  {
+    std::lock_guard<std::mutex> published(status_mutex);
+    job.pixels = std::move(pixels);
+    job.status = TSR_JOB_DONE;
+  }
+  stats.jobs_finished++;
 }
 
 void ContextState::cancel(Job& job) {
-  if (job.status != TSR_JOB_QUEUED && job.status != TSR_JOB_RUNNING) return;
+  if (!job.pending()) return;
   collect_job(job);  // its running steps finish first (they may also finish the job)
-  if (job.status != TSR_JOB_QUEUED && job.status != TSR_JOB_RUNNING) return;
+  if (!job.pending()) return;
   job.sampler.reset();
   std::lock_guard<std::mutex> published(status_mutex);
   job.status = TSR_JOB_CANCELLED;
@@ -302,26 +289,25 @@ void ContextState::release(Job& job) {
   } catch (const std::exception& e) {  // freeing goes ahead, as below
     log_message(TSR_LOG_ERROR, std::string("job release: ") + e.what());
   }
-  if (job.last_use_value && timeline) {
-    VkSemaphoreWaitInfo wi{VK_STRUCTURE_TYPE_SEMAPHORE_WAIT_INFO};
-    wi.semaphoreCount = 1;
-    wi.pSemaphores = &timeline;
-    wi.pValues = &job.last_use_value;
-    // Freeing goes ahead even when the wait fails (a lost device runs nothing any more).
-    if (VkResult r = vkWaitSemaphores(ctx->device(), &wi, UINT64_MAX); r != VK_SUCCESS)
+  // Freeing goes ahead even when the wait fails (a lost device runs nothing any more).
+  if (job.last_use_value && timeline)
+    if (VkResult r = wait_timeline(job.last_use_value); r != VK_SUCCESS)
       log_message(TSR_LOG_ERROR, std::string("job release: vkWaitSemaphores: ") + vk_result_name(r));
-  }
   job.sampler.reset();
   job.device_pixels_tensor = {};
   job.device_pixels.reset();
-  if (job.result_image.image) vkDestroyImage(ctx->device(), job.result_image.image, nullptr);
-  if (job.result_image.memory) vkFreeMemory(ctx->device(), job.result_image.memory, nullptr);
   job.result_image = {};
   job.model.reset();
 }
 
 void ContextState::remove(const Job& job) {
-  jobs.erase(std::remove_if(jobs.begin(), jobs.end(), [&](const auto& j) { return j.get() == &job; }), jobs.end());
+  std::erase_if(jobs, [&](const auto& j) { return j.get() == &job; });
+}
+
+void ContextState::free_if_unused(const std::shared_ptr<ModelState>& model) {
+  if (!model || std::find(models.begin(), models.end(), model) != models.end()) return;
+  if (std::none_of(jobs.begin(), jobs.end(), [&](const auto& job) { return job->model == model; }))
+    model->params.reset();
 }
 
 void ContextState::shut_down() {
@@ -335,7 +321,7 @@ void ContextState::shut_down() {
     log_message(TSR_LOG_ERROR, std::string("context shutdown: ") + e.what());
   }
   batch.clear();
-  for (auto& f : in_flight) vkFreeCommandBuffers(ctx->device(), pool, 1, &f.cmd);
+  for (auto& f : in_flight) vkFreeCommandBuffers(ctx->device(), pool.get(), 1, &f.cmd);
   in_flight.clear();
   for (auto& job : jobs) {
     job->last_use_value = 0;  // every transfer has completed
@@ -344,12 +330,9 @@ void ContextState::shut_down() {
   jobs.clear();
   for (auto& model : models) model->params.reset();
   models.clear();
-  if (timeline) vkDestroySemaphore(ctx->device(), timeline, nullptr);
-  if (pool) vkDestroyCommandPool(ctx->device(), pool, nullptr);
-  if (batch_fence) vkDestroyFence(ctx->device(), batch_fence, nullptr);
-  batch_fence = VK_NULL_HANDLE;
-  timeline = VK_NULL_HANDLE;
-  pool = VK_NULL_HANDLE;
+  timeline.reset();
+  pool.reset();
+  batch_fence.reset();
   flush_validation_messages();
   ctx.reset();
 }
@@ -366,7 +349,7 @@ uint64_t ContextState::device_bytes_in_use() const {
     add_model(job->model.get());
     if (const Sampler* s = job->sampler.get()) {
       bytes += s->image_tensor().arena()->capacity();
-      if (auto* unet = dynamic_cast<const UNet*>(&s->denoiser())) bytes += unet->activation_bytes();
+      bytes += s->denoiser().device_bytes();
     }
     if (job->device_pixels) bytes += job->device_pixels->capacity();
     bytes += job->result_image.bytes;
@@ -428,17 +411,17 @@ uint64_t ContextState::submit_transfer(Job& job, const std::function<void(VkComm
     return 0;
   }
   VkCommandBufferAllocateInfo ai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
-  ai.commandPool = pool;
+  ai.commandPool = pool.get();
   ai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
   ai.commandBufferCount = 1;
   VkCommandBuffer cmd;
-  vk_check(vkAllocateCommandBuffers(ctx->device(), &ai, &cmd), "vkAllocateCommandBuffers");
+  VK_CHECK(vkAllocateCommandBuffers(ctx->device(), &ai, &cmd));
   try {
     VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
     bi.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
-    vk_check(vkBeginCommandBuffer(cmd, &bi), "vkBeginCommandBuffer");
+    VK_CHECK(vkBeginCommandBuffer(cmd, &bi));
     record(cmd);
-    vk_check(vkEndCommandBuffer(cmd), "vkEndCommandBuffer");
+    VK_CHECK(vkEndCommandBuffer(cmd));
     const uint64_t value = timeline_value + 1;
     VkTimelineSemaphoreSubmitInfo ts{VK_STRUCTURE_TYPE_TIMELINE_SEMAPHORE_SUBMIT_INFO};
     ts.signalSemaphoreValueCount = 1;
@@ -448,11 +431,11 @@ uint64_t ContextState::submit_transfer(Job& job, const std::function<void(VkComm
     si.commandBufferCount = 1;
     si.pCommandBuffers = &cmd;
     si.signalSemaphoreCount = 1;
-    si.pSignalSemaphores = &timeline;
+    si.pSignalSemaphores = timeline.address();
     ctx->submit(si);
     timeline_value = value;
   } catch (...) {
-    vkFreeCommandBuffers(ctx->device(), pool, 1, &cmd);
+    vkFreeCommandBuffers(ctx->device(), pool.get(), 1, &cmd);
     throw;
   }
   in_flight.push_back({timeline_value, cmd});
@@ -460,43 +443,50 @@ uint64_t ContextState::submit_transfer(Job& job, const std::function<void(VkComm
   return timeline_value;
 }
 
+VkResult ContextState::wait_timeline(uint64_t value) const {
+  VkSemaphoreWaitInfo wi{VK_STRUCTURE_TYPE_SEMAPHORE_WAIT_INFO};
+  wi.semaphoreCount = 1;
+  wi.pSemaphores = timeline.address();
+  wi.pValues = &value;
+  return vkWaitSemaphores(ctx->device(), &wi, UINT64_MAX);
+}
+
 void ContextState::retire_finished_transfers(bool wait_all) {
   if (!timeline || in_flight.empty()) return;
-  if (wait_all) {
-    VkSemaphoreWaitInfo wi{VK_STRUCTURE_TYPE_SEMAPHORE_WAIT_INFO};
-    wi.semaphoreCount = 1;
-    wi.pSemaphores = &timeline;
-    wi.pValues = &timeline_value;
-    vk_check(vkWaitSemaphores(ctx->device(), &wi, UINT64_MAX), "vkWaitSemaphores");
-  }
+  if (wait_all) VK_CHECK(wait_timeline(timeline_value));
   uint64_t reached = 0;
-  vk_check(vkGetSemaphoreCounterValue(ctx->device(), timeline, &reached), "vkGetSemaphoreCounterValue");
+  VK_CHECK(vkGetSemaphoreCounterValue(ctx->device(), timeline.get(), &reached));
   auto done = [&](const InFlight& f) { return f.value <= reached; };
   for (auto& f : in_flight)
-    if (done(f)) vkFreeCommandBuffers(ctx->device(), pool, 1, &f.cmd);
+    if (done(f)) vkFreeCommandBuffers(ctx->device(), pool.get(), 1, &f.cmd);
   in_flight.erase(std::remove_if(in_flight.begin(), in_flight.end(), done), in_flight.end());
 }
 
 tsr_vk_image ContextState::result_image(Job& job) {
   const uint32_t w = uint32_t(job.request.width), h = uint32_t(job.request.height);
+  if (!job.result_image.image) {
+    retire_finished_transfers(false);
+    upload_result(job);
+    ResultImage made = create_result_image(w, h);  // freed if the copy cannot be submitted
+    copy_result(job, made.image.get(), VK_IMAGE_LAYOUT_UNDEFINED, VK_IMAGE_LAYOUT_SHADER_READ_ONLY_OPTIMAL, 0, 0, 0, 0);
+    job.result_image = std::move(made);
+  }
   tsr_vk_image out{};
+  out.image = job.result_image.image.get();
   out.format = VK_FORMAT_R8G8B8A8_UNORM;
   out.layout = VK_IMAGE_LAYOUT_SHADER_READ_ONLY_OPTIMAL;
   out.width = w;
   out.height = h;
-  out.semaphore = timeline;
-  if (job.result_image.image) {
-    out.image = job.result_image.image;
-    out.wait_value = timeline ? job.last_use_value : 0;
-    return out;
-  }
-  retire_finished_transfers(false);
-  upload_result(job);
-  VkDevice device = ctx->device();
+  out.semaphore = timeline.get();
+  out.wait_value = timeline ? job.last_use_value : 0;
+  return out;
+}
+
+ResultImage ContextState::create_result_image(uint32_t w, uint32_t h) const {
   VkImageCreateInfo ici{VK_STRUCTURE_TYPE_IMAGE_CREATE_INFO};
   ici.flags = VK_IMAGE_CREATE_MUTABLE_FORMAT_BIT;
   ici.imageType = VK_IMAGE_TYPE_2D;
-  ici.format = out.format;
+  ici.format = VK_FORMAT_R8G8B8A8_UNORM;
   ici.extent = {w, h, 1};
   ici.mipLevels = 1;
   ici.arrayLayers = 1;
@@ -509,66 +499,52 @@ tsr_vk_image ContextState::result_image(Job& job) {
     ici.pQueueFamilyIndices = result_queue_families.data();
   }
   ici.initialLayout = VK_IMAGE_LAYOUT_UNDEFINED;
+  const VkDevice device = ctx->device();
   ResultImage made;
+  made.image = OwnedImage::create(device, vkCreateImage, ici, "vkCreateImage (result image)");
+  VkMemoryRequirements req;
+  vkGetImageMemoryRequirements(device, made.image.get(), &req);
+  VkMemoryAllocateInfo mai{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO};
+  mai.allocationSize = made.bytes = req.size;
+  mai.memoryTypeIndex = ctx->find_memory_type(req.memoryTypeBits, 0, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT);
   try {
-    vk_check(vkCreateImage(device, &ici, nullptr, &made.image), "vkCreateImage (result image)");
-    VkMemoryRequirements req;
-    vkGetImageMemoryRequirements(device, made.image, &req);
-    VkMemoryAllocateInfo mai{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO};
-    mai.allocationSize = made.bytes = req.size;
-    mai.memoryTypeIndex = ctx->find_memory_type(req.memoryTypeBits, 0, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT);
-    VkResult r = vkAllocateMemory(device, &mai, nullptr, &made.memory);
-    if (r == VK_ERROR_OUT_OF_DEVICE_MEMORY || r == VK_ERROR_OUT_OF_HOST_MEMORY)
-      throw OutOfMemoryError("result image " + std::to_string(w) + "x" + std::to_string(h) + ": out of memory");
-    vk_check(r, "vkAllocateMemory (result image)");
-    vk_check(vkBindImageMemory(device, made.image, made.memory, 0), "vkBindImageMemory");
-    const Tensor& src = job.device_pixels_tensor;
-    submit_transfer(job, [&](VkCommandBuffer cmd) {
-      image_barrier(cmd, made.image, VK_IMAGE_LAYOUT_UNDEFINED, VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL, 0,
-                    VK_ACCESS_TRANSFER_WRITE_BIT, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT, 0,
-                    0);
-      VkBufferImageCopy region{};
-      region.bufferOffset = src.offset();
-      region.imageSubresource = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 0, 1};
-      region.imageExtent = {w, h, 1};
-      vkCmdCopyBufferToImage(cmd, src.buffer(), made.image, VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL, 1, &region);
-      // The semaphore signal makes the writes available to whoever waits on it.
-      image_barrier(cmd, made.image, VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL, VK_IMAGE_LAYOUT_SHADER_READ_ONLY_OPTIMAL,
-                    VK_ACCESS_TRANSFER_WRITE_BIT, 0, VK_PIPELINE_STAGE_TRANSFER_BIT,
-                    VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, 0, 0);
-    });
-  } catch (...) {
-    if (made.image) vkDestroyImage(device, made.image, nullptr);
-    if (made.memory) vkFreeMemory(device, made.memory, nullptr);
-    throw;
+    made.memory = OwnedMemory::create(device, vkAllocateMemory, mai, "vkAllocateMemory (result image)");
+  } catch (const VulkanError& e) {
+    if (e.result() != VK_ERROR_OUT_OF_DEVICE_MEMORY && e.result() != VK_ERROR_OUT_OF_HOST_MEMORY) throw;
+    throw OutOfMemoryError("result image " + std::to_string(w) + "x" + std::to_string(h) + ": out of memory");
   }
-  job.result_image = made;
-  out.image = made.image;
-  out.wait_value = timeline ? job.last_use_value : 0;
-  return out;
+  VK_CHECK(vkBindImageMemory(device, made.image.get(), made.memory.get(), 0));
+  return made;
 }
 
 uint64_t ContextState::copy_to_image(Job& job, const tsr_vk_image_copy_desc& d) {
   retire_finished_transfers(false);
   upload_result(job);
-  const uint32_t w = uint32_t(job.request.width), h = uint32_t(job.request.height);
   const VkImageLayout final_layout =
       d.new_layout == VK_IMAGE_LAYOUT_UNDEFINED ? VK_IMAGE_LAYOUT_SHADER_READ_ONLY_OPTIMAL : d.new_layout;
+  return copy_result(job, d.image, d.old_layout, final_layout, d.mip_level, d.array_layer, d.x, d.y);
+}
+
+uint64_t ContextState::copy_result(Job& job, VkImage image, VkImageLayout from, VkImageLayout to, uint32_t mip,
+                                   uint32_t layer, int32_t x, int32_t y) {
+  const uint32_t w = uint32_t(job.request.width), h = uint32_t(job.request.height);
   const Tensor& src = job.device_pixels_tensor;
   return submit_transfer(job, [&](VkCommandBuffer cmd) {
-    // The host's earlier use of the image on this queue is ordered before the copy.
-    image_barrier(cmd, d.image, d.old_layout, VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL, VK_ACCESS_MEMORY_WRITE_BIT,
-                  VK_ACCESS_TRANSFER_WRITE_BIT, VK_PIPELINE_STAGE_ALL_COMMANDS_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT,
-                  d.mip_level, d.array_layer);
+    // The host's earlier use of the image on this queue is ordered before the copy (a fresh
+    // result image has none; the barrier costs it nothing).
+    image_barrier(cmd, image, from, VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL, VK_ACCESS_MEMORY_WRITE_BIT,
+                  VK_ACCESS_TRANSFER_WRITE_BIT, VK_PIPELINE_STAGE_ALL_COMMANDS_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT, mip,
+                  layer);
     VkBufferImageCopy region{};
     region.bufferOffset = src.offset();
-    region.imageSubresource = {VK_IMAGE_ASPECT_COLOR_BIT, d.mip_level, d.array_layer, 1};
-    region.imageOffset = {d.x, d.y, 0};
+    region.imageSubresource = {VK_IMAGE_ASPECT_COLOR_BIT, mip, layer, 1};
+    region.imageOffset = {x, y, 0};
     region.imageExtent = {w, h, 1};
-    vkCmdCopyBufferToImage(cmd, src.buffer(), d.image, VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL, 1, &region);
-    if (final_layout != VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL)
-      image_barrier(cmd, d.image, VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL, final_layout, VK_ACCESS_TRANSFER_WRITE_BIT, 0,
-                    VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, d.mip_level, d.array_layer);
+    vkCmdCopyBufferToImage(cmd, src.buffer(), image, VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL, 1, &region);
+    // The semaphore signal makes the writes available to whoever waits on it.
+    if (to != VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL)
+      image_barrier(cmd, image, VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL, to, VK_ACCESS_TRANSFER_WRITE_BIT, 0,
+                    VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, mip, layer);
   });
 }
 

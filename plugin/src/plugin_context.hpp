@@ -16,6 +16,7 @@
 #include "tessera/context.hpp"
 #include "tessera/model_file.hpp"
 #include "tessera/sampler.hpp"
+#include "tessera/vk_handle.hpp"
 
 namespace tessera::plugin {
 
@@ -38,10 +39,10 @@ struct ModelState {
   std::unique_ptr<ParameterSet> params;  // reset by the owner, under its lock, before its Context goes
 };
 
-// A device-side image (the context-owned result image).
+// A device-side image (the context-owned result image); the image goes before its memory.
 struct ResultImage {
-  VkImage image = VK_NULL_HANDLE;
-  VkDeviceMemory memory = VK_NULL_HANDLE;
+  OwnedMemory memory;
+  OwnedImage image;
   VkDeviceSize bytes = 0;
 };
 
@@ -63,8 +64,8 @@ struct Job {
   // What queries read: written with both locks held, read with either (ContextState).
   tsr_job_status status = TSR_JOB_QUEUED;
   uint32_t steps_total = 0, steps_done = 0;
-  std::string failure;                   // why the job failed
-  std::vector<uint8_t> pixels;           // RGBA8 result, rows width*4 bytes
+  std::string failure;          // why the job failed
+  std::vector<uint8_t> pixels;  // RGBA8 result, rows width*4 bytes
   // The rest is the work lock's.
   uint32_t steps_submitted = 0;  // steps_done plus those still running (tsr_tick_async)
   double last_step_ms = 0;
@@ -73,6 +74,8 @@ struct Job {
   Tensor device_pixels_tensor;
   ResultImage result_image;
   uint64_t last_use_value = 0;  // timeline value after which the device no longer reads our buffers
+
+  bool pending() const { return status == TSR_JOB_QUEUED || status == TSR_JOB_RUNNING; }
 };
 
 // Two locks, so that no query waits for the GPU or for the host's queue lock:
@@ -92,8 +95,8 @@ struct ContextState {
   tsr_log_fn log = nullptr;
   void* log_user_data = nullptr;
   std::vector<uint32_t> result_queue_families;  // families sharing result images, ours included
-  VkCommandPool pool = VK_NULL_HANDLE;
-  VkSemaphore timeline = VK_NULL_HANDLE;  // null where the device has no timeline semaphores
+  OwnedCommandPool pool;
+  OwnedSemaphore timeline;  // null where the device has no timeline semaphores
   uint64_t timeline_value = 0;
   struct InFlight {
     uint64_t value;
@@ -107,7 +110,7 @@ struct ContextState {
     bool start;  // the job's start sequence, else its next step
   };
   std::vector<BatchEntry> batch;
-  VkFence batch_fence = VK_NULL_HANDLE;
+  OwnedFence batch_fence;
   std::vector<std::shared_ptr<ModelState>> models;
   std::vector<std::shared_ptr<Job>> jobs;  // submission order: the tick's queue
   double last_step_ms = 0;                 // expected cost of a job's first step
@@ -127,6 +130,8 @@ struct ContextState {
   void cancel(Job& job);
   void release(Job& job);  // frees everything the job holds on the device
   void remove(const Job& job);
+  // Frees the weights of a model whose handle is gone (not in `models`) once no job uses them.
+  void free_if_unused(const std::shared_ptr<ModelState>& model);
   // Frees every job's and model's device memory and the context's own objects, then the Context.
   void shut_down();
 
@@ -146,7 +151,7 @@ struct ContextState {
   // Prepares, loads the request, marks the job running; runs its start sequence, or leaves it
   // to the caller's submission.
   void begin(Job& job, bool run_start);
-  void finish(Job& job);
+  void finish(Job& job, tsr_tick_stats& stats);
   void fail(Job& job, const std::string& why);
   void count_step(Job& job, double ms, tsr_tick_stats& stats);
   void submit_batch(double budget_ms);
@@ -156,6 +161,11 @@ struct ContextState {
   void collect_job(const Job& job);  // waits for the batch if it holds the job
   void upload_result(Job& job);
   uint64_t submit_transfer(Job& job, const std::function<void(VkCommandBuffer)>& record);
+  ResultImage create_result_image(uint32_t width, uint32_t height) const;
+  // Copies the job's device pixels to (x, y) of `image`, moving it from layout `from` to `to`.
+  uint64_t copy_result(Job& job, VkImage image, VkImageLayout from, VkImageLayout to, uint32_t mip, uint32_t layer,
+                       int32_t x, int32_t y);
+  VkResult wait_timeline(uint64_t value) const;  // until the timeline semaphore reaches `value`
   void retire_finished_transfers(bool wait_all);
 };
 

@@ -76,8 +76,13 @@ TEST_F(ArgsCliTest, WordsNoCommandTakesAreErrorsNamingThem) {
   // Long values are echoed shortened.
   CommandResult r = run_tessera(sample() + " --class " + std::string(5000, 'q'));
   EXPECT_EQ(r.status, 1);
-  EXPECT_NE(r.output.find("...' (5000 bytes)"), std::string::npos) << r.output.substr(0, 400);
+  EXPECT_NE(r.output.find("...(5000 bytes)'"), std::string::npos) << r.output.substr(0, 400);
   EXPECT_LT(r.output.size(), 1000u);
+  // ... and printable: the CLI quotes values as every other message does (quote_name), so a
+  // terminal escape or an invalid UTF-8 byte in an argument is echoed as \xNN.
+  r = run_tessera(sample() + " \"--$(printf '\\033[31mred\\377')\"");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("unknown option '--\\x1B[31mred\\xFF'"), std::string::npos) << r.output.substr(0, 400);
 }
 
 // A flag takes no value or a boolean; false is the same as leaving it out.

@@ -13,6 +13,7 @@
 #include "tessera/dataset.hpp"
 #include "tessera/error.hpp"
 #include "tessera/image_io.hpp"
+#include "tessera/quote_name.hpp"
 #include "tessera/training_log.hpp"
 #include "tessera/utf8.hpp"
 
@@ -187,6 +188,14 @@ TEST(Utf8Test, InvalidBytesAreEscapedAndLongTextCut) {
   EXPECT_EQ(first_invalid_utf8("\xC0\x80"), 0u);  // overlong
   EXPECT_EQ(escape_invalid_utf8("caf\xC3\xA9 \xFF\xFE!"), "caf\xC3\xA9 \\xFF\\xFE!");
   EXPECT_EQ(escape_invalid_utf8(std::string(300, 'a'), 8), "aaaaaaaa... (300 bytes)");
+}
+
+// quote_name and escape_invalid_utf8 share one walk (escape_text): a name is quoted and kept
+// printable and valid UTF-8 - control bytes, quotes, backslashes and invalid bytes as \xNN.
+TEST(Utf8Test, QuotedNamesEscapeControlAndInvalidBytes) {
+  EXPECT_EQ(quote_name("b\xE4ume"), "'b\\xE4ume'");
+  EXPECT_EQ(quote_name("caf\xC3\xA9 'x'\\\n"), "'caf\xC3\xA9 \\x27x\\x27\\x5C\\x0A'");
+  EXPECT_EQ(quote_name(std::string(300, 'a'), 8), "'aaaaaaaa...(300 bytes)'");
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include "tessera/error.hpp"
 #include "tessera/noise_schedule.hpp"
 #include "tessera/ops/diffusion.hpp"
+#include "tessera/sampler_schedule.hpp"
 
 namespace tessera::testing {
 namespace {
@@ -41,7 +42,7 @@ TEST_F(DiffusionOpsTest, NoiseAndTargetsMatchReference) {
     Tensor coefs = random_tensor({3, 2}, 3, 0.05f, 1.0f, "coefs");
     Tensor xt = poisoned_tensor(shape, "xt"), target = poisoned_tensor(shape, "target");
     CommandSequence seq(ctx());
-    ops::diffusion_noise(seq, x0, eps, coefs, xt, target, pred);
+    ops::diffusion_noise(seq, x0, eps, coefs, xt, target, pred == Prediction::V);
     seq.run();
     auto hx = download_f32(x0), he = download_f32(eps), hc = download_f32(coefs);
     std::vector<double> rx(hx.size()), rt(hx.size());
@@ -67,12 +68,12 @@ TEST_F(DiffusionOpsTest, SamplerStepMatchesReference) {
           Tensor x = random_tensor(shape, 4, -3, 3, "x"), out = random_tensor(out_shape, 5, -2, 2, "out");
           Tensor z = random_tensor(shape, 6, -2, 2, "z"), x0 = random_tensor(shape, 7, -1, 1, "x0");
           auto hx = download_f32(x), ho = download_f32(out), hz = download_f32(z), hl = download_f32(x0);
-          StepCoefficients c{0.6, 0.8};
+          ops::SamplerStepCoefficients c{0.6, 0.8};
           c.c_x = 0.3, c.c_x0 = 0.7, c.c_x0_last = history ? -0.2 : 0.0, c.c_eps = 0.4, c.sigma = 0.25;
           c.uses_history = history;
           const double w = 2.5;
           CommandSequence seq(ctx());
-          ops::sampler_step(seq, x, out, z, x0, c, w, {pred, clip, guided});
+          ops::sampler_step(seq, x, out, z, x0, c, w, {pred == Prediction::V, clip, guided});
           seq.run();
           std::vector<double> ref(hx.size()), ref_x0(hx.size());
           for (size_t i = 0; i < ref.size(); ++i) {
@@ -127,12 +128,12 @@ TEST_F(DiffusionOpsTest, BlendKnownKeepsExactlyWhereKeepIsOne) {
 TEST_F(DiffusionOpsTest, BadShapesAreClearErrors) {
   Tensor x = random_tensor({2, 3, 4, 4}, 1), coefs = random_tensor({3, 2}, 2);
   CommandSequence seq(ctx());
-  EXPECT_THROW(ops::diffusion_noise(seq, x, x, coefs, x, x, Prediction::Eps), ShapeError);
+  EXPECT_THROW(ops::diffusion_noise(seq, x, x, coefs, x, x, false), ShapeError);
   NoiseSchedule schedule(Schedule::Linear, 1000);
   EXPECT_THROW(step_coefficients(schedule, SamplerKind::Ddim, {400, 600}), Error);  // prev must be less noisy
   Tensor guided_out = random_tensor({2, 3, 4, 4}, 3);
-  StepCoefficients c{0.6, 0.8};
-  EXPECT_THROW(ops::sampler_step(seq, x, guided_out, x, x, c, 2.0, {Prediction::Eps, true, true}), ShapeError);
+  ops::SamplerStepCoefficients c{0.6, 0.8};
+  EXPECT_THROW(ops::sampler_step(seq, x, guided_out, x, x, c, 2.0, {false, true, true}), ShapeError);
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include "tessera/error.hpp"
 #include "tessera/ops/diffusion.hpp"
 #include "tessera/safetensors.hpp"
+#include "tessera/sampler_schedule.hpp"
 
 namespace tessera::testing {
 namespace {
@@ -201,7 +202,8 @@ TEST_F(SamplerReferenceTest, EveryStepMatchesPyTorch) {
     StepCoefficients k = step_coefficients(c.schedule == Schedule::Cosine ? cosine : linear, c.variant->kind, c.times,
                                            c.variant->eta, c.variant->variance);
     CommandSequence seq(ctx());
-    ops::sampler_step(seq, x, model_out, z, x0, k, c.guidance->w, {c.prediction, c.clip, c.guidance->guided});
+    ops::sampler_step(seq, x, model_out, z, x0, k, c.guidance->w,
+                      {c.prediction == Prediction::V, c.clip, c.guidance->guided});
     if (c.blend) {
       upload_f32(zk, c.zk);
       ops::sampler_blend_known(seq, x, known_t, zk, &keep_t, k.a_prev, k.b_prev);

@@ -428,7 +428,7 @@ TEST(SafetensorsHostile, HostileNamesAreShownBounded) {
   expect_format_error(file_with_header("{\"" + long_name + R"(":{"dtype":"Q","shape":[],"data_offsets":[0,0]}})"),
                       {"'" + std::string(96, 'n') + "...(1000 bytes)'"});
   expect_format_error(file_with_header(R"({"a\u0000\n":{"dtype":"Q","shape":[],"data_offsets":[0,0]}})"),
-                      {"tensor 'a\\x00\\x0a'"});
+                      {"tensor 'a\\x00\\x0A'"});
 }
 
 TEST(Safetensors, GapsAndUnknownFieldsAreAcceptedWithNotes) {

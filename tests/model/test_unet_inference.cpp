@@ -46,13 +46,12 @@ TEST_F(UNetInferenceTest, SharedBlockMemoryAndFusedAttentionGiveTheTrainingForwa
   // under the SPEC's 1e-4 accuracy bound.
   expect_close_normwise(outputs[1], to_double(outputs[0]), 1e-5, "inference vs training forward");
   // Training keeps every activation and its gradient; inference keeps skips and block outputs.
-  EXPECT_LT(infer.activation_bytes() * 4, train.activation_bytes())
-      << infer.activation_bytes() << " vs " << train.activation_bytes();
+  EXPECT_LT(infer.device_bytes() * 4, train.device_bytes()) << infer.device_bytes() << " vs " << train.device_bytes();
   // At 256x256 the attention level is 64x64 = 4096 tokens: one sample's probabilities for the
   // two heads are 2 * 4096^2 floats = 128 MiB. The whole inference plan must stay below that.
   UNet large(ctx(), c, params, 1, 256, 256, false);
   const VkDeviceSize probs_bytes = VkDeviceSize(2) * 4096 * 4096 * 4;
-  EXPECT_LT(large.activation_bytes(), probs_bytes) << large.activation_bytes() << " B of activations";
+  EXPECT_LT(large.device_bytes(), probs_bytes) << large.device_bytes() << " B of activations";
 }
 
 }  // namespace

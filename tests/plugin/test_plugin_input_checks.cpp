@@ -289,9 +289,9 @@ TEST(SamplerMemory, TheEstimateIsWhatTheSamplerAllocates) {
     const PlanCost cost = Sampler::cost(ctx, model.info.config, *model.params, 1, 24, 40, o);
     Sampler s(ctx, model.info.config, *model.params, 1, 24, 40, o);
     const auto& unet = dynamic_cast<const UNet&>(s.denoiser());
-    const VkDeviceSize allocated = unet.activation_bytes() + s.image_tensor().arena()->capacity() + (1 << 16);
+    const VkDeviceSize allocated = unet.device_bytes() + s.image_tensor().arena()->capacity() + (1 << 16);
     EXPECT_NEAR(double(cost.total_bytes), double(allocated), 2 * Arena::kAlignment) << "guided " << guided;
-    EXPECT_NEAR(double(cost.largest_allocation), double(unet.activation_bytes()), Arena::kAlignment);
+    EXPECT_NEAR(double(cost.largest_allocation), double(unet.device_bytes()), Arena::kAlignment);
     EXPECT_EQ(cost.forward_flops, unet.forward_flops());
     EXPECT_GT(cost.largest_tensor, VkDeviceSize(sizeof(float)) * 8 * 24 * 40);  // at least one base-width activation
   }

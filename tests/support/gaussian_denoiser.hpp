@@ -32,8 +32,9 @@ class GaussianDenoiser : public Denoiser {
   const Tensor& timesteps() const override { return timesteps_; }
   const Tensor& labels() const override { return labels_; }
   const Tensor& output() const override { return output_; }
+  VkDeviceSize device_bytes() const override { return arena_->capacity(); }
   void record_forward(CommandSequence& seq) const override {
-    ops::gaussian_eps_oracle(seq, input_, timesteps_, alpha_bar_, output_, mu_, s2_, prediction_);
+    ops::gaussian_eps_oracle(seq, input_, timesteps_, alpha_bar_, output_, mu_, s2_, prediction_ == Prediction::V);
   }
 
  private:

@@ -25,6 +25,9 @@ class Denoiser {
   virtual const Tensor& labels() const = 0;     // [N] u32; an invalid tensor for unconditional models
   virtual const Tensor& output() const = 0;     // eps or v [N, C, H, W]
   virtual void record_forward(CommandSequence& seq) const = 0;
+  // Device memory the denoiser holds itself (activations, inputs, outputs), not counting the
+  // parameters it reads, which belong to the model (a host's memory report counts those once).
+  virtual VkDeviceSize device_bytes() const = 0;
 };
 
 }  // namespace tessera

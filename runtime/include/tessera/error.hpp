@@ -1,5 +1,7 @@
 // Errors raised by the runtime. Every message names what went wrong and with which value,
-// so a user can act on it without a debugger.
+// so a user can act on it without a debugger. Header-only and free of Vulkan, so that every
+// layer (data/, model/, the fuzz targets) can throw them; VulkanError, which names a VkResult,
+// lives with the Vulkan layer in tessera/vulkan_error.hpp.
 #pragma once
 #include <stdexcept>
 #include <string>
@@ -11,16 +13,6 @@ namespace tessera {
 class Error : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
-};
-
-// A Vulkan call failed; the message includes the call and the VkResult name.
-class VulkanError : public Error {
- public:
-  VulkanError(const std::string& what, int vk_result);
-  int result() const { return result_; }
-
- private:
-  int result_;
 };
 
 // An arena could not satisfy an allocation.
@@ -60,7 +52,5 @@ class FormatError : public Error {
   std::string source_;
   std::vector<std::string> problems_;
 };
-
-const char* vk_result_name(int vk_result);
 
 }  // namespace tessera

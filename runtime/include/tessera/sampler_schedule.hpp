@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "tessera/noise_schedule.hpp"
+#include "tessera/ops/diffusion.hpp"
 
 namespace tessera {
 
@@ -24,13 +25,9 @@ std::optional<SamplerKind> parse_sampler_kind(const std::string& name);  // ddpm
 // is kept).
 std::vector<int> sampler_timesteps(int timesteps, int steps, double strength = 1.0);
 
-// x_prev = c_x x + c_x0 x0 + c_x0_last x0_last + c_eps eps + sigma z, where x0 and eps come from
-// the model output at t (a_t, b_t), see shaders/sampler_step.comp.
-struct StepCoefficients {
-  double a_t, b_t;
-  double c_x = 0, c_x0 = 0, c_x0_last = 0, c_eps = 0, sigma = 0;
+// One step's update (the sampler_step op's coefficients, at t) and its target noise level.
+struct StepCoefficients : ops::SamplerStepCoefficients {
   double a_prev, b_prev;  // of the step's target noise level, for the known-pixel blend
-  bool uses_history = false;
 };
 
 struct StepTimes {

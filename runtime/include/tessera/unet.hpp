@@ -51,7 +51,7 @@ class UNet : public Denoiser {
   void record_backward(CommandSequence& seq) const;
 
   const UNetConfig& config() const;
-  VkDeviceSize activation_bytes() const;  // device memory of activations (+ gradients)
+  VkDeviceSize device_bytes() const override;  // device memory of activations (+ gradients)
   double forward_flops() const;           // conv + linear + attention matmul FLOPs of one forward
 
  private:

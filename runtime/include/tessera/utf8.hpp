@@ -16,4 +16,10 @@ size_t first_invalid_utf8(std::string_view s);
 // total size appended. The result is always valid UTF-8.
 std::string escape_invalid_utf8(std::string_view s, size_t max_bytes = 256);
 
+// The one walk behind escape_invalid_utf8 and quote_name: the first `max_bytes` bytes of `s`
+// (a UTF-8 sequence that crosses the limit is kept whole), valid UTF-8 as is, every byte of an
+// invalid sequence as \xNN, and with escape_ascii_specials also ASCII control bytes, quotes and
+// backslashes. *consumed: how many bytes of `s` it covered (less than s.size(): cut).
+std::string escape_text(std::string_view s, size_t max_bytes, bool escape_ascii_specials, size_t* consumed);
+
 }  // namespace tessera

@@ -45,21 +45,30 @@ size_t first_invalid_utf8(std::string_view s) {
   return std::string_view::npos;
 }
 
-std::string escape_invalid_utf8(std::string_view s, size_t max_bytes) {
+std::string escape_text(std::string_view s, size_t max_bytes, bool escape_ascii_specials, size_t* consumed) {
   std::string out;
   size_t i = 0;
   while (i < s.size() && i < max_bytes) {
-    if (size_t len = valid_sequence_length(s, i)) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    const bool special = c < 0x20 || c == 0x7f || c == '\'' || c == '\\';
+    if (size_t len = valid_sequence_length(s, i); len && !(escape_ascii_specials && special)) {
       out.append(s.substr(i, len));
       i += len;
     } else {
       char hex[8];
-      std::snprintf(hex, sizeof hex, "\\x%02X", static_cast<unsigned char>(s[i]));
+      std::snprintf(hex, sizeof hex, "\\x%02X", c);
       out += hex;
       ++i;
     }
   }
-  if (i < s.size()) out += "... (" + std::to_string(s.size()) + " bytes)";
+  *consumed = i;
+  return out;
+}
+
+std::string escape_invalid_utf8(std::string_view s, size_t max_bytes) {
+  size_t consumed = 0;
+  std::string out = escape_text(s, max_bytes, false, &consumed);
+  if (consumed < s.size()) out += "... (" + std::to_string(s.size()) + " bytes)";
   return out;
 }
 

@@ -138,7 +138,7 @@ void Sampler::record(Context& ctx) {
   s.finish();
 
   const Tensor& input = model_->input();
-  const ops::SamplerStepFlags flags{config_.prediction, options_.clip_x0, guided_};
+  const ops::SamplerStepFlags flags{config_.prediction == Prediction::V, options_.clip_x0, guided_};
   for (size_t i = 0; i < timesteps_.size(); ++i) {
     auto seq = std::make_unique<CommandSequence>(ctx);
     StepTimes times = sampler_step_times(timesteps_, i, options_.kind, options_.lower_order_final);

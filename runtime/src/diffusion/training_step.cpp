@@ -59,7 +59,7 @@ void TrainingStep::record(bool profile) {
   seq.mark("start");
   if (profile) seq.profile_each_dispatch();
   ops::random_normal(seq, keys_, eps_);
-  ops::diffusion_noise(seq, x0_, eps_, coefs_, unet_->input(), target_, config_.prediction);
+  ops::diffusion_noise(seq, x0_, eps_, coefs_, unet_->input(), target_, config_.prediction == Prediction::V);
   seq.mark("noise");
   unet_->record_forward(seq);
   seq.mark("forward");

@@ -341,7 +341,7 @@ const Tensor& UNet::input_grad() const {
   return impl_->x.g;
 }
 const UNetConfig& UNet::config() const { return impl_->config; }
-VkDeviceSize UNet::activation_bytes() const { return impl_->arena->capacity(); }
+VkDeviceSize UNet::device_bytes() const { return impl_->arena->capacity(); }
 
 double UNet::forward_flops() const { return impl_->forward_flops(); }
 

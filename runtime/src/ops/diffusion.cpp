@@ -12,7 +12,7 @@ constexpr uint32_t kLocal = 256;
 }
 
 void diffusion_noise(CommandSequence& seq, const Tensor& x0, const Tensor& eps, const Tensor& coefs, const Tensor& xt,
-                     const Tensor& target, Prediction prediction) {
+                     const Tensor& target, bool v_prediction) {
   const char* op = "diffusion_noise";
   for (const Tensor* t : {&x0, &eps, &xt, &target}) {
     require_dtype(op, *t, DType::F32);
@@ -22,8 +22,7 @@ void diffusion_noise(CommandSequence& seq, const Tensor& x0, const Tensor& eps, 
   require_shape(op, coefs, {x0.dim(0), 2});
   require_dtype(op, coefs, DType::F32);
   const Kernel& k = seq.context().kernels().get(
-      {"diffusion_noise", std::vector<BindAs>(5, BindAs::Storage), {kLocal, 1, 1},
-       {prediction == Prediction::V ? 1u : 0u}});
+      {"diffusion_noise", std::vector<BindAs>(5, BindAs::Storage), {kLocal, 1, 1}, {v_prediction ? 1u : 0u}});
   struct {
     uint32_t total, per_sample;
   } push{static_cast<uint32_t>(x0.numel()), static_cast<uint32_t>(x0.numel() / x0.dim(0))};
@@ -31,7 +30,7 @@ void diffusion_noise(CommandSequence& seq, const Tensor& x0, const Tensor& eps, 
 }
 
 void sampler_step(CommandSequence& seq, const Tensor& x, const Tensor& model_out, const Tensor& z, const Tensor& x0,
-                  const StepCoefficients& c, double guidance, const SamplerStepFlags& flags) {
+                  const SamplerStepCoefficients& c, double guidance, const SamplerStepFlags& flags) {
   const char* op = "sampler_step";
   for (const Tensor* t : {&x, &model_out, &z, &x0}) {
     require_dtype(op, *t, DType::F32);
@@ -47,9 +46,10 @@ void sampler_step(CommandSequence& seq, const Tensor& x, const Tensor& model_out
     require_same_shape(op, x, model_out);
   }
   const Kernel& k = seq.context().kernels().get(
-      {"sampler_step", std::vector<BindAs>(4, BindAs::Storage), {kLocal, 1, 1},
-       {flags.prediction == Prediction::V ? 1u : 0u, flags.clip_x0 ? 1u : 0u, flags.guided ? 1u : 0u,
-        c.uses_history ? 1u : 0u}});
+      {"sampler_step",
+       std::vector<BindAs>(4, BindAs::Storage),
+       {kLocal, 1, 1},
+       {flags.v_prediction ? 1u : 0u, flags.clip_x0 ? 1u : 0u, flags.guided ? 1u : 0u, c.uses_history ? 1u : 0u}});
   struct {
     uint32_t total;
     float guidance, a_t, b_t, c_x, c_x0, c_x0_last, c_eps, sigma;
@@ -85,7 +85,7 @@ void sampler_blend_known(CommandSequence& seq, const Tensor& x, const Tensor& kn
 }
 
 void gaussian_eps_oracle(CommandSequence& seq, const Tensor& x, const Tensor& timesteps, const Tensor& alpha_bar,
-                         const Tensor& result, double mu, double s2, Prediction prediction) {
+                         const Tensor& result, double mu, double s2, bool v_prediction) {
   const char* op = "gaussian_eps_oracle";
   for (const Tensor* t : {&x, &timesteps, &alpha_bar, &result}) {
     require_dtype(op, *t, DType::F32);
@@ -94,8 +94,8 @@ void gaussian_eps_oracle(CommandSequence& seq, const Tensor& x, const Tensor& ti
   require_same_shape(op, x, result);
   require_shape(op, timesteps, {x.dim(0)});
   if (alpha_bar.rank() != 1) throw ShapeError(std::string(op) + ": alpha_bar must be [T]");
-  const Kernel& k = seq.context().kernels().get({"gaussian_eps_oracle", std::vector<BindAs>(4, BindAs::Storage),
-                                                 {kLocal, 1, 1}, {prediction == Prediction::V ? 1u : 0u}});
+  const Kernel& k = seq.context().kernels().get(
+      {"gaussian_eps_oracle", std::vector<BindAs>(4, BindAs::Storage), {kLocal, 1, 1}, {v_prediction ? 1u : 0u}});
   struct {
     uint32_t total, per_sample;
     float mu, s2;

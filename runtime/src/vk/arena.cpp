@@ -3,8 +3,7 @@
 #include <cstring>
 
 #include "tessera/context.hpp"
-#include "tessera/error.hpp"
-#include "vk/check.hpp"
+#include "tessera/vulkan_error.hpp"
 
 namespace tessera {
 

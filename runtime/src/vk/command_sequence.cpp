@@ -4,8 +4,7 @@
 
 #include "tessera/arena.hpp"
 #include "tessera/context.hpp"
-#include "tessera/error.hpp"
-#include "vk/check.hpp"
+#include "tessera/vulkan_error.hpp"
 
 namespace tessera {
 

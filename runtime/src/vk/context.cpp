@@ -6,9 +6,8 @@
 #include <cstring>
 #include <sstream>
 
-#include "tessera/error.hpp"
 #include "tessera/kernel.hpp"
-#include "vk/check.hpp"
+#include "tessera/vulkan_error.hpp"
 
 namespace tessera {
 

@@ -1,6 +1,6 @@
-#include "tessera/error.hpp"
-
 #include <vulkan/vulkan.h>
+
+#include "tessera/vulkan_error.hpp"
 
 namespace tessera {
 

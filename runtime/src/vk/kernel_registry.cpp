@@ -6,9 +6,8 @@
 #include <unistd.h>
 
 #include "tessera/context.hpp"
-#include "tessera/error.hpp"
 #include "tessera/kernel.hpp"
-#include "vk/check.hpp"
+#include "tessera/vulkan_error.hpp"
 
 namespace tessera::generated {
 struct EmbeddedShader {
