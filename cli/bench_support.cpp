@@ -10,6 +10,7 @@
 #include <sstream>
 #include <vector>
 
+#include "app_support.hpp"
 #include "tessera/arena.hpp"
 #include "tessera/command_sequence.hpp"
 #include "tessera/ops/conv2d.hpp"
@@ -38,10 +39,7 @@ TorchRun run_bench_torch(const std::string& script, const std::string& args) {
     run.status = "unavailable: tools/bench_torch.py not found (run from the repository root)";
     return run;
   }
-  // Debian's /usr/bin/python3 has python3-torch; TESSERA_PYTHON names another (a GPU machine's
-  // CUDA torch, tools/gpu/check.sh).
-  const char* env_python = std::getenv("TESSERA_PYTHON");
-  const std::string python = env_python && *env_python ? env_python : "/usr/bin/python3";
+  const std::string python = app::reference_python();
   std::string cmd = "'" + python + "' '" + script + "' " + args + " 2>&1";
   FILE* pipe = popen(cmd.c_str(), "r");
   if (!pipe) {

@@ -5,13 +5,16 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <climits>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <map>
 #include <optional>
 #include <set>
+#include <tuple>
 
+#include "app_support.hpp"
 #include "args.hpp"
 #include "commands.hpp"
 #include "stale_temporaries.hpp"
@@ -52,37 +55,14 @@ const char* kUsage =
     "                        images are written as soon as it finishes\n"
     "Temporary files that interrupted writes left in the output folders are removed at start.\n";
 
-fs::path default_model_path() {
-  std::error_code ec;
-  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  for (const fs::path& candidate :
-       {exe.parent_path().parent_path() / "models/default.safetensors",
-        exe.parent_path().parent_path() / "share/tessera/models/default.safetensors",
-        fs::path(TESSERA_SOURCE_DIR_FOR_CLI) / "models/default.safetensors"})
-    if (fs::exists(candidate, ec)) return candidate;
-  throw Error("no --model given and no bundled model found next to the executable (models/default.safetensors)");
-}
-
-uint32_t class_label(const ModelInfo& info, const std::string& wanted) {
-  const auto& classes = info.classes;
-  std::string list;
-  for (size_t i = 0; i < classes.size(); ++i) list += (i ? ", " : "") + std::to_string(i) + " " + classes[i];
-  if (info.config.num_classes == 0) throw Error("--class: this model is unconditional (it has no classes)");
-  for (size_t i = 0; i < classes.size(); ++i)
-    if (classes[i] == wanted) return static_cast<uint32_t>(i);
-  if (std::optional<long long> index = parse_integer(wanted, 0, info.config.num_classes - 1))
-    return static_cast<uint32_t>(*index);
-  throw Error("--class: unknown class " + shown(wanted) + "; this model's classes: " + list);
-}
-
-void parse_size(const std::string& text, int& width, int& height) {
-  size_t x = text.find_first_of("xX");
-  std::optional<long long> w = parse_integer(std::string_view(text).substr(0, x), 1, 8192);
-  std::optional<long long> h =
-      x == std::string::npos ? std::nullopt : parse_integer(std::string_view(text).substr(x + 1), 1, 8192);
-  if (!w || !h) throw Error("--size: expected WxH with 1 <= W, H <= 8192, e.g. 128x128; got " + shown(text));
-  width = static_cast<int>(*w);
-  height = static_cast<int>(*h);
+// The runtime's refusal of a value, naming this command's option: its messages start with the
+// field's name ("guidance 101 is outside [0, 100]" becomes "--guidance 101 ...").
+void validate_as_options(const GenerationRequest& request, const ModelInfo& info) {
+  try {
+    request.validate(info);
+  } catch (const Error& e) {
+    throw Error("--" + std::string(e.what()));
+  }
 }
 
 std::string replace_all(std::string s, const std::string& key, const std::string& value) {
@@ -170,19 +150,22 @@ int sample_main(const std::vector<std::string>& argv) {
     std::fputs(kUsage, stdout);
     return 0;
   }
-  SamplerOptions o;
+  // The options in the runtime's request; GenerationRequest::validate checks their values.
+  GenerationRequest request;
+  SamplerOptions& o = request.options;
   std::string sampler_name = a.str("sampler", "dpmpp2m");
   auto kind = parse_sampler_kind(sampler_name);
   if (!kind) throw Error("--sampler: unknown sampler '" + sampler_name + "' (ddpm, ddim or dpmpp2m)");
   o.kind = *kind;
+  // Options the chosen sampler has no use for are refused as given, whatever their value.
   if (a.has("eta") && o.kind != SamplerKind::Ddim)
     throw Error("--eta is the ddim sampler's noise; this run's sampler is " + sampler_name + " (add --sampler ddim)");
   if (a.has("variance") && o.kind != SamplerKind::Ddpm)
     throw Error("--variance is the ddpm sampler's noise variance; this run's sampler is " + sampler_name +
                 " (add --sampler ddpm)");
-  o.steps = static_cast<int>(a.integer("steps", 25, 1, 1000));
-  o.guidance = a.number("guidance", 1.0, 0.0, 100.0);
-  o.eta = a.number("eta", 0.0, 0.0, 1.0);
+  o.steps = static_cast<int>(a.integer("steps", o.steps, INT_MIN, INT_MAX));
+  o.guidance = a.number("guidance", o.guidance, -HUGE_VAL, HUGE_VAL);
+  o.eta = a.number("eta", o.eta, -HUGE_VAL, HUGE_VAL);
   std::string variance = a.str("variance", "beta_tilde");
   if (variance != "beta" && variance != "beta_tilde") throw Error("--variance must be beta or beta_tilde");
   o.variance = variance == "beta" ? DdpmVariance::Beta : DdpmVariance::BetaTilde;
@@ -196,8 +179,11 @@ int sample_main(const std::vector<std::string>& argv) {
   if (a.has("out") && out_pattern.empty()) throw Error("--out is empty");
 
   // Inputs are read and checked before the device starts: bad arguments fail fast.
-  fs::path model_path = a.has("model") ? fs::path(a.str("model", "")) : default_model_path();
-  ModelInfo info = read_model_info(model_path);
+  std::optional<fs::path> model_path = a.has("model") ? std::optional(fs::path(a.str("model", "")))
+                                                      : app::bundled_model_path(TESSERA_SOURCE_DIR_FOR_CLI);
+  if (!model_path)
+    throw Error("no --model given and no bundled model found next to the executable (models/default.safetensors)");
+  ModelInfo info = read_model_info(*model_path);
   const UNetConfig& config = info.config;
   // What to make: (label, seed) per image; --class all repeats the seeds for every class.
   const bool all_classes = config.num_classes > 0 && a.str("class", "") == "all";
@@ -205,8 +191,11 @@ int sample_main(const std::vector<std::string>& argv) {
   if (all_classes)
     for (int c = 0; c < config.num_classes; ++c) job_labels.insert(job_labels.end(), count, uint32_t(c));
   else
-    job_labels.assign(count, config.num_classes > 0 ? class_label(info, a.str("class", "0")) : 0);
-  if (config.num_classes == 0 && a.has("class")) class_label(info, a.str("class", ""));  // throws, naming why
+    try {
+      job_labels.assign(count, resolve_class(info, a.str("class", "0")));
+    } catch (const Error& e) {
+      throw Error("--class: " + std::string(e.what()));
+    }
   auto class_name = [&](uint32_t label) { return config.num_classes > 0 ? info.classes.at(label) : "sample"; };
   const std::string run_name = all_classes ? "all" : class_name(job_labels.front());
   const int images_total = static_cast<int>(job_labels.size());
@@ -228,7 +217,7 @@ int sample_main(const std::vector<std::string>& argv) {
     init = load_image(a.str("init", ""));
     o.init_image = !a.has("mask");  // with a mask the init image is the known image, generated from noise
     o.mask = a.has("mask");
-    o.strength = o.init_image ? a.number("strength", 0.75, 0.0, 1.0) : 1.0;
+    o.strength = o.init_image ? a.number("strength", 0.75, -HUGE_VAL, HUGE_VAL) : 1.0;
     if (a.has("mask")) {
       if (a.has("strength")) throw Error("--strength applies to img2img; inpainting (--mask) regenerates from noise");
       mask = load_image(a.str("mask", ""));
@@ -238,17 +227,18 @@ int sample_main(const std::vector<std::string>& argv) {
     }
   }
   int width = config.train_resolution, height = config.train_resolution;
-  if (a.has("size")) parse_size(a.str("size", ""), width, height);
-  else if (a.has("init")) width = init.width, height = init.height;
+  if (a.has("size")) {
+    auto size = app::parse_size(a.str("size", ""));
+    if (!size) throw Error("--size: expected WxH, e.g. 128x128; got " + shown(a.str("size", "")));
+    std::tie(width, height) = *size;
+  } else if (a.has("init")) {
+    width = init.width, height = init.height;
+  }
   if (a.has("init") && (init.width != width || init.height != height))
     throw Error("--init is " + std::to_string(init.width) + "x" + std::to_string(init.height) + " but --size is " +
                 std::to_string(width) + "x" + std::to_string(height));
-  const int multiple = config.size_multiple();
-  if (width % multiple || height % multiple)
-    throw Error("--size " + std::to_string(width) + "x" + std::to_string(height) + " is not a multiple of " +
-                std::to_string(multiple) + " (this model has " + std::to_string(config.levels()) + " levels)");
-  if (config.num_classes == 0 && o.guidance != 1.0)
-    throw Error("--guidance needs a class-conditional model; this one is unconditional");
+  request.width = width, request.height = height, request.label = job_labels.front();
+  validate_as_options(request, info);
 
   std::set<fs::path> folders;
   for (const fs::path& path : paths) folders.insert(path.parent_path().empty() ? fs::path(".") : path.parent_path());
@@ -256,9 +246,9 @@ int sample_main(const std::vector<std::string>& argv) {
 
   auto ctx = Context::create();
   std::fprintf(stderr, "device: %s (%s)\n", ctx->info().name.c_str(), ctx->info().selection_reason.c_str());
-  LoadedModel model = load_model(*ctx, model_path);
+  LoadedModel model = load_model(*ctx, *model_path);
   std::fprintf(stderr, "model: %s (%s, %lld parameters); %d image%s %dx%d, %s %d steps, guidance %g\n",
-               model_path.string().c_str(), run_name.c_str(), (long long)model.params->parameter_count(), images_total,
+               model_path->string().c_str(), run_name.c_str(), (long long)model.params->parameter_count(), images_total,
                images_total == 1 ? "" : "s", width, height, to_string(o.kind).c_str(), o.steps, o.guidance);
   const int run_batch = std::min(batch, images_total);
   Sampler sampler(*ctx, config, *model.params, run_batch, height, width, o);

@@ -11,16 +11,20 @@
 #include <imgui_impl_vulkan.h>
 
 #include <chrono>
+#include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 #include <vector>
 
+#include "../cli/app_support.hpp"
 #include "panel.hpp"
 #include "screenshot.hpp"
 #include "texture_generator.hpp"
@@ -66,14 +70,11 @@ double parse_number(const std::string& key, const std::string& text, double lo, 
   return v;
 }
 
-void parse_size(const std::string& key, const std::string& text, int& width, int& height) {
-  int w = 0, h = 0;
-  char x = 0, extra = 0;
-  if (std::sscanf(text.c_str(), "%d%c%d%c", &w, &x, &h, &extra) != 3 || (x != 'x' && x != 'X') || w < 1 || h < 1 ||
-      w > 8192 || h > 8192)
-    throw std::runtime_error("--" + key + ": expected WxH, e.g. 128x128; got '" + text + "'");
-  width = w;
-  height = h;
+// WxH for --size, --window and --at resize (app_support.hpp, shared with the CLI).
+void parse_size(const std::string& key, const std::string& text, int& width, int& height, int max_side) {
+  auto size = app::parse_size(text, max_side);
+  if (!size) throw std::runtime_error("--" + key + ": expected WxH, e.g. 128x128; got '" + text.substr(0, 64) + "'");
+  std::tie(width, height) = *size;
 }
 
 Options parse_options(int argc, char** argv) {
@@ -110,16 +111,6 @@ Options parse_options(int argc, char** argv) {
   return o;
 }
 
-std::string default_model_path() {
-  std::error_code ec;
-  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  for (const fs::path& candidate : {exe.parent_path().parent_path() / "models/default.safetensors",
-                                    exe.parent_path().parent_path() / "share/tessera/models/default.safetensors",
-                                    fs::path(TESSERA_SOURCE_DIR_FOR_VIEWER) / "models/default.safetensors"})
-    if (fs::exists(candidate, ec)) return candidate.string();
-  return (fs::path(TESSERA_SOURCE_DIR_FOR_VIEWER) / "models/default.safetensors").string();
-}
-
 bool env_flag(const char* name) {
   const char* v = std::getenv(name);
   return v && *v && std::strcmp(v, "0") != 0;
@@ -141,7 +132,11 @@ StartSettings start_settings(const Options& options) {
   StartSettings start;
   ViewerState& state = start.state;
   start.model_given = options.has("model");
-  state.model_path = start.model_given ? options.str("model", "") : default_model_path();
+  // Without a bundled model, the path it would have in the source tree: loading it then says so.
+  const fs::path source_model = fs::path(TESSERA_SOURCE_DIR_FOR_VIEWER) / "models/default.safetensors";
+  state.model_path = start.model_given
+                         ? options.str("model", "")
+                         : app::bundled_model_path(TESSERA_SOURCE_DIR_FOR_VIEWER).value_or(source_model).string();
   GenerationRequest& r = state.request;
   r.seed = uint64_t(parse_number("seed", options.str("seed", "0"), 0, 9.2e18));
   std::string sampler = options.str("sampler", "dpmpp2m");
@@ -150,16 +145,19 @@ StartSettings start_settings(const Options& options) {
     if (sampler == kSamplerNames[i]) state.sampler_index = i;
   if (state.sampler_index < 0)
     throw std::runtime_error("--sampler: unknown sampler '" + sampler + "' (ddpm, ddim or dpmpp2m)");
-  r.steps = int(parse_number("steps", options.str("steps", "25"), 1, 1000));
-  r.guidance = parse_number("guidance", options.str("guidance", "1"), 0, 100);
-  r.eta = parse_number("eta", options.str("eta", "0"), 0, 1);
-  if (options.has("size")) parse_size("size", options.str("size", ""), start.width, start.height);
+  // Any number here (steps from 1: the desc's 0 means the default): the C API refuses, at the
+  // first generation, what the runtime's rule refuses.
+  const double any = std::numeric_limits<double>::max();
+  r.steps = int(parse_number("steps", options.str("steps", "25"), 1, INT_MAX));
+  r.guidance = parse_number("guidance", options.str("guidance", "1"), -any, any);
+  r.eta = parse_number("eta", options.str("eta", "0"), -any, any);
+  if (options.has("size")) parse_size("size", options.str("size", ""), start.width, start.height, INT_MAX);
   if (options.has("strength") && !options.has("init")) throw std::runtime_error("--strength needs --init IMG");
   if (options.has("init")) {
     state.use_init = true;
     r.init_image = options.str("init", "");
   }
-  r.strength = parse_number("strength", options.str("strength", "0.75"), 0, 1);
+  r.strength = parse_number("strength", options.str("strength", "0.75"), -any, any);
   state.budget_ms = float(parse_number("budget", options.str("budget", "8"), 0.1, 10000));
   const std::string tiles = options.str("tiles", "3");
   if (tiles != "1" && tiles != "3") throw std::runtime_error("--tiles: expected 1 or 3, got '" + tiles + "'");
@@ -198,7 +196,7 @@ class Viewer {
     std::string key = key_value.substr(0, eq), value = key_value.substr(eq + 1);
     if (key == "resize") {
       int w = 0, h = 0;
-      parse_size("at resize", value, w, h);
+      parse_size("at resize", value, w, h, 16384);
       window_.set_size(w, h);
     } else if (key == "class") {
       select_class(value);
@@ -283,28 +281,12 @@ class Viewer {
     }
   }
 
-  void select_class(const std::string& wanted) {
-    const auto& classes = generator_.model().classes;
-    for (size_t i = 0; i < classes.size(); ++i)
-      if (classes[i] == wanted) {
-        state_.class_index = int(i);
-        return;
-      }
-    char* end = nullptr;
-    long index = std::strtol(wanted.c_str(), &end, 10);
-    if (wanted.empty() || *end != '\0' || index < 0 || index >= long(classes.size())) {
-      std::string list;
-      for (size_t i = 0; i < classes.size(); ++i) list += (i ? ", " : "") + std::to_string(i) + " " + classes[i];
-      throw std::runtime_error("--class: unknown class '" + wanted + "'; this model's classes: " +
-                               (list.empty() ? std::string("none (unconditional)") : list));
-    }
-    state_.class_index = int(index);
-  }
+  void select_class(const std::string& wanted) { state_.class_index = int(generator_.find_class(wanted)); }
 
   void generate() {
     GenerationRequest r = state_.request;
     r.sampler = kSamplerNames[state_.sampler_index];
-    r.class_name = std::to_string(state_.class_index);
+    r.class_index = uint32_t(state_.class_index);
     if (!state_.use_init) r.init_image.clear();
     try {
       generator_.submit(r);
@@ -429,7 +411,7 @@ int run(int argc, char** argv) {
   const std::string screenshot = options.str("screenshot", "");
   if (!screenshot.empty() && frames == 0) throw std::runtime_error("--screenshot needs --frames N");
   WindowOptions wo;
-  if (options.has("window")) parse_size("window", options.str("window", ""), wo.width, wo.height);
+  if (options.has("window")) parse_size("window", options.str("window", ""), wo.width, wo.height, 16384);
   wo.validation = env_flag("TESSERA_VALIDATION");
 
   const StartSettings start = start_settings(options);

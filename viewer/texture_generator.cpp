@@ -24,19 +24,6 @@ void check(tsr_result r) {
   if (r != TSR_SUCCESS) throw std::runtime_error(tsr_get_last_error());
 }
 
-uint32_t class_label(const ModelSummary& model, const std::string& wanted) {
-  for (size_t i = 0; i < model.classes.size(); ++i)
-    if (model.classes[i] == wanted) return static_cast<uint32_t>(i);
-  char* end = nullptr;
-  long index = std::strtol(wanted.c_str(), &end, 10);
-  if (!wanted.empty() && *end == '\0' && index >= 0 && index < static_cast<long>(model.classes.size()))
-    return static_cast<uint32_t>(index);
-  std::string list;
-  for (size_t i = 0; i < model.classes.size(); ++i)
-    list += (i ? ", " : "") + std::to_string(i) + " " + model.classes[i];
-  throw std::runtime_error("unknown class '" + wanted + "'; this model's classes: " + list);
-}
-
 tsr_sampler sampler_of(const std::string& name) {
   if (name == "dpmpp2m") return TSR_SAMPLER_DPMPP_2M;
   if (name == "ddim") return TSR_SAMPLER_DDIM;
@@ -154,24 +141,27 @@ const ModelSummary& TextureGenerator::load_model(const std::string& path) {
 const ModelSummary& TextureGenerator::model() const { return impl_->summary; }
 bool TextureGenerator::has_model() const { return impl_->model.id != 0; }
 
+uint32_t TextureGenerator::find_class(const std::string& name_or_index) const {
+  uint32_t index = 0;
+  check(tsr_model_find_class(impl_->model, name_or_index.c_str(), &index));
+  return index;
+}
+
 void TextureGenerator::submit(const GenerationRequest& request) {
   if (!has_model()) throw std::runtime_error("no model loaded");
   const ModelSummary& m = impl_->summary;
-  const bool conditional = !m.classes.empty();
   tsr_generate_desc d;
   std::memset(&d, 0, sizeof d);
   d.struct_size = sizeof d;
   d.model = impl_->model;
+  d.class_index = request.class_index;
   d.seed = request.seed;
   d.sampler = sampler_of(request.sampler);
-  d.steps = uint32_t(std::clamp(request.steps, 1, 1000));
-  if (d.sampler == TSR_SAMPLER_DDIM) d.eta = float(std::clamp(request.eta, 0.0, 1.0));  // DDIM only
-  if (conditional) {
-    d.class_index = class_label(m, request.class_name);
-    // 0 in the desc means "off" (1); a requested 0 (the unconditional prediction) is passed as
-    // the smallest positive weight, which computes the same.
-    d.guidance = std::max(float(std::clamp(request.guidance, 0.0, 100.0)), std::numeric_limits<float>::min());
-  }
+  d.steps = uint32_t(request.steps);
+  if (d.sampler == TSR_SAMPLER_DDIM) d.eta = float(request.eta);  // the panel keeps eta for when DDIM is chosen
+  // 0 in the desc means "off" (1); a requested 0 (the null prediction alone) is passed as the
+  // smallest positive weight, which computes the same.
+  d.guidance = request.guidance == 0 ? std::numeric_limits<float>::min() : float(request.guidance);
   const int width = request.width > 0 ? request.width : m.train_resolution;
   const int height = request.height > 0 ? request.height : m.train_resolution;
   d.width = uint32_t(width);
@@ -186,7 +176,7 @@ void TextureGenerator::submit(const GenerationRequest& request) {
                                std::to_string(height));
     d.init_rgba = init.data();
     d.init_rgba_size = init.size();
-    d.strength = float(std::clamp(request.strength, 0.0, 1.0));  // 0 is a real strength (the input kept)
+    d.strength = float(request.strength);  // 0 is a real strength (the input kept)
   }
   tsr_job job{0};
   check(tsr_generate_submit(impl_->ctx, &d, &job));  // copies init; the old job runs on meanwhile

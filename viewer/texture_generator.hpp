@@ -6,6 +6,7 @@
 //                      TSR_VULKAN_FEATURE_* bits for float16 / 16-bit storage), no queue lock
 //                      (one thread); the viewer's messenger already sees validation output
 //   load_model         tsr_model_load + tsr_model_get_info + tsr_model_get_class_name
+//   find_class         tsr_model_find_class
 //   submit             tsr_generate_submit (sampler names -> TSR_SAMPLER_*; the init PNG decoded
 //                      here with stb_image and passed as init_rgba, strength as given, 0
 //                      included), then tsr_job_cancel/destroy of the previous job
@@ -47,8 +48,10 @@ struct ModelSummary {
   int64_t parameter_count = 0;
 };
 
+// What the viewer asks for, translated into a tsr_generate_desc by submit(); the C API (the
+// runtime's GenerationRequest::validate behind it) checks every value.
 struct GenerationRequest {
-  std::string class_name = "0";  // name or index; ignored by unconditional models
+  uint32_t class_index = 0;  // find_class(); 0 on an unconditional model
   uint64_t seed = 0;
   std::string sampler = "dpmpp2m";  // ddpm | ddim | dpmpp2m
   int steps = 25;
@@ -87,9 +90,11 @@ class TextureGenerator {
   const ModelSummary& load_model(const std::string& path);
   const ModelSummary& model() const;
   bool has_model() const;
+  // The class a name or decimal index names (tsr_model_find_class); throws naming the classes.
+  uint32_t find_class(const std::string& name_or_index) const;
 
-  // Starts a new generation (cancelling the current one). Throws on a bad request
-  // (unknown class, size not a multiple of the model's factor, unreadable init image).
+  // Starts a new generation (cancelling the current one). Throws on a bad request with the C
+  // API's message (a value outside the runtime's rule, an unreadable init image).
   void submit(const GenerationRequest& request);
   // Runs steps until their GPU time reaches budget_ms; at least one step while work remains.
   TickReport tick(double budget_ms);

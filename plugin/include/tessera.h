@@ -78,7 +78,7 @@ extern "C" {
 
 /* ---- version -------------------------------------------------------------------------- */
 #define TSR_VERSION_MAJOR 1 /* changes when the ABI breaks */
-#define TSR_VERSION_MINOR 2 /* additions (new functions, fields appended to descs) */
+#define TSR_VERSION_MINOR 3 /* additions (new functions, fields appended to descs) */
 #define TSR_VERSION_PATCH 0
 #define TSR_MAKE_VERSION(major, minor, patch) \
   ((((uint32_t)(major)) << 22) | (((uint32_t)(minor)) << 12) | ((uint32_t)(patch)))
@@ -92,7 +92,10 @@ TSR_API uint32_t tsr_get_version(void);
 /* ---- limits (since 1.2; checked by tsr_generate_submit) -------------------------------- */
 #define TSR_MAX_IMAGE_SIZE 8192          /* width and height of a generation, in pixels */
 #define TSR_MAX_STEPS 1000               /* tsr_generate_desc.steps */
-#define TSR_MAX_GUIDANCE 100.0f          /* tsr_generate_desc.guidance is in (0, TSR_MAX_GUIDANCE] */
+/* Guidance is in [0, TSR_MAX_GUIDANCE]: the runtime's one rule, which the CLI follows too. In
+ * tsr_generate_desc 0 means the default (1, off), so a weight of 0 (the null prediction alone)
+ * is passed as FLT_MIN, which computes the same. */
+#define TSR_MAX_GUIDANCE 100.0f
 /* tsr_generate_desc.max_step_gflop when 0: on a CPU device (lavapipe, about 1.4 GFLOP/s on two
  * cores: a 35 s step) and on a GPU (about 0.1-0.5 s at the 10-50 TFLOP/s of current cards). */
 #define TSR_DEFAULT_MAX_STEP_GFLOP_CPU 50.0f
@@ -241,6 +244,11 @@ TSR_API tsr_result tsr_model_destroy(tsr_model model);
 TSR_API tsr_result tsr_model_get_info(tsr_model model, tsr_model_info* out_info);
 /* Class name `index`, copied with a terminating NUL; truncated to capacity. */
 TSR_API tsr_result tsr_model_get_class_name(tsr_model model, uint32_t index, char* out_name, size_t capacity);
+/* Since 1.3: the index of the class `name_or_index` names: a class name, else a decimal index
+ * (a name wins), the lookup tsr_generate_desc.class_name and the `tessera` CLI use. Else
+ * TSR_ERROR_UNKNOWN_CLASS, the last error listing the model's classes. An unconditional model
+ * has the one index 0. */
+TSR_API tsr_result tsr_model_find_class(tsr_model model, const char* name_or_index, uint32_t* out_index);
 
 /* ---- generation ----------------------------------------------------------------------- */
 typedef enum tsr_sampler {
@@ -254,7 +262,7 @@ typedef enum tsr_sampler {
 typedef struct tsr_generate_desc {
   uint32_t struct_size; /* sizeof(tsr_generate_desc) */
   tsr_model model;
-  const char* class_name; /* class by name; NULL = class_index */
+  const char* class_name; /* class by name (or decimal index, tsr_model_find_class); NULL = class_index */
   uint32_t class_index;   /* class by index (class-conditional models) */
   uint64_t seed;          /* same seed, model, options and device: bit-identical image */
   /* Output size: multiples of tsr_model_info.size_multiple, at most TSR_MAX_IMAGE_SIZE. 0 = the
@@ -263,7 +271,7 @@ typedef struct tsr_generate_desc {
   uint32_t width, height;
   tsr_sampler sampler;
   uint32_t steps; /* 0 = 25; at most TSR_MAX_STEPS */
-  /* Classifier-free guidance weight in (0, TSR_MAX_GUIDANCE]; 0 = 1 (off). Other values than 1
+  /* Classifier-free guidance weight in [0, TSR_MAX_GUIDANCE]; 0 = 1 (off). Other values than 1
    * need a class-conditional model and cost a double-batch step. */
   float guidance;
   float eta;        /* DDIM noise in [0, 1]; 0 = deterministic */

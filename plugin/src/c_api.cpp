@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cmath>
 #include <cstddef>
 #include <cstdio>
@@ -242,35 +243,17 @@ std::vector<std::byte> read_model_file(const char* path) {
   }
 }
 
-// The model's classes for a message: bounded, since a model may hold many long names.
-std::string class_list(const ModelInfo& info) {
-  constexpr size_t kShown = 16;
-  std::string list;
-  for (size_t i = 0; i < info.classes.size() && i < kShown; ++i)
-    list += (i ? ", " : "") + std::to_string(i) + " " + quote_name(info.classes[i]);
-  if (info.classes.size() > kShown) list += ", ... (" + std::to_string(info.classes.size()) + " classes)";
-  return list;
+// The runtime's class lookup (resolve_class), its refusal as TSR_ERROR_UNKNOWN_CLASS.
+template <class NameOrIndex>
+uint32_t find_class(const ModelInfo& info, NameOrIndex key) try {
+  return resolve_class(info, key);
+} catch (const Error& e) {
+  throw ApiError(TSR_ERROR_UNKNOWN_CLASS, e.what());
 }
 
-uint32_t resolve_class(const ModelInfo& info, const tsr_generate_desc& d) {
-  const int classes = info.config.num_classes;
-  if (classes == 0) {
-    require(d.class_name == nullptr && d.class_index == 0, TSR_ERROR_UNKNOWN_CLASS,
-            "the model is unconditional (it has no classes); leave class_name NULL and class_index 0");
-    return 0;
-  }
-  if (d.class_name) {
-    for (size_t i = 0; i < info.classes.size(); ++i)
-      if (info.classes[i] == d.class_name) return static_cast<uint32_t>(i);
-    throw ApiError(TSR_ERROR_UNKNOWN_CLASS,
-                   "unknown class " + quote_name(d.class_name) + "; this model's classes: " + class_list(info));
-  }
-  require(d.class_index < uint32_t(classes), TSR_ERROR_UNKNOWN_CLASS,
-          "class_index " + std::to_string(d.class_index) + " out of range; this model's classes: " + class_list(info));
-  return d.class_index;
-}
-
-static_assert(TSR_MAX_IMAGE_SIZE == kMaxSampleSize, "tessera.h states the runtime's size rule");
+static_assert(TSR_MAX_IMAGE_SIZE == kMaxSampleSize && TSR_MAX_STEPS == kMaxSamplerSteps &&
+                  TSR_MAX_GUIDANCE == kMaxGuidance,
+              "tessera.h states the runtime's rules");
 
 // Whether a host's desc of its struct_size includes the field ending at byte `end` (a field
 // appended in a later version than the host's header is absent).
@@ -303,15 +286,17 @@ double max_step_flops(const tsr_generate_desc& d, VkPhysicalDeviceType device_ty
   return 1e9 * (d.max_step_gflop == 0 ? default_gflop : d.max_step_gflop);
 }
 
-GenerateRequest make_request(const ModelInfo& info, const tsr_generate_desc& d) {
-  const UNetConfig& config = info.config;
-  GenerateRequest r;
-  r.label = resolve_class(info, d);
+// The desc in the runtime's request: 0 fields take the runtime's defaults, and
+// GenerationRequest::validate is the check of every value. What is checked here is the desc's
+// own form: the sampler enum, the size before it narrows to int, and the host's buffers.
+GenerationRequest make_request(const ModelInfo& info, const tsr_generate_desc& d) {
+  GenerationRequest r;
+  r.label = d.class_name ? find_class(info, std::string_view(d.class_name)) : find_class(info, d.class_index);
   r.seed = d.seed;
-  const uint32_t width = d.width ? d.width : uint32_t(config.train_resolution);
-  const uint32_t height = d.height ? d.height : uint32_t(config.train_resolution);
+  const uint32_t width = d.width ? d.width : uint32_t(info.config.train_resolution);
+  const uint32_t height = d.height ? d.height : uint32_t(info.config.train_resolution);
   try {
-    check_sample_size(config, width, height);
+    check_sample_size(info.config, width, height);
   } catch (const ShapeError& e) {
     throw ApiError(TSR_ERROR_INVALID_SIZE, e.what());
   }
@@ -321,33 +306,13 @@ GenerateRequest make_request(const ModelInfo& info, const tsr_generate_desc& d) 
   // Hosts pass any int here (C enums are ints): read it as one.
   int32_t sampler = 0;
   std::memcpy(&sampler, &d.sampler, sizeof sampler);
-  switch (sampler) {
-    case TSR_SAMPLER_DEFAULT:
-    case TSR_SAMPLER_DPMPP_2M:
-      o.kind = SamplerKind::DpmSolver2M;
-      break;
-    case TSR_SAMPLER_DDIM:
-      o.kind = SamplerKind::Ddim;
-      break;
-    case TSR_SAMPLER_DDPM:
-      o.kind = SamplerKind::Ddpm;
-      break;
-    default:
-      throw ApiError(TSR_ERROR_INVALID_ARGUMENT,
-                     "sampler " + std::to_string(sampler) + " is not a tsr_sampler (DPMPP_2M, DDIM or DDPM)");
-  }
-  require(d.steps <= TSR_MAX_STEPS, TSR_ERROR_INVALID_ARGUMENT,
-          "steps " + std::to_string(d.steps) + " exceeds TSR_MAX_STEPS (" + std::to_string(TSR_MAX_STEPS) + ")");
-  o.steps = d.steps ? int(d.steps) : 25;
-  o.guidance = d.guidance == 0.0f ? 1.0 : double(d.guidance);
-  require(std::isfinite(o.guidance) && o.guidance > 0 && o.guidance <= TSR_MAX_GUIDANCE, TSR_ERROR_INVALID_ARGUMENT,
-          "guidance " + std::to_string(d.guidance) + " is outside (0, " + std::to_string(int(TSR_MAX_GUIDANCE)) + "]");
-  require(o.guidance == 1.0 || config.num_classes > 0, TSR_ERROR_INVALID_ARGUMENT,
-          "guidance needs a class-conditional model; this one is unconditional");
-  require(std::isfinite(d.eta) && d.eta >= 0 && d.eta <= 1, TSR_ERROR_INVALID_ARGUMENT,
-          "eta " + std::to_string(d.eta) + " is outside [0, 1]");
-  require(d.eta == 0 || o.kind == SamplerKind::Ddim, TSR_ERROR_INVALID_ARGUMENT,
-          "eta applies to the DDIM sampler only");
+  constexpr SamplerKind kKinds[] = {SamplerKind::DpmSolver2M, SamplerKind::DpmSolver2M, SamplerKind::Ddim,
+                                    SamplerKind::Ddpm};  // by tsr_sampler, TSR_SAMPLER_DEFAULT first
+  require(sampler >= 0 && sampler <= TSR_SAMPLER_DDPM, TSR_ERROR_INVALID_ARGUMENT,
+          "sampler " + std::to_string(sampler) + " is not a tsr_sampler (DPMPP_2M, DDIM or DDPM)");
+  o.kind = kKinds[sampler];
+  if (d.steps) o.steps = int(std::min<uint32_t>(d.steps, INT_MAX));
+  if (d.guidance != 0.0f) o.guidance = d.guidance;
   o.eta = d.eta;
   require(d.init_rgba != nullptr || (d.mask == nullptr && d.strength == 0.0f), TSR_ERROR_INVALID_ARGUMENT,
           d.mask ? "mask needs init_rgba (the image whose pixels are kept)" : "strength needs init_rgba (img2img)");
@@ -370,10 +335,9 @@ GenerateRequest make_request(const ModelInfo& info, const tsr_generate_desc& d) 
     } else {
       o.init_image = true;
       o.strength = d.strength;  // 0 is a real value: nothing is re-run
-      require(std::isfinite(o.strength) && o.strength >= 0 && o.strength <= 1, TSR_ERROR_INVALID_ARGUMENT,
-              "strength " + std::to_string(d.strength) + " is outside [0, 1]");
     }
   }
+  r.validate(info);  // its size rule passed above: any refusal here is TSR_ERROR_INVALID_ARGUMENT
   return r;
 }
 
@@ -723,6 +687,16 @@ TSR_API tsr_result tsr_model_get_class_name(tsr_model model, uint32_t index, cha
   });
 }
 
+TSR_API tsr_result tsr_model_find_class(tsr_model model, const char* name_or_index, uint32_t* out_index) {
+  return guarded(__func__, [&] {
+    require(name_or_index != nullptr && out_index != nullptr, TSR_ERROR_INVALID_ARGUMENT,
+            "name_or_index or out_index is NULL");
+    auto l = find_owned(models(), model.id, "model");
+    *out_index = find_class(l.object->info, std::string_view(name_or_index));
+    return TSR_SUCCESS;
+  });
+}
+
 TSR_API tsr_result tsr_generate_submit(tsr_context context, const tsr_generate_desc* desc, tsr_job* out_job) {
   return guarded(__func__, [&] {
     require(out_job != nullptr, TSR_ERROR_INVALID_ARGUMENT, "out_job is NULL");
@@ -737,11 +711,8 @@ TSR_API tsr_result tsr_generate_submit(tsr_context context, const tsr_generate_d
     job->owner = l.state;
     job->request = make_request(model->info, d);
     l.state->check_cost(*model, job->request, max_step_flops(d, l.state->ctx->info().type));
-    const UNetConfig& c = model->info.config;
-    job->steps_total =
-        static_cast<uint32_t>(sampler_timesteps(c.timesteps, job->request.options.steps,
-                                                job->request.options.init_image ? job->request.options.strength : 1.0)
-                                  .size());
+    const SamplerOptions& o = job->request.options;  // (strength is 1 unless img2img: validated)
+    job->steps_total = uint32_t(sampler_timesteps(model->info.config.timesteps, o.steps, o.strength).size());
     job->model = std::move(model);
     l.state->jobs.push_back(job);
     job->handle = out_job->id = jobs().insert(job);

@@ -132,7 +132,7 @@ void ContextState::fail(Job& job, const std::string& why) {
 
 void ContextState::prepare(Job& job) {
   if (job.status != TSR_JOB_QUEUED || job.sampler) return;
-  const GenerateRequest& r = job.request;
+  const GenerationRequest& r = job.request;
   job.sampler =
       std::make_unique<Sampler>(*ctx, job.model->info.config, *job.model->params, 1, r.height, r.width, r.options);
 }
@@ -144,9 +144,7 @@ void ContextState::begin(Job& job, bool run_start) {
     job.status = TSR_JOB_RUNNING;
     job.steps_total = static_cast<uint32_t>(job.sampler->steps_total());
   }
-  const GenerateRequest& r = job.request;
-  std::vector<uint32_t> labels{r.label};
-  const SampleRequest request{std::span(&r.seed, 1), labels, r.image, r.keep};
+  const SampleRequest request = job.request.sample_request();
   if (run_start)
     job.sampler->start(request);
   else
@@ -357,7 +355,7 @@ uint64_t ContextState::device_bytes_in_use() const {
   return bytes;
 }
 
-void ContextState::check_cost(const ModelState& model, const GenerateRequest& r, double max_step_flops) const {
+void ContextState::check_cost(const ModelState& model, const GenerationRequest& r, double max_step_flops) const {
   const PlanCost need = Sampler::cost(*ctx, model.info.config, *model.params, 1, r.height, r.width, r.options);
   const DeviceInfo& info = ctx->info();
   const uint64_t held = device_bytes_in_use();

@@ -46,21 +46,11 @@ struct ResultImage {
   VkDeviceSize bytes = 0;
 };
 
-// Everything a generation needs, validated at submission (the host's buffers are copied).
-struct GenerateRequest {
-  SamplerOptions options;
-  int width = 0, height = 0;
-  uint64_t seed = 0;
-  uint32_t label = 0;
-  std::vector<float> image;  // init / known image [3, H, W] in [-1, 1]
-  std::vector<float> keep;   // inpainting [H, W], 1 = keep
-};
-
 struct Job {
   std::weak_ptr<ContextState> owner;
   uint64_t handle = 0;
   std::shared_ptr<ModelState> model;
-  GenerateRequest request;
+  GenerationRequest request;  // validated at submission (the host's buffers are copied)
   // What queries read: written with both locks held, read with either (ContextState).
   tsr_job_status status = TSR_JOB_QUEUED;
   uint32_t steps_total = 0, steps_done = 0;
@@ -139,7 +129,7 @@ struct ContextState {
   uint64_t device_bytes_in_use() const;
   // Refuses a request whose sampler step is more work than max_step_flops, or which cannot fit
   // in the device's memory (tsr_generate_submit's list).
-  void check_cost(const ModelState& model, const GenerateRequest& request, double max_step_flops) const;
+  void check_cost(const ModelState& model, const GenerationRequest& request, double max_step_flops) const;
 
   std::vector<uint8_t> preview(Job& job);
   tsr_vk_image result_image(Job& job);

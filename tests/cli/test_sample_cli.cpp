@@ -111,7 +111,7 @@ TEST_F(SampleCliTest, BadArgumentsGetClearErrorsAndWriteNothing) {
     std::string args, message;
   };
   const Case cases[] = {
-      {model() + " --class stone", "this model's classes: 0 brick, 1 moss"},
+      {model() + " --class stone", "this model's classes: 0 'brick', 1 'moss'"},
       {model() + " --size 15x16", "not a multiple of 2"},
       {model() + " --size big", "--size: expected WxH"},
       {model() + " --sampler euler", "unknown sampler 'euler'"},

@@ -128,6 +128,28 @@ TEST_F(PluginTest, ModelInfoAndClasses) {
   EXPECT_GT(std::strlen(device), 0u);
 }
 
+// The runtime's resolve_class, for hosts that take a class as text (the viewer's --class).
+TEST_F(PluginTest, FindClassTakesANameOrAnIndex) {
+  uint32_t index = 99;
+  ASSERT_EQ(tsr_model_find_class(model_, "wood", &index), TSR_SUCCESS) << tsr_get_last_error();
+  EXPECT_EQ(index, 1u);
+  ASSERT_EQ(tsr_model_find_class(model_, "0", &index), TSR_SUCCESS) << tsr_get_last_error();
+  EXPECT_EQ(index, 0u);
+  expect_error(tsr_model_find_class(model_, "lava", &index), TSR_ERROR_UNKNOWN_CLASS, "tsr_model_find_class",
+               "unknown class 'lava'; this model's classes: 0 'stone', 1 'wood'");
+  expect_error(tsr_model_find_class(model_, "2", &index), TSR_ERROR_UNKNOWN_CLASS, "tsr_model_find_class",
+               "class 2 is out of range");
+  expect_error(tsr_model_find_class(model_, nullptr, &index), TSR_ERROR_INVALID_ARGUMENT, "tsr_model_find_class",
+               "NULL");
+  expect_error(tsr_model_find_class(tsr_model{0}, "wood", &index), TSR_ERROR_INVALID_HANDLE, "tsr_model_find_class",
+               "invalid model handle");
+  // tsr_generate_desc.class_name follows the same rule.
+  tsr_generate_desc g = generate_desc(model_, 1, 1);
+  g.class_name = "1";
+  tsr_job job = submit(ctx_, g);
+  EXPECT_EQ(tsr_job_destroy(job), TSR_SUCCESS);
+}
+
 TEST_F(PluginTest, BadGenerationRequestsGetTheirCodes) {
   tsr_job job;
   tsr_generate_desc g = generate_desc(model_, 1, 2);
@@ -136,7 +158,8 @@ TEST_F(PluginTest, BadGenerationRequestsGetTheirCodes) {
                "unknown class 'lava'; this model's classes: 0 'stone', 1 'wood'");
   g.class_name = nullptr;
   g.class_index = 2;
-  expect_error(tsr_generate_submit(ctx_, &g, &job), TSR_ERROR_UNKNOWN_CLASS, "tsr_generate_submit", "class_index 2");
+  expect_error(tsr_generate_submit(ctx_, &g, &job), TSR_ERROR_UNKNOWN_CLASS, "tsr_generate_submit",
+               "class 2 is out of range; this model's classes: 0 'stone', 1 'wood'");
   g.class_index = 0;
   g.width = 15;
   expect_error(tsr_generate_submit(ctx_, &g, &job), TSR_ERROR_INVALID_SIZE, "tsr_generate_submit",

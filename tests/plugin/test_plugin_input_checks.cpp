@@ -4,6 +4,7 @@
 // the value, never read out of bounds or failing later.
 #include <cmath>
 #include <cstddef>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <memory>
@@ -195,10 +196,10 @@ TEST_F(PluginInputChecks, SizeStepsGuidanceAndShapeAreCheckedAtSubmit) {
   g.width = 16;
   g.steps = TSR_MAX_STEPS + 1;
   expect_refused(tsr_generate_submit(ctx_, &g, &job), TSR_ERROR_INVALID_ARGUMENT,
-                 "steps 1001 exceeds TSR_MAX_STEPS (1000)");
+                 "steps 1001 is outside [1, 1000]");  // the runtime's rule (GenerationRequest)
   g.steps = 2;
   g.guidance = TSR_MAX_GUIDANCE * 1.01f;
-  expect_refused(tsr_generate_submit(ctx_, &g, &job), TSR_ERROR_INVALID_ARGUMENT, "is outside (0, 100]");
+  expect_refused(tsr_generate_submit(ctx_, &g, &job), TSR_ERROR_INVALID_ARGUMENT, "guidance 101 is outside [0, 100]");
   g.guidance = TSR_MAX_GUIDANCE;
   ASSERT_EQ(tsr_generate_submit(ctx_, &g, &job), TSR_SUCCESS) << tsr_get_last_error();
   EXPECT_EQ(tsr_job_destroy(job), TSR_SUCCESS);
@@ -212,6 +213,66 @@ TEST_F(PluginInputChecks, SizeStepsGuidanceAndShapeAreCheckedAtSubmit) {
   expect_refused(tsr_job_read_pixels(job, pixels.data(), pixels.size() - 1, 0), TSR_ERROR_BUFFER_TOO_SMALL,
                  "a 16x8 RGBA8 image needs 512");
   EXPECT_EQ(tsr_job_destroy(job), TSR_SUCCESS);
+}
+
+// Issue 13: the CLI, the C API and the runtime each checked a request with their own bounds
+// (guidance (0, 100] here, [0, 100] there). Now the runtime's GenerationRequest::validate is the
+// one rule: the same values are accepted or refused, with the same words, by all three (and the
+// viewer, ViewerTest.BadStartsAreReportedClearly).
+TEST_F(PluginInputChecks, OneRuleForEveryFrontEnd) {
+  const ModelInfo info = read_model_info(plugin_model_path());
+  const fs::path out = plugin_model_path().parent_path() / "rule.png";
+  struct Case {
+    const char* option;  // CLI option, SamplerOptions and tsr_generate_desc field
+    double value;
+    const char* refusal;  // "" = accepted
+  };
+  const Case cases[] = {
+      {"guidance", -1, "guidance -1 is outside [0, 100]"},
+      {"guidance", 0.5, ""},
+      {"guidance", 100, ""},
+      {"guidance", 100.5, "guidance 100.5 is outside [0, 100]"},
+      {"eta", 1, ""},
+      {"eta", 1.5, "eta 1.5 is outside [0, 1]"},
+      {"steps", 1001, "steps 1001 is outside [1, 1000]"},
+  };
+  for (const Case& c : cases) {
+    const std::string option = c.option;
+    GenerationRequest r;
+    r.width = r.height = 16;
+    r.options.kind = SamplerKind::Ddim;
+    r.options.steps = 1;
+    tsr_generate_desc g = generate_desc(model_, 1, 1);
+    g.sampler = TSR_SAMPLER_DDIM;
+    if (option == "guidance") r.options.guidance = c.value, g.guidance = float(c.value);
+    if (option == "eta") r.options.eta = c.value, g.eta = float(c.value);
+    if (option == "steps") r.options.steps = int(c.value), g.steps = uint32_t(c.value);
+    std::string runtime;
+    try {
+      r.validate(info);
+    } catch (const Error& e) {
+      runtime = e.what();
+    }
+    EXPECT_EQ(runtime, c.refusal);
+    tsr_job job{0};
+    const tsr_result api = tsr_generate_submit(ctx_, &g, &job);
+    if (*c.refusal == '\0') {
+      EXPECT_EQ(api, TSR_SUCCESS) << tsr_get_last_error();
+      EXPECT_EQ(tsr_job_destroy(job), TSR_SUCCESS);
+    } else {
+      expect_refused(api, TSR_ERROR_INVALID_ARGUMENT, std::string("tsr_generate_submit: ") + c.refusal);
+    }
+    char value[32];
+    std::snprintf(value, sizeof value, "%g", c.value);
+    CommandResult cli = run_tessera("sample --model " + plugin_model_path().string() + " --sampler ddim --" + option +
+                                    " " + value + (option == "steps" ? "" : " --steps 1") + " --out " + out.string());
+    if (*c.refusal == '\0') {
+      EXPECT_EQ(cli.status, 0) << option << " " << value << ": " << cli.output;
+    } else {
+      EXPECT_EQ(cli.status, 1) << cli.output;
+      EXPECT_TRUE(contains(cli.output, std::string("--") + c.refusal)) << cli.output;
+    }
+  }
 }
 
 // Item 7: one 4 ms tick of an 8192x8 job took 91 s. The work of a step follows its pixels and

@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <string>
 
+#include "../../cli/app_support.hpp"
+
 namespace tessera::testing {
 
 struct CommandResult {
@@ -30,12 +32,7 @@ inline CommandResult run_tessera(const std::string& args) {
   return run_command(std::string(TESSERA_BINARY_DIR) + "/tessera " + args);
 }
 
-// The Python that runs the PyTorch references: $TESSERA_PYTHON, else Debian's /usr/bin/python3
-// (python3-torch). A GPU machine's CUDA torch often lives in another Python (tools/gpu/check.sh).
-inline std::string reference_python() {
-  const char* p = std::getenv("TESSERA_PYTHON");
-  return p && *p ? p : "/usr/bin/python3";
-}
+using app::reference_python;  // $TESSERA_PYTHON, else /usr/bin/python3
 
 // Where tools/reference is: $TESSERA_SOURCE_DIR (a relocated bundle, tools/gpu/bundle.sh), else the
 // source tree this binary was built from.

@@ -281,6 +281,12 @@ TEST_F(ViewerTest, CleanErrors) {
   ViewerRun bad_class = run_viewer("class", "--frames 1 --class stone");
   EXPECT_EQ(bad_class.status, 1) << bad_class.output;
   EXPECT_NE(bad_class.output.find("unknown class 'stone'"), std::string::npos) << bad_class.output;
+  // The runtime's request rule, reached through the C API (the CLI's and the C API's:
+  // PluginInputChecks.OneRuleForEveryFrontEnd).
+  ViewerRun bad_guidance = run_viewer("guidance", "--frames 1 --guidance 100.5");
+  EXPECT_EQ(bad_guidance.status, 1) << bad_guidance.output;
+  EXPECT_NE(bad_guidance.output.find("tsr_generate_submit: guidance 100.5 is outside [0, 100]"), std::string::npos)
+      << bad_guidance.output;
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "tessera/parameters.hpp"
@@ -34,6 +35,15 @@ struct ModelInfo {
   std::vector<std::string> classes;            // index = label
   std::map<std::string, std::string> provenance;  // without the "tessera.provenance." prefix
 };
+
+// The class of `model` that `text` names: a class name, else a decimal index (a name wins, so
+// a class named "3" stays reachable). The index overload checks the range; an unconditional
+// model accepts index 0 only (its one label). Throws Error "unknown class 'x'; this model's
+// classes: 0 'stone', 1 'wood'" (names quoted, the list bounded), or "class 5 is out of range;
+// ..." or "the model is unconditional (it has no classes)". The one class lookup of the CLI
+// and the C API (and, through tsr_model_find_class, the viewer).
+uint32_t resolve_class(const ModelInfo& model, std::string_view text);
+uint32_t resolve_class(const ModelInfo& model, uint32_t index);
 
 struct LoadedModel {
   ModelInfo info;

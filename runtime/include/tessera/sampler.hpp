@@ -21,6 +21,7 @@
 #include "tessera/arena.hpp"
 #include "tessera/command_sequence.hpp"
 #include "tessera/denoiser.hpp"
+#include "tessera/model_file.hpp"
 #include "tessera/noise_schedule.hpp"
 #include "tessera/parameters.hpp"
 #include "tessera/sampler_schedule.hpp"
@@ -29,6 +30,9 @@
 namespace tessera {
 
 inline constexpr uint32_t kSamplerNoiseStream = 0x20000000u;
+// Bounds of a generation (tessera.h states the same numbers as TSR_MAX_STEPS, TSR_MAX_GUIDANCE).
+inline constexpr int kMaxSamplerSteps = 1000;
+inline constexpr double kMaxGuidance = 100.0;
 
 struct SamplerOptions {
   SamplerKind kind = SamplerKind::DpmSolver2M;
@@ -42,6 +46,15 @@ struct SamplerOptions {
   bool init_image = false;     // img2img: start() takes an init image, noised to `strength`
   double strength = 1.0;       // img2img: fraction of the schedule re-run (0 returns the input)
   bool mask = false;           // inpainting: start() takes a known image and a keep mask
+
+  // The one check of these values; every Sampler runs it, and the CLI and the C API through
+  // GenerationRequest::validate. Rules: steps in 1..min(kMaxSamplerSteps, config.timesteps);
+  // guidance in [0, kMaxGuidance] (0 is the null prediction alone, 1 is off) and other than 1
+  // (or force_guided_batch) only on a class-conditional model; eta in [0, 1] and non-zero only
+  // for DDIM (no other sampler has it); strength in [0, 1] and other than 1 only for img2img.
+  // Throws Error whose message starts with the field's name ("guidance 101 is outside
+  // [0, 100]"), so that a front end can name its own option ("--guidance ...").
+  void validate(const UNetConfig& config) const;
 };
 
 // What one generation starts from. Images are [C, H, W] in [-1, 1], keep is [H, W] in [0, 1]
@@ -53,7 +66,26 @@ struct SampleRequest {
   std::span<const float> keep;       // inpainting mask
 };
 
-// Output sizes a Sampler accepts (the C API checks requests against the same rule): positive
+// One generation as every front end describes it: the CLI and the C API fill it from their
+// inputs (the viewer through the C API) and call validate(); the C API's jobs keep it. A new
+// request field is added here, with its rule in validate().
+struct GenerationRequest {
+  SamplerOptions options;
+  int width = 0, height = 0;
+  uint64_t seed = 0;
+  uint32_t label = 0;        // resolve_class(); 0 on an unconditional model
+  std::vector<float> image;  // init (img2img) / known (inpainting) image [C, H, W] in [-1, 1]
+  std::vector<float> keep;   // inpainting [H, W] in [0, 1], 1 = keep the known pixel
+
+  // options.validate, check_sample_size and resolve_class(model, label). Throws Error
+  // (ShapeError for the size) starting with the field's name. (Sampler::load checks the
+  // image and mask sizes.)
+  void validate(const ModelInfo& model) const;
+  // What a Sampler of batch 1 starts from (spans into this request).
+  SampleRequest sample_request() const { return {std::span(&seed, 1), std::span(&label, 1), image, keep}; }
+};
+
+// Output sizes a Sampler accepts (GenerationRequest::validate checks the same rule): positive
 // multiples of config.size_multiple(), at most kMaxSampleSize on a side. Throws ShapeError
 // "size WxH ...".
 inline constexpr int64_t kMaxSampleSize = 8192;

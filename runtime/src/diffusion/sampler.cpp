@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <sstream>
 #include <string>
 
 #include "tessera/context.hpp"
@@ -51,6 +52,29 @@ void check_sample_size(const UNetConfig& config, int64_t width, int64_t height) 
                      std::to_string(config.levels()) + " levels)");
 }
 
+void SamplerOptions::validate(const UNetConfig& config) const {
+  auto outside = [](const char* field, double value, double lo, double hi) {
+    std::ostringstream text;
+    text << field << " " << value << " is outside [" << lo << ", " << hi << "]";
+    return Error(text.str());
+  };
+  const int max_steps = std::min(kMaxSamplerSteps, config.timesteps);
+  if (steps < 1 || steps > max_steps) throw outside("steps", steps, 1, max_steps);
+  if (!(guidance >= 0 && guidance <= kMaxGuidance)) throw outside("guidance", guidance, 0, kMaxGuidance);
+  if (config.num_classes == 0 && (guidance != 1.0 || force_guided_batch))
+    throw Error("guidance needs a class-conditional model (classifier-free guidance); this one is unconditional");
+  if (!(eta >= 0 && eta <= 1)) throw outside("eta", eta, 0, 1);
+  if (eta != 0 && kind != SamplerKind::Ddim) throw Error("eta applies to the ddim sampler only");
+  if (!(strength >= 0 && strength <= 1)) throw outside("strength", strength, 0, 1);
+  if (!init_image && strength != 1.0) throw Error("strength applies to img2img only (give an init image)");
+}
+
+void GenerationRequest::validate(const ModelInfo& model) const {
+  options.validate(model.config);
+  check_sample_size(model.config, width, height);
+  resolve_class(model, label);
+}
+
 PlanCost Sampler::cost(Context& ctx, const UNetConfig& config, const ParameterSet& weights, int batch, int height,
                        int width, const SamplerOptions& options) {
   check_sample_size(config, width, height);
@@ -77,20 +101,9 @@ Sampler::Sampler(Context& ctx, const UNetConfig& config, const DenoiserFactory& 
     : config_(config), options_(options), schedule_(config.schedule, config.timesteps), batch_(batch),
       height_(height), width_(width) {
   if (batch < 1) throw Error("sampler: batch must be at least 1");
-  try {
-    check_sample_size(config, width, height);
-  } catch (const ShapeError& e) {
-    throw ShapeError(std::string("sampler: ") + e.what());
-  }
-  if (!(options.guidance >= 0 && options.guidance <= 100)) throw Error("sampler: guidance must be in [0, 100]");
-  if (config.num_classes == 0 && (options.guidance != 1.0 || options.force_guided_batch))
-    throw Error("sampler: classifier-free guidance needs a class-conditional model; this one is unconditional");
-  if (!options.init_image && options.strength != 1.0)
-    throw Error("sampler: strength applies to img2img only (give an init image)");
-  timesteps_ = sampler_timesteps(config.timesteps, options.steps, options.init_image ? options.strength : 1.0);
-  // Validates eta and the step times before anything is allocated.
-  for (size_t i = 0; i < timesteps_.size(); ++i)
-    step_coefficients(schedule_, options.kind, {timesteps_[i], -1, -1}, options.eta, options.variance);
+  check_sample_size(config, width, height);
+  options.validate(config);
+  timesteps_ = sampler_timesteps(config.timesteps, options.steps, options.strength);  // 1 unless img2img
   guided_ = guided_batch(config, options);
   model_ = factory(guided_ ? 2 * batch : batch);
 

@@ -1,11 +1,14 @@
 #include "tessera/model_file.hpp"
 
+#include <algorithm>
+#include <charconv>
 #include <cstring>
 #include <nlohmann/json.hpp>
 
 #include "model/bounded_json.hpp"
 #include "tessera/context.hpp"
 #include "tessera/error.hpp"
+#include "tessera/quote_name.hpp"
 #include "tessera/safetensors.hpp"
 #include "tessera/unet.hpp"
 
@@ -143,9 +146,33 @@ LoadedModel load_from(Context& ctx, const SafetensorsFile& file) {
   return m;
 }
 
+[[noreturn]] void unknown_class(const ModelInfo& model, const std::string& what) {
+  const auto classes = static_cast<size_t>(model.config.num_classes);
+  if (classes == 0) throw Error("the model is unconditional (it has no classes)");
+  std::string list;  // bounded: a model may hold many long names
+  for (size_t i = 0; i < classes && i < 16; ++i)
+    list += (i ? ", " : "") + std::to_string(i) + (i < model.classes.size() ? " " + quote_name(model.classes[i]) : "");
+  if (classes > 16) list += ", ... (" + std::to_string(classes) + " classes)";
+  throw Error(what + "; this model's classes: " + list);
+}
+
 }  // namespace
 
 ModelInfo read_model_info(const std::filesystem::path& path) { return info_from(SafetensorsFile::load(path)); }
+
+uint32_t resolve_class(const ModelInfo& model, uint32_t index) {
+  if (index < static_cast<uint32_t>(std::max(model.config.num_classes, 1))) return index;
+  unknown_class(model, "class " + std::to_string(index) + " is out of range");
+}
+
+uint32_t resolve_class(const ModelInfo& model, std::string_view text) {
+  auto name = std::find(model.classes.begin(), model.classes.end(), text);
+  if (name != model.classes.end()) return static_cast<uint32_t>(name - model.classes.begin());
+  uint32_t index = 0;  // plain decimal digits only
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), index);
+  if (error == std::errc() && end == text.data() + text.size()) return resolve_class(model, index);
+  unknown_class(model, "unknown class " + quote_name(text));
+}
 
 LoadedModel load_model(Context& ctx, const std::filesystem::path& path) {
   return load_from(ctx, SafetensorsFile::load(path));
