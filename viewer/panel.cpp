@@ -142,9 +142,13 @@ void Panel::draw_view(ViewerState& state, TextureRenderer& renderer, MaterialPre
   if (!view_offered(state.view, live.available)) state.view = int(MapKind::Albedo);
   if (live.available != 1u << int(MapKind::Albedo)) {
     ImGui::TextDisabled("map");
+    const ImGuiStyle& style = ImGui::GetStyle();
+    const float right = ImGui::GetWindowPos().x + ImGui::GetWindowContentRegionMax().x;
     for (int v = 0; v <= kLitView; ++v) {
       if (!view_offered(v, live.available)) continue;
-      ImGui::SameLine();
+      // Wrap rather than clip in a narrow window: a radio button is its box, a gap and its label.
+      const float width = ImGui::GetFrameHeight() + style.ItemInnerSpacing.x + ImGui::CalcTextSize(kViewNames[v]).x;
+      if (ImGui::GetItemRectMax().x + style.ItemSpacing.x + width <= right) ImGui::SameLine();
       if (ImGui::RadioButton(kViewNames[v], state.view == v)) state.view = v, state.shown = -1;
     }
   }
@@ -182,10 +186,11 @@ void Panel::draw_view(ViewerState& state, TextureRenderer& renderer, MaterialPre
   ImDrawList* list = ImGui::GetWindowDrawList();
   list->AddRectFilled(canvas_min, canvas_max, IM_COL32(24, 24, 28, 255));
   if (lit) {
-    // A square scene, fitted like the texture, zoomed and panned the same way.
-    float side = std::min(canvas_size.x, canvas_size.y) * state.zoom;
-    float x = canvas_min.x + (canvas_size.x - side) / 2 + state.pan[0];
-    float y = canvas_min.y + (canvas_size.y - side) / 2 + state.pan[1];
+    // A square scene, fitted like the texture, zoomed and panned the same way - within limits,
+    // since the square is the pipeline's viewport (bounded by maxViewportDimensions).
+    float side = std::min(canvas_size.x, canvas_size.y) * std::min(state.zoom, 4.0f);
+    float x = std::clamp(canvas_min.x + (canvas_size.x - side) / 2 + state.pan[0], canvas_min.x - side, canvas_max.x);
+    float y = std::clamp(canvas_min.y + (canvas_size.y - side) / 2 + state.pan[1], canvas_min.y - side, canvas_max.y);
     ImGui::PushClipRect(canvas_min, canvas_max, true);
     preview.draw(live.map(MapKind::Albedo), live.map(MapKind::Normal), live.map(MapKind::Roughness), ImVec2(x, y),
                  ImVec2(x + side, y + side), state.light_radians);
