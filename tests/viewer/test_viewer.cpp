@@ -321,13 +321,14 @@ void write_height(const fs::path& path, const std::vector<double>& h, int width,
 }
 
 // A synthetic set <dir>/<name>_*.png, 64x64: a warm grey albedo, round bumps of height, roughness
-// 0.35, and a normal map derived from the height (or flat, or absent).
+// 0.35 (or `roughness`), and a normal map derived from the height (or flat, or absent).
 enum class Normals { Derived, Flat, None };
 constexpr int kSet = 64;
 constexpr uint8_t kAlbedo[3] = {170, 150, 130}, kRoughness = 89;  // 0.35
 double bump_height(int x, int y) { return 0.5 + 0.5 * std::sin(2 * M_PI * x / 16.0) * std::sin(2 * M_PI * y / 16.0); }
-std::string write_material(const fs::path& dir, const std::string& name, Normals normals) {
-  std::vector<uint8_t> albedo(kSet * kSet * 3), roughness(kSet * kSet, kRoughness);
+std::string write_material(const fs::path& dir, const std::string& name, Normals normals,
+                           uint8_t roughness_value = kRoughness) {
+  std::vector<uint8_t> albedo(kSet * kSet * 3), roughness(kSet * kSet, roughness_value);
   std::vector<double> h(kSet * kSet);
   for (int i = 0; i < kSet * kSet; ++i) {
     for (int c = 0; c < 3; ++c) albedo[size_t(i) * 3 + c] = kAlbedo[c];
@@ -414,6 +415,25 @@ TEST_F(ViewerTest, LitPreviewShadesTheMaterialWithItsNormalMap) {
   ViewerRun shot = run_viewer("lit-docs", "--window 960x600 --frames 200 --view lit --material " + real.string());
   expect_clean(shot);
   fs::copy_file(dir_ / "lit-docs.png", docs, fs::copy_options::overwrite_existing);
+}
+
+TEST_F(ViewerTest, LitPreviewHighlightFollowsRoughness) {
+  // Flat normals, one colour: only the specular lobe differs. A smooth surface (roughness 0.1)
+  // mirrors the light into a small bright spot; a rough one (0.9) spreads it dim and wide.
+  const std::string args = "--window 800x520 --frames 3 --view lit --material ";
+  ViewerRun smooth = run_viewer("lit-smooth", args + write_material(dir_, "smooth", Normals::Flat, 26));
+  ViewerRun rough = run_viewer("lit-rough", args + write_material(dir_, "rough", Normals::Flat, 230));
+  for (const ViewerRun* r : {&smooth, &rough}) expect_clean(*r);
+  if (HasFatalFailure()) return;
+  auto peak = [](const Screenshot& s) {
+    double best = 0;
+    for (int y = int(s.content[1]); y < int(s.content[1] + s.content[3]); ++y)
+      for (int x = int(s.content[0]); x < int(s.content[0] + s.content[2]); ++x)
+        best = std::max(best, s.luminance(x, y));
+    return best;
+  };
+  std::printf("lit preview peak luminance: roughness 0.1 %.1f, 0.9 %.1f\n", peak(smooth.shot), peak(rough.shot));
+  EXPECT_GT(peak(smooth.shot), peak(rough.shot) + 40) << "roughness does not shape the highlight";
 }
 
 TEST_F(ViewerTest, MapSelectorShowsEachMapOfTheSet) {
