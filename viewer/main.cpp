@@ -1,17 +1,21 @@
 // tessera-viewer: the reference engine host (SPEC §9). It owns the window, the Vulkan device
 // and the swapchain, hands the device to Tessera (texture_generator.hpp), and shows a texture
 // denoising live: each frame runs as many sampler steps as fit in the frame budget, uploads
-// the x0 preview and draws it 1x1 or 3x3 tiled next to an ImGui panel.
+// the x0 preview and draws it 1x1 or 3x3 tiled next to an ImGui panel. A material set (SPEC §12)
+// is shown map by map or lit (material_preview.hpp); --material shows one from files.
 //
 //   tessera-viewer [--model FILE] [--class C] [--seed N] [--sampler S] [--steps N] ...
+//   tessera-viewer --material DIR/STEM [--view lit]
 //   tessera-viewer --frames 20 --screenshot out.png     (headless under xvfb-run, for tests)
 #include <GLFW/glfw3.h>
 #include <imgui.h>
 #include <imgui_impl_glfw.h>
 #include <imgui_impl_vulkan.h>
 
+#include <algorithm>
 #include <chrono>
 #include <climits>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -19,12 +23,15 @@
 #include <filesystem>
 #include <limits>
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <tuple>
 #include <vector>
 
 #include "../cli/app_support.hpp"
+#include "material_preview.hpp"
+#include "material_set.hpp"
 #include "panel.hpp"
 #include "screenshot.hpp"
 #include "texture_generator.hpp"
@@ -41,11 +48,20 @@ const char* kUsage =
     "  --model FILE          model (default: the bundled models/default.safetensors)\n"
     "  --class NAME|INDEX    class to generate (default 0)    --seed N (default 0)\n"
     "  --sampler ddpm|ddim|dpmpp2m (default dpmpp2m)   --steps N (default 25)\n"
-    "  --guidance W  --eta E  --size WxH (default: the model's training size)\n"
+    "  --guidance W  --eta E  --size WxH (default 128x128, or the model's training size if\n"
+    "                        larger: a first view that shows the material, see docs/architecture.md)\n"
     "  --init IMG --strength S   img2img input and strength\n"
     "  --budget MS           sampler GPU time per frame (default 8; at least one step a frame)\n"
     "  --tiles 1|3           preview tiling (default 3)      --window WxH (default 1280x800)\n"
-    "  --frames N            render N frames, then exit\n"
+    "  --material DIR/STEM   show a material set from files instead of generating one at start:\n"
+    "                        STEM_albedo.png (required), STEM_height.png (16-bit grey),\n"
+    "                        STEM_roughness.png, STEM_normal.png (OpenGL, +Y up), as written by\n"
+    "                        `tessera sample`; the model still loads for Generate (optional here)\n"
+    "  --view MAP            start on albedo|height|roughness|normal|lit (default albedo); the\n"
+    "                        material must have that map (lit: a normal map; a generation is\n"
+    "                        albedo only until the C API hands out per-map results)\n"
+    "  --frames N            render N frames, then exit (the lit preview's light then moves a\n"
+    "                        fixed 1/60 s per frame, so screenshots repeat)\n"
     "  --screenshot PNG      with --frames: save the last frame's window image\n"
     "  --at FRAME:KEY=VALUE  scripted input at a frame: resize=WxH, class=C, seed=N, tiles=T,\n"
     "                        zoom=Z (repeatable; for tests and demos)\n"
@@ -78,8 +94,9 @@ void parse_size(const std::string& key, const std::string& text, int& width, int
 }
 
 Options parse_options(int argc, char** argv) {
-  static const char* kValued[] = {"model", "class",    "seed",   "sampler", "steps",  "guidance", "eta",        "size",
-                                  "init",  "strength", "budget", "tiles",   "window", "frames",   "screenshot", "at"};
+  static const char* kValued[] = {"model",  "class",  "seed",       "sampler",  "steps",    "guidance",
+                                  "eta",    "size",   "init",       "strength", "budget",   "tiles",
+                                  "window", "frames", "screenshot", "at",       "material", "view"};
   Options o;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
@@ -126,7 +143,23 @@ struct StartSettings {
   int width = 0, height = 0;  // 0: the model's training size
   std::string class_name;     // empty: the first class
   bool model_given = false;
+  std::optional<MaterialSet> material;  // --material: shown instead of a first generation
+  std::string material_stem;
 };
+
+// The map views the material has, for messages: "albedo, height, ..., lit".
+std::string offered_views(uint32_t available_maps) {
+  std::string list;
+  for (int v = 0; v <= kLitView; ++v)
+    if (view_offered(v, available_maps)) list += (list.empty() ? "" : ", ") + std::string(kViewNames[v]);
+  return list;
+}
+
+void check_view(int view, uint32_t available_maps, const std::string& what) {
+  if (!view_offered(view, available_maps))
+    throw std::runtime_error(std::string("--view ") + kViewNames[view] + ": " + what + " offers only " +
+                             offered_views(available_maps) + (view == kLitView ? " (lit needs a normal map)" : ""));
+}
 
 StartSettings start_settings(const Options& options) {
   StartSettings start;
@@ -163,6 +196,17 @@ StartSettings start_settings(const Options& options) {
   if (tiles != "1" && tiles != "3") throw std::runtime_error("--tiles: expected 1 or 3, got '" + tiles + "'");
   state.tiles = tiles == "1" ? 1 : 3;
   start.class_name = options.str("class", "");
+  const std::string view = options.str("view", "albedo");
+  state.view = -1;
+  for (int v = 0; v <= kLitView; ++v)
+    if (view == kViewNames[v]) state.view = v;
+  if (state.view < 0)
+    throw std::runtime_error("--view: unknown view '" + view + "' (albedo, height, roughness, normal or lit)");
+  if (options.has("material")) {
+    start.material_stem = options.str("material", "");
+    start.material = load_material_files(start.material_stem);
+    check_view(state.view, start.material->available, "--material " + start.material_stem);
+  }
   for (const auto& [frame, action] : options.script) {
     std::string key = action.substr(0, action.find('='));
     if (key != "resize" && key != "class" && key != "seed" && key != "tiles" && key != "zoom")
@@ -174,10 +218,27 @@ StartSettings start_settings(const Options& options) {
 // The application: window, Tessera, textures, UI state.
 class Viewer {
  public:
-  Viewer(const StartSettings& start, VulkanWindow& window)
-      : window_(window), generator_(host_device(window)), renderer_(window), state_(start.state) {
+  // fixed_light_step: move the lit preview's light 1/60 s per frame (--frames runs), not by the clock.
+  Viewer(const StartSettings& start, VulkanWindow& window, bool fixed_light_step)
+      : window_(window),
+        generator_(host_device(window)),
+        renderer_(window),
+        preview_(window),
+        state_(start.state),
+        fixed_light_step_(fixed_light_step) {
     live_ = renderer_.create_texture();
+    for (auto& t : live_maps_) t = renderer_.create_texture();
     stats_.device = "device: " + generator_.device_description();
+    if (start.material) {
+      // Files to look at: a model is only needed for Generate, so a missing one is a status line.
+      const bool model_loaded = load_model();
+      show_material(*start.material);
+      set_status("material " + start.material_stem + ": " + start.material->map_list() +
+                     (model_loaded ? "" : "; no model for Generate: " + state_.status),
+                 false);
+      started_ = true;
+      return;
+    }
     // The starting model must load: the command line named it (or the bundled one is expected).
     load_model();
     if (!generator_.has_model())
@@ -188,6 +249,7 @@ class Viewer {
     if (!start.class_name.empty()) select_class(start.class_name);
     generate();  // checks the size against the model, the init image, the class
     if (state_.status_is_error) throw std::runtime_error(state_.status);
+    check_view(state_.view, live_available_, "the model (" + generator_.model().path + ")");
     started_ = true;
   }
 
@@ -218,12 +280,15 @@ class Viewer {
     auto frame_start = std::chrono::steady_clock::now();
     glfwPollEvents();
     advance_generation();
+    const double light_seconds = fixed_light_step_ ? 1.0 / 60.0 : stats_.frame_ms / 1000.0;
+    state_.light_radians =
+        std::fmod(state_.light_radians + float(light_seconds) * MaterialPreview::kOrbitRadiansPerSecond, 6.2831853f);
 
     ImGui_ImplVulkan_NewFrame();
     ImGui_ImplGlfw_NewFrame();
     ImGui::NewFrame();
-    PanelActions actions =
-        panel_.draw(state_, stats_, generator_.has_model() ? &generator_.model() : nullptr, renderer_, *live_, recent_);
+    PanelActions actions = panel_.draw(state_, stats_, generator_.has_model() ? &generator_.model() : nullptr,
+                                       renderer_, preview_, live_material(), recent_);
     ImGui::Render();
     if (actions.load_model && load_model())
       generate();
@@ -234,20 +299,27 @@ class Viewer {
     bool drawn = window_.draw_frame(
         [&](VkCommandBuffer cmd) {
           live_->record_upload(cmd);
+          for (auto& t : live_maps_) t->record_upload(cmd);
           for (auto& t : recent_) t->record_upload(cmd);
         },
         [&](VkCommandBuffer cmd) {
           renderer_.begin_render(cmd);
+          preview_.begin_render(cmd);
           ImGui_ImplVulkan_RenderDrawData(ImGui::GetDrawData(), cmd);
         },
         capture);
     renderer_.end_frame();
+    preview_.end_frame();
     stats_.frame_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - frame_start).count();
     return drawn;
   }
 
   const ViewLayout& layout() const { return panel_.layout(); }
   const GenerationProgress& progress() const { return stats_.progress; }
+  // For tests: the live material's size and the view shown ("128x128 lit").
+  std::string view_summary() const {
+    return std::to_string(live_->width()) + "x" + std::to_string(live_->height()) + " " + kViewNames[state_.view];
+  }
 
  private:
   static HostDevice host_device(const VulkanWindow& w) {
@@ -272,7 +344,7 @@ class Viewer {
       const ModelSummary& m = generator_.load_model(state_.model_path);
       GenerationRequest& r = state_.request;
       if (r.width <= 0 || r.height <= 0 || r.width % m.size_multiple || r.height % m.size_multiple)
-        r.width = r.height = m.train_resolution;  // shown in the panel, so the size is never "0x0"
+        r.width = r.height = start_size(m);  // shown in the panel, so the size is never "0x0"
       set_status("loaded " + state_.model_path, false);
       return true;
     } catch (const std::exception& e) {
@@ -299,10 +371,36 @@ class Viewer {
     }
   }
 
+  // LIVE MAPS: once tessera.h has tsr_job_read_map, this becomes
+  //   show_material(generator_.read_maps());  (material_set.hpp has the adapter and the note)
   void show_current() {
     std::vector<uint8_t> rgba;
     int w = 0, h = 0;
-    if (generator_.read_pixels(rgba, w, h)) live_->set_pixels(rgba, w, h);
+    if (generator_.read_pixels(rgba, w, h)) show_material(albedo_only(rgba, w, h));
+  }
+
+  void show_material(const MaterialSet& set) {
+    live_->set_pixels(set.pixels(MapKind::Albedo), set.width, set.height);
+    for (int m = 1; m < kMapCount; ++m) live_maps_[m - 1]->set_pixels(set.rgba[m], set.width, set.height);
+    live_available_ = set.available;
+  }
+
+  MaterialTextures live_material() const {
+    MaterialTextures t;
+    t.maps[0] = live_.get();
+    for (int m = 1; m < kMapCount; ++m) t.maps[m] = live_maps_[m - 1].get();
+    t.available = live_available_;
+    return t;
+  }
+
+  // The first size a model generates at: large enough to show the material in the 3x3 view
+  // (the training size, 32 px for the bundled model, shows a few blurry blocks), a multiple of
+  // the model's size factor. Steps spread over frames, so a larger size keeps the frame budget
+  // and only takes more frames (docs/architecture.md "Viewer" has the numbers).
+  static int start_size(const ModelSummary& m) {
+    constexpr int kPreviewSize = 128;
+    const int multiple = std::max(1, m.size_multiple);
+    return std::max(m.train_resolution, (kPreviewSize + multiple - 1) / multiple * multiple);
   }
 
   void advance_generation() {
@@ -346,10 +444,14 @@ class Viewer {
   VulkanWindow& window_;
   TextureGenerator generator_;
   TextureRenderer renderer_;
+  MaterialPreview preview_;
   Panel panel_;
   ViewerState state_;
   ViewerStats stats_;
-  std::unique_ptr<GpuTexture> live_;
+  std::unique_ptr<GpuTexture> live_;                      // the live material's albedo
+  std::unique_ptr<GpuTexture> live_maps_[kMapCount - 1];  // its height, roughness, normal
+  uint32_t live_available_ = 1u << int(MapKind::Albedo);
+  bool fixed_light_step_ = false;
   std::vector<std::unique_ptr<GpuTexture>> recent_;
   std::deque<std::chrono::steady_clock::time_point> step_times_;
   bool finished_ = false;
@@ -420,7 +522,7 @@ int run(int argc, char** argv) {
   int status = 0;
   {
     ImGuiLayer imgui(window);
-    Viewer viewer(start, window);
+    Viewer viewer(start, window, frames > 0);
     for (int frame = 0; frames == 0 || frame < frames; ++frame) {
       if (window.should_close()) break;
       for (const auto& [at, action] : options.script)
@@ -433,9 +535,10 @@ int run(int argc, char** argv) {
           const ViewLayout& l = viewer.layout();
           const GenerationProgress& p = viewer.progress();
           // For tests: where the texture view and its content were drawn, and the progress.
-          std::printf("screenshot %s %ux%u canvas %.0f %.0f %.0f %.0f content %.1f %.1f %.1f %.1f steps %d/%d\n",
-                      screenshot.c_str(), w, h, l.canvas[0], l.canvas[1], l.canvas[2], l.canvas[3], l.content[0],
-                      l.content[1], l.content[2], l.content[3], p.steps_done, p.steps_total);
+          std::printf(
+              "screenshot %s %ux%u canvas %.0f %.0f %.0f %.0f content %.1f %.1f %.1f %.1f steps %d/%d material %s\n",
+              screenshot.c_str(), w, h, l.canvas[0], l.canvas[1], l.canvas[2], l.canvas[3], l.content[0], l.content[1],
+              l.content[2], l.content[3], p.steps_done, p.steps_total, viewer.view_summary().c_str());
         };
       // A minimised window draws nothing; keep waiting rather than spinning.
       if (!viewer.frame(capture)) {

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <random>
 
+#include "material_preview.hpp"
 #include "texture_renderer.hpp"
 
 namespace tessera::viewer {
@@ -23,11 +24,11 @@ std::string megabytes(uint64_t bytes) {
 }  // namespace
 
 PanelActions Panel::draw(ViewerState& state, const ViewerStats& stats, const ModelSummary* model,
-                         TextureRenderer& renderer, const GpuTexture& live,
+                         TextureRenderer& renderer, MaterialPreview& preview, const MaterialTextures& live,
                          const std::vector<std::unique_ptr<GpuTexture>>& recent) {
   PanelActions actions;
   draw_settings(state, stats, model, actions);
-  draw_view(state, renderer, live, recent);
+  draw_view(state, renderer, preview, live, recent);
   return actions;
 }
 
@@ -121,8 +122,8 @@ void Panel::draw_settings(ViewerState& state, const ViewerStats& stats, const Mo
   ImGui::End();
 }
 
-void Panel::draw_view(ViewerState& state, TextureRenderer& renderer, const GpuTexture& live,
-                      const std::vector<std::unique_ptr<GpuTexture>>& recent) {
+void Panel::draw_view(ViewerState& state, TextureRenderer& renderer, MaterialPreview& preview,
+                      const MaterialTextures& live, const std::vector<std::unique_ptr<GpuTexture>>& recent) {
   const ImVec2 display = ImGui::GetIO().DisplaySize;
   ImGui::SetNextWindowPos(ImVec2(kPanelWidth, 0));
   ImGui::SetNextWindowSize(ImVec2(std::max(1.0f, display.x - kPanelWidth), display.y));
@@ -137,6 +138,20 @@ void Panel::draw_view(ViewerState& state, TextureRenderer& renderer, const GpuTe
   if (ImGui::Button("Reset view")) state.zoom = 1.0f, state.pan[0] = state.pan[1] = 0.0f;
   ImGui::SameLine();
   if (ImGui::Button("Live")) state.shown = -1;
+  // The map selector: only what the live material has (an albedo-only one shows no choice).
+  if (!view_offered(state.view, live.available)) state.view = int(MapKind::Albedo);
+  if (live.available != 1u << int(MapKind::Albedo)) {
+    ImGui::TextDisabled("map");
+    const ImGuiStyle& style = ImGui::GetStyle();
+    const float right = ImGui::GetWindowPos().x + ImGui::GetWindowContentRegionMax().x;
+    for (int v = 0; v <= kLitView; ++v) {
+      if (!view_offered(v, live.available)) continue;
+      // Wrap rather than clip in a narrow window: a radio button is its box, a gap and its label.
+      const float width = ImGui::GetFrameHeight() + style.ItemInnerSpacing.x + ImGui::CalcTextSize(kViewNames[v]).x;
+      if (ImGui::GetItemRectMax().x + style.ItemSpacing.x + width <= right) ImGui::SameLine();
+      if (ImGui::RadioButton(kViewNames[v], state.view == v)) state.view = v, state.shown = -1;
+    }
+  }
 
   const float thumb = 64.0f;
   const float row = recent.empty() ? 0.0f : thumb + ImGui::GetStyle().ItemSpacing.y + ImGui::GetFrameHeight();
@@ -164,10 +179,24 @@ void Panel::draw_view(ViewerState& state, TextureRenderer& renderer, const GpuTe
   }
 
   if (state.shown >= int(recent.size())) state.shown = -1;
-  const GpuTexture& shown = state.shown < 0 ? live : *recent[state.shown];
+  const bool lit = state.shown < 0 && state.view == kLitView;
+  const GpuTexture& shown = state.shown >= 0 ? *recent[state.shown]
+                            : lit            ? live.map(MapKind::Albedo)
+                                             : live.map(MapKind(state.view));
   ImDrawList* list = ImGui::GetWindowDrawList();
   list->AddRectFilled(canvas_min, canvas_max, IM_COL32(24, 24, 28, 255));
-  if (shown.drawable()) {
+  if (lit) {
+    // A square scene, fitted like the texture, zoomed and panned the same way - within limits,
+    // since the square is the pipeline's viewport (bounded by maxViewportDimensions).
+    float side = std::min(canvas_size.x, canvas_size.y) * std::min(state.zoom, 4.0f);
+    float x = std::clamp(canvas_min.x + (canvas_size.x - side) / 2 + state.pan[0], canvas_min.x - side, canvas_max.x);
+    float y = std::clamp(canvas_min.y + (canvas_size.y - side) / 2 + state.pan[1], canvas_min.y - side, canvas_max.y);
+    ImGui::PushClipRect(canvas_min, canvas_max, true);
+    preview.draw(live.map(MapKind::Albedo), live.map(MapKind::Normal), live.map(MapKind::Roughness), ImVec2(x, y),
+                 ImVec2(x + side, y + side), state.light_radians);
+    ImGui::PopClipRect();
+    layout_.content[0] = x, layout_.content[1] = y, layout_.content[2] = side, layout_.content[3] = side;
+  } else if (shown.drawable()) {
     // At zoom 1 the tiled texture fits the canvas, keeping the texture's aspect ratio.
     float tw = float(shown.width() * state.tiles), th = float(shown.height() * state.tiles);
     float fit = std::min(canvas_size.x / tw, canvas_size.y / th) * state.zoom;

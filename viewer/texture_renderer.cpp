@@ -133,48 +133,14 @@ void GpuTexture::record_upload(VkCommandBuffer cmd) {
 }
 
 // ---------------------------------------------------------------------------------------------
-TextureRenderer::TextureRenderer(VulkanWindow& window) : window_(window) {
-  VkDevice device = window.device();
-  VkSamplerCreateInfo sci{VK_STRUCTURE_TYPE_SAMPLER_CREATE_INFO};
-  sci.magFilter = VK_FILTER_NEAREST;
-  sci.minFilter = VK_FILTER_LINEAR;
-  sci.mipmapMode = VK_SAMPLER_MIPMAP_MODE_NEAREST;
-  sci.addressModeU = sci.addressModeV = sci.addressModeW = VK_SAMPLER_ADDRESS_MODE_REPEAT;
-  sci.maxLod = 0.0f;
-  check(vkCreateSampler(device, &sci, nullptr, &sampler_), "vkCreateSampler");
-
-  VkDescriptorSetLayoutBinding binding{};
-  binding.binding = 0;
-  binding.descriptorType = VK_DESCRIPTOR_TYPE_COMBINED_IMAGE_SAMPLER;
-  binding.descriptorCount = 1;
-  binding.stageFlags = VK_SHADER_STAGE_FRAGMENT_BIT;
-  VkDescriptorSetLayoutCreateInfo lci{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO};
-  lci.bindingCount = 1;
-  lci.pBindings = &binding;
-  check(vkCreateDescriptorSetLayout(device, &lci, nullptr, &set_layout_), "vkCreateDescriptorSetLayout");
-  VkDescriptorPoolSize size{VK_DESCRIPTOR_TYPE_COMBINED_IMAGE_SAMPLER, kMaxTextures};
-  VkDescriptorPoolCreateInfo pci{VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO};
-  pci.flags = VK_DESCRIPTOR_POOL_CREATE_FREE_DESCRIPTOR_SET_BIT;
-  pci.maxSets = kMaxTextures;
-  pci.poolSizeCount = 1;
-  pci.pPoolSizes = &size;
-  check(vkCreateDescriptorPool(device, &pci, nullptr, &pool_), "vkCreateDescriptorPool");
-
-  VkPushConstantRange push{VK_SHADER_STAGE_VERTEX_BIT, 0, 8 * sizeof(float)};
-  VkPipelineLayoutCreateInfo plci{VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO};
-  plci.setLayoutCount = 1;
-  plci.pSetLayouts = &set_layout_;
-  plci.pushConstantRangeCount = 1;
-  plci.pPushConstantRanges = &push;
-  check(vkCreatePipelineLayout(device, &plci, nullptr, &layout_), "vkCreatePipelineLayout");
-
+VkPipeline create_strip_pipeline(VkDevice device, VkRenderPass render_pass, VkPipelineLayout layout,
+                                 std::span<const uint32_t> vertex_spirv, std::span<const uint32_t> fragment_spirv) {
   VkShaderModule modules[2];
-  const std::pair<const uint32_t*, size_t> code[2] = {{kVertexSpirv, sizeof kVertexSpirv},
-                                                      {kFragmentSpirv, sizeof kFragmentSpirv}};
+  const std::span<const uint32_t> code[2] = {vertex_spirv, fragment_spirv};
   for (int i = 0; i < 2; ++i) {
     VkShaderModuleCreateInfo smci{VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO};
-    smci.codeSize = code[i].second;
-    smci.pCode = code[i].first;
+    smci.codeSize = code[i].size_bytes();
+    smci.pCode = code[i].data();
     check(vkCreateShaderModule(device, &smci, nullptr, &modules[i]), "vkCreateShaderModule");
   }
   VkPipelineShaderStageCreateInfo stages[2] = {{VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO},
@@ -217,11 +183,68 @@ TextureRenderer::TextureRenderer(VulkanWindow& window) : window_(window) {
   gci.pMultisampleState = &multisample;
   gci.pColorBlendState = &color_blend;
   gci.pDynamicState = &dynamic;
-  gci.layout = layout_;
-  gci.renderPass = window.render_pass();
-  VkResult r = vkCreateGraphicsPipelines(device, VK_NULL_HANDLE, 1, &gci, nullptr, &pipeline_);
+  gci.layout = layout;
+  gci.renderPass = render_pass;
+  VkPipeline pipeline = VK_NULL_HANDLE;
+  VkResult r = vkCreateGraphicsPipelines(device, VK_NULL_HANDLE, 1, &gci, nullptr, &pipeline);
   for (VkShaderModule m : modules) vkDestroyShaderModule(device, m, nullptr);
   check(r, "vkCreateGraphicsPipelines");
+  return pipeline;
+}
+
+CallbackArea callback_area(const ImDrawCmd* cmd) {
+  const ImDrawData* data = ImGui::GetDrawData();
+  CallbackArea a;
+  a.display_pos[0] = data->DisplayPos.x, a.display_pos[1] = data->DisplayPos.y;
+  a.scale[0] = data->FramebufferScale.x, a.scale[1] = data->FramebufferScale.y;
+  a.framebuffer[0] = data->DisplaySize.x * a.scale[0];
+  a.framebuffer[1] = data->DisplaySize.y * a.scale[1];
+  float x0 = std::max(0.0f, a.to_framebuffer_x(cmd->ClipRect.x));
+  float y0 = std::max(0.0f, a.to_framebuffer_y(cmd->ClipRect.y));
+  float x1 = std::min(a.framebuffer[0], a.to_framebuffer_x(cmd->ClipRect.z));
+  float y1 = std::min(a.framebuffer[1], a.to_framebuffer_y(cmd->ClipRect.w));
+  a.visible = x1 > x0 && y1 > y0;
+  if (a.visible) a.scissor = {{int32_t(x0), int32_t(y0)}, {uint32_t(x1 - x0), uint32_t(y1 - y0)}};
+  return a;
+}
+
+// ---------------------------------------------------------------------------------------------
+TextureRenderer::TextureRenderer(VulkanWindow& window) : window_(window) {
+  VkDevice device = window.device();
+  VkSamplerCreateInfo sci{VK_STRUCTURE_TYPE_SAMPLER_CREATE_INFO};
+  sci.magFilter = VK_FILTER_NEAREST;
+  sci.minFilter = VK_FILTER_LINEAR;
+  sci.mipmapMode = VK_SAMPLER_MIPMAP_MODE_NEAREST;
+  sci.addressModeU = sci.addressModeV = sci.addressModeW = VK_SAMPLER_ADDRESS_MODE_REPEAT;
+  sci.maxLod = 0.0f;
+  check(vkCreateSampler(device, &sci, nullptr, &sampler_), "vkCreateSampler");
+
+  VkDescriptorSetLayoutBinding binding{};
+  binding.binding = 0;
+  binding.descriptorType = VK_DESCRIPTOR_TYPE_COMBINED_IMAGE_SAMPLER;
+  binding.descriptorCount = 1;
+  binding.stageFlags = VK_SHADER_STAGE_FRAGMENT_BIT;
+  VkDescriptorSetLayoutCreateInfo lci{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO};
+  lci.bindingCount = 1;
+  lci.pBindings = &binding;
+  check(vkCreateDescriptorSetLayout(device, &lci, nullptr, &set_layout_), "vkCreateDescriptorSetLayout");
+  VkDescriptorPoolSize size{VK_DESCRIPTOR_TYPE_COMBINED_IMAGE_SAMPLER, kMaxTextures};
+  VkDescriptorPoolCreateInfo pci{VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO};
+  pci.flags = VK_DESCRIPTOR_POOL_CREATE_FREE_DESCRIPTOR_SET_BIT;
+  pci.maxSets = kMaxTextures;
+  pci.poolSizeCount = 1;
+  pci.pPoolSizes = &size;
+  check(vkCreateDescriptorPool(device, &pci, nullptr, &pool_), "vkCreateDescriptorPool");
+
+  VkPushConstantRange push{VK_SHADER_STAGE_VERTEX_BIT, 0, 8 * sizeof(float)};
+  VkPipelineLayoutCreateInfo plci{VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO};
+  plci.setLayoutCount = 1;
+  plci.pSetLayouts = &set_layout_;
+  plci.pushConstantRangeCount = 1;
+  plci.pPushConstantRanges = &push;
+  check(vkCreatePipelineLayout(device, &plci, nullptr, &layout_), "vkCreatePipelineLayout");
+
+  pipeline_ = create_strip_pipeline(device, window.render_pass(), layout_, kVertexSpirv, kFragmentSpirv);
 }
 
 TextureRenderer::~TextureRenderer() {
@@ -257,22 +280,15 @@ void TextureRenderer::draw_callback(const ImDrawList*, const ImDrawCmd* cmd) {
   const auto* item = static_cast<const DrawItem*>(cmd->UserCallbackData);
   TextureRenderer& self = *item->renderer;
   VkCommandBuffer cb = self.cmd_;
-  const ImDrawData* data = ImGui::GetDrawData();
-  const float fb_w = data->DisplaySize.x * data->FramebufferScale.x;
-  const float fb_h = data->DisplaySize.y * data->FramebufferScale.y;
-  // Clip rectangle in framebuffer pixels, as the backend computes it for its own draws.
-  float clip_x0 = std::max(0.0f, (cmd->ClipRect.x - data->DisplayPos.x) * data->FramebufferScale.x);
-  float clip_y0 = std::max(0.0f, (cmd->ClipRect.y - data->DisplayPos.y) * data->FramebufferScale.y);
-  float clip_x1 = std::min(fb_w, (cmd->ClipRect.z - data->DisplayPos.x) * data->FramebufferScale.x);
-  float clip_y1 = std::min(fb_h, (cmd->ClipRect.w - data->DisplayPos.y) * data->FramebufferScale.y);
-  if (clip_x1 <= clip_x0 || clip_y1 <= clip_y0) return;
+  const CallbackArea area = callback_area(cmd);
+  if (!area.visible) return;
+  const float fb_w = area.framebuffer[0], fb_h = area.framebuffer[1];
   VkViewport viewport{0, 0, fb_w, fb_h, 0, 1};
-  VkRect2D scissor{{int32_t(clip_x0), int32_t(clip_y0)}, {uint32_t(clip_x1 - clip_x0), uint32_t(clip_y1 - clip_y0)}};
-  auto ndc = [&](float v, float origin, float extent, float scale) { return (v - origin) * scale / extent * 2 - 1; };
-  float push[8] = {ndc(item->min[0], data->DisplayPos.x, fb_w, data->FramebufferScale.x),
-                   ndc(item->min[1], data->DisplayPos.y, fb_h, data->FramebufferScale.y),
-                   ndc(item->max[0], data->DisplayPos.x, fb_w, data->FramebufferScale.x),
-                   ndc(item->max[1], data->DisplayPos.y, fb_h, data->FramebufferScale.y),
+  const VkRect2D scissor = area.scissor;
+  float push[8] = {area.to_framebuffer_x(item->min[0]) / fb_w * 2 - 1,
+                   area.to_framebuffer_y(item->min[1]) / fb_h * 2 - 1,
+                   area.to_framebuffer_x(item->max[0]) / fb_w * 2 - 1,
+                   area.to_framebuffer_y(item->max[1]) / fb_h * 2 - 1,
                    item->uv0[0],
                    item->uv0[1],
                    item->uv1[0],

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "vulkan_window.hpp"
@@ -35,6 +36,7 @@ class GpuTexture {
   int width() const { return width_; }
   int height() const { return height_; }
   VkDescriptorSet descriptor_set() const { return set_; }
+  VkImageView image_view() const { return view_; }  // changes when the size does
   const std::vector<uint8_t>& pixels() const { return pixels_; }
 
  private:
@@ -54,6 +56,25 @@ class GpuTexture {
   int width_ = 0, height_ = 0;
   bool dirty_ = false, uploaded_ = false;
 };
+
+// A pipeline that draws a 4-vertex triangle strip without vertex input into the window's render
+// pass (no depth, no blending; viewport and scissor dynamic): the texture quad and the lit
+// material preview. The shader modules live only as long as the call.
+VkPipeline create_strip_pipeline(VkDevice device, VkRenderPass render_pass, VkPipelineLayout layout,
+                                 std::span<const uint32_t> vertex_spirv, std::span<const uint32_t> fragment_spirv);
+
+// Where an ImDrawList callback draws: the framebuffer size, and the command's clip rectangle in
+// framebuffer pixels as the ImGui backend computes it for its own draws (empty: draw nothing).
+struct CallbackArea {
+  float framebuffer[2] = {0, 0};
+  VkRect2D scissor{};
+  bool visible = false;
+  float display_pos[2] = {0, 0}, scale[2] = {1, 1};
+  // A point in ImGui screen coordinates, in framebuffer pixels.
+  float to_framebuffer_x(float x) const { return (x - display_pos[0]) * scale[0]; }
+  float to_framebuffer_y(float y) const { return (y - display_pos[1]) * scale[1]; }
+};
+CallbackArea callback_area(const ImDrawCmd* cmd);
 
 class TextureRenderer {
  public:
