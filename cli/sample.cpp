@@ -17,6 +17,7 @@
 #include "app_support.hpp"
 #include "args.hpp"
 #include "commands.hpp"
+#include "material_output.hpp"
 #include "stale_temporaries.hpp"
 #include "tessera/context.hpp"
 #include "tessera/error.hpp"
@@ -44,13 +45,22 @@ const char* kUsage =
     "  --no-clip             do not clamp the x0 estimate to [-1, 1]\n"
     "  --init IMG --strength S   img2img: noise IMG to strength S (0..1) and denoise\n"
     "  --mask IMG            inpainting: white = generate, black = keep --init's pixel\n"
+    "material models (maps albedo, height, roughness; SPEC §12): each image is written as\n"
+    "  <stem>_albedo.png (RGB), _height.png (16-bit grey), _roughness.png (grey) and _normal.png\n"
+    "  (derived from the height on the device; tangent space, n * 0.5 + 0.5)\n"
+    "  --maps albedo,height,roughness,normal   the maps to write (default: all it gives)\n"
+    "  --normal-strength S   height range in texels for the normals (default 3)\n"
+    "  --normal-convention opengl|directx   +Y up (default) or +Y down\n"
+    "  --init IMG is the albedo; --init-height IMG (16-bit) and --init-roughness IMG give the\n"
+    "  other maps (img2img starts a map not given at mid-grey; inpainting needs them all)\n"
     "  --out PATTERN.png     output path; {seed}, {index} (0, 1, ... in the run) and {class}\n"
     "                        are replaced (default {class}-{seed}.png); a pattern with neither\n"
     "                        {seed} nor {index} gets -{index} before the extension when the run\n"
     "                        writes several images. A pattern that gives two images one path is\n"
     "                        refused, as is a folder that does not exist, before sampling starts\n"
     "  --grid                write all images as one grid PNG at --out (with --class all:\n"
-    "                        one row per class), when the last image is done\n"
+    "                        one row per class; a material's maps side by side), when the\n"
+    "                        last image is done\n"
     "  --batch N             images generated together (default min(count, 4)); each batch's\n"
     "                        images are written as soon as it finishes\n"
     "Temporary files that interrupted writes left in the output folders are removed at start.\n";
@@ -144,7 +154,8 @@ void print_progress(int done, int total, double seconds_per_step, bool tty) {
 int sample_main(const std::vector<std::string>& argv) {
   Args a(argv,
          {"model", "class", "seed", "count", "size", "sampler", "steps", "guidance", "eta", "variance", "init",
-          "strength", "mask", "out", "batch"},
+          "strength", "mask", "out", "batch", "maps", "normal-strength", "normal-convention", "init-height",
+          "init-roughness"},
          {"grid", "no-clip", "help"});
   if (a.has("help")) {
     std::fputs(kUsage, stdout);
@@ -185,6 +196,7 @@ int sample_main(const std::vector<std::string>& argv) {
     throw Error("no --model given and no bundled model found next to the executable (models/default.safetensors)");
   ModelInfo info = read_model_info(*model_path);
   const UNetConfig& config = info.config;
+  const MaterialOutput output(a, config);
   // What to make: (label, seed) per image; --class all repeats the seeds for every class.
   const bool all_classes = config.num_classes > 0 && a.str("class", "") == "all";
   std::vector<uint32_t> job_labels;
@@ -213,8 +225,10 @@ int sample_main(const std::vector<std::string>& argv) {
            : output_paths(out_pattern.empty() ? "{class}-{seed}.png" : out_pattern, job_seeds, job_class_names);
   if (grid) check_output_path(grid_path);
   Image init, mask;
+  if ((a.has("init-height") || a.has("init-roughness")) && !a.has("init"))
+    throw Error("--init-height and --init-roughness go with --init IMG (the albedo)");
   if (a.has("init")) {
-    init = load_image(a.str("init", ""));
+    init = output.init_image(a, a.has("mask"));
     o.init_image = !a.has("mask");  // with a mask the init image is the known image, generated from noise
     o.mask = a.has("mask");
     o.strength = o.init_image ? a.number("strength", 0.75, -HUGE_VAL, HUGE_VAL) : 1.0;
@@ -252,11 +266,14 @@ int sample_main(const std::vector<std::string>& argv) {
                images_total == 1 ? "" : "s", width, height, to_string(o.kind).c_str(), o.steps, o.guidance);
   const int run_batch = std::min(batch, images_total);
   Sampler sampler(*ctx, config, *model.params, run_batch, height, width, o);
+  std::optional<DerivedNormals> normals;
+  if (output.normals()) normals.emplace(*ctx, sampler.image_tensor(), config.maps, output.normal_options());
 
   const bool tty = ::isatty(STDERR_FILENO);
   const int chunks = (images_total + run_batch - 1) / run_batch;
   const int total_steps = chunks * sampler.steps_total();
-  const size_t per_image = static_cast<size_t>(3) * width * height;
+  const size_t per_image = static_cast<size_t>(config.channels()) * width * height;
+  const size_t per_normal = size_t(3) * width * height;
   std::vector<float> grid_images;  // --grid only: the grid needs every image
   std::vector<float> keep = a.has("mask") ? keep_from_mask(mask) : std::vector<float>{};
   auto start_time = std::chrono::steady_clock::now();
@@ -280,22 +297,28 @@ int sample_main(const std::vector<std::string>& argv) {
     }
     if (tty && sampler.steps_total() > 0) std::fputc('\n', stderr);
     auto images = sampler.image();
+    std::vector<float> normal_images;
+    if (normals) {
+      normals->run();
+      normal_images = normals->download();
+    }
     // Written now, so that a killed run keeps what it finished and memory does not grow with --count.
     for (int i = 0; i < run_batch && chunk * run_batch + i < images_total; ++i) {
       std::span<const float> planes(images.data() + per_image * i, per_image);
+      std::span<const float> normal =
+          normals ? std::span<const float>(normal_images.data() + per_normal * i, per_normal) : std::span<const float>{};
       if (grid) {
-        grid_images.insert(grid_images.end(), planes.begin(), planes.end());
+        std::vector<float> shown_maps = output.display(planes, normal, width, height);
+        grid_images.insert(grid_images.end(), shown_maps.begin(), shown_maps.end());
         continue;
       }
-      const fs::path& path = paths[chunk * run_batch + i];
-      save_png(path, planes_to_rgba8(planes, width, height), width, height);
-      std::printf("%s\n", path.string().c_str());
-      std::fflush(stdout);
+      output.write(paths[chunk * run_batch + i], planes, normal, width, height);
     }
   }
   if (grid) {
     int columns = all_classes ? count : static_cast<int>(std::ceil(std::sqrt(double(count))));
-    save_image_grid(grid_path, grid_images, images_total, width, height, columns);
+    const int per = output.maps_shown();
+    save_image_grid(grid_path, grid_images, images_total * per, width, height, columns * per);
     std::printf("%s\n", grid_path.string().c_str());
   }
   if (auto messages = ctx->validation_messages(); !messages.empty()) {

@@ -6,6 +6,8 @@
 #include <filesystem>
 
 #include "support/vulkan_test.hpp"
+#include "tessera/derived_normals.hpp"
+#include "tessera/material_images.hpp"
 #include "tessera/model_file.hpp"
 #include "tessera/sampler.hpp"
 
@@ -81,6 +83,65 @@ TEST_F(SeamlessTest, BundledModelTilesAndItsZeroPaddedTwinDoesNot) {
   // edges of the image (measured 17.2 / 12.3 with the same weights and seeds at 5,556 steps).
   EXPECT_GT(zeros.ratio_x(), 2.0);
   EXPECT_GT(zeros.ratio_y(), 2.0);
+}
+
+}  // namespace
+}  // namespace tessera::testing
+
+namespace tessera::testing {
+namespace {
+
+// The bundled material model (SPEC §12): every map tiles, and so does the normal map derived
+// from the height; the normals are unit vectors that mostly face out of the surface.
+TEST_F(SeamlessTest, BundledMaterialModelTilesOnEveryMap) {
+  std::filesystem::path file = std::filesystem::path(TESSERA_SOURCE_DIR) / "models/material.safetensors";
+  ASSERT_TRUE(std::filesystem::exists(file)) << file << " is part of the repository";
+  LoadedModel model = load_model(ctx(), file);
+  const UNetConfig& config = model.info.config;
+  ASSERT_EQ(config.maps, (std::vector<MapKind>{MapKind::Albedo, MapKind::Height, MapKind::Roughness}));
+  const int n = std::min(7, config.num_classes), size = 64;
+  std::vector<uint64_t> seeds;
+  std::vector<uint32_t> labels;
+  for (int i = 0; i < n; ++i) {
+    seeds.push_back(200 + i);
+    labels.push_back(uint32_t(i));
+  }
+  SamplerOptions o;
+  o.steps = 15;
+  Sampler sampler(ctx(), config, *model.params, n, size, size, o);
+  std::vector<float> images = sampler.sample({seeds, labels});
+  DerivedNormals normals(ctx(), sampler.image_tensor(), config.maps, {});
+  normals.run();
+  std::vector<float> normal = normals.download();
+
+  auto check = [&](const char* name, const std::vector<float>& planes, int channels) {
+    SeamEnergy e = seam_energy(planes, n, channels, size, size);
+    std::printf("%-9s seam/interior energy x %.3f y %.3f\n", name, e.ratio_x(), e.ratio_y());
+    EXPECT_LE(e.ratio_x(), 1.2) << name;  // the bound; a seam shows as several times the interior
+    EXPECT_LE(e.ratio_y(), 1.2) << name;
+  };
+  for (MapKind kind : config.maps) {
+    std::vector<float> planes;
+    for (int k = 0; k < n; ++k) {
+      std::vector<float> p = map_planes(images, k, size, size, config.maps, kind);
+      planes.insert(planes.end(), p.begin(), p.end());
+    }
+    check(map_spec(kind).name, planes, map_spec(kind).channels);
+  }
+  check("normal", normal, 3);
+  const size_t plane = size_t(size) * size;
+  double blue = 0, worst_length = 0;
+  for (int k = 0; k < n; ++k)
+    for (size_t i = 0; i < plane; ++i) {
+      const float* v = normal.data() + size_t(k) * 3 * plane + i;
+      double len = std::sqrt(double(v[0]) * v[0] + double(v[plane]) * v[plane] + double(v[2 * plane]) * v[2 * plane]);
+      worst_length = std::max(worst_length, std::abs(len - 1.0));
+      blue += (v[2 * plane] + 1.0) / 2;  // the 8-bit file's blue, in [0, 1]
+    }
+  blue /= double(n) * plane;
+  std::printf("normals: worst |length - 1| %.2e, mean blue %.3f\n", worst_length, blue);
+  EXPECT_LT(worst_length, 1e-5);
+  EXPECT_GT(blue, 0.7);
 }
 
 }  // namespace

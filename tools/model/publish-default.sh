@@ -1,23 +1,31 @@
 #!/usr/bin/env bash
-# Copies a default-model training run (tools/model/train-default.sh) into the repository: the
-# EMA model to models/default.safetensors, the checkpoint and loss log to models/training/ (so
-# the next run continues from them), and the loss curve and a per-class sample grid to
-# docs/images/ for docs/default-model.md. Run it while the trainer is stopped or between
-# checkpoints (the trainer writes its files atomically, so a copy is never half-written).
-# Usage: tools/model/publish-default.sh [--out DIR]   (default: runs/default-model)
+# Copies a training run (tools/model/train-default.sh) into the repository: the EMA model to
+# models/<name>.safetensors, the checkpoint and loss log to models/training[-material]/ (so the
+# next run continues from them), and the loss curve and a per-class sample grid to docs/images/
+# for docs/default-model.md (docs/material-model.md). Run it while the trainer is stopped or
+# between checkpoints (the trainer writes its files atomically, so a copy is never half-written).
+# Usage: tools/model/publish-default.sh [--material] [--out DIR]
+#   (default DIR: runs/default-model, with --material runs/material-model)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
-out="$root/runs/default-model"
-if [ "${1:-}" = "--out" ]; then out="$2"; fi
+model=default out="" training="$root/models/training" grid=(--count 6)
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --material) model=material training="$root/models/training-material" grid=(--count 3 --size 64x64); shift ;;
+    --out) out="$2"; shift 2 ;;
+    *) echo "publish-default: unknown option '$1' (see the header of $0)" >&2; exit 2 ;;
+  esac
+done
+out="${out:-$root/runs/$model-model}"
 for f in model.safetensors checkpoint.safetensors loss.csv loss.png; do
   [ -f "$out/$f" ] || { echo "publish-default: $out/$f is missing" >&2; exit 1; }
 done
 export MESA_VK_IGNORE_CONFORMANCE_WARNING=1
-mkdir -p "$root/models/training" "$root/docs/images"
-cp "$out/model.safetensors" "$root/models/default.safetensors"
-cp "$out/checkpoint.safetensors" "$out/loss.csv" "$root/models/training/"
-cp "$out/loss.png" "$root/docs/images/default-model-loss.png"
-# Six seeds per class, one row per class, with classifier-free guidance 3.
-"$root/build/tessera" sample --model "$root/models/default.safetensors" --class all --count 6 --seed 1 --guidance 3 \
-  --grid --out "$root/docs/images/default-model-classes.png"
-"$root/build/tessera" info "$root/models/default.safetensors"
+mkdir -p "$training" "$root/docs/images"
+cp "$out/model.safetensors" "$root/models/$model.safetensors"
+cp "$out/checkpoint.safetensors" "$out/loss.csv" "$training/"
+cp "$out/loss.png" "$root/docs/images/$model-model-loss.png"
+# The same seeds in every row, one row per class (a material's maps side by side), guidance 3.
+"$root/build/tessera" sample --model "$root/models/$model.safetensors" --class all "${grid[@]}" --seed 1 --guidance 3 \
+  --grid --out "$root/docs/images/$model-model-classes.png"
+"$root/build/tessera" info "$root/models/$model.safetensors"

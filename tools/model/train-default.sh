@@ -4,31 +4,43 @@
 # 2-core lavapipe machine), so it is made to be stopped and continued: the latest checkpoint is
 # kept in models/training/, and a run whose --out folder has no checkpoint starts from it.
 #
-# Usage: tools/model/train-default.sh [--data DIR] [--out DIR] [--steps N]
+# Usage: tools/model/train-default.sh [--material] [--data DIR] [--out DIR] [--steps N]
+#   --material  train the bundled material model, models/material.safetensors, instead (maps
+#            albedo, height, roughness on the 64px material set; a new run starts from the
+#            default model's weights, --init-from; its checkpoint is kept in
+#            models/training-material/)
 #   --data   the 64px texture set (default: ../shared/data/textures-train/64px, else the copy
-#            tools/data/rebuild-textures.sh builds in build-data/textures-train/64px)
-#   --out    run folder (default: runs/default-model)
+#            tools/data/rebuild-textures.sh builds in build-data/textures-train/64px; with
+#            --material the material set, from tools/data/rebuild-materials.sh)
+#   --out    run folder (default: runs/default-model, runs/material-model)
 #   --steps  total steps to reach (default 20000)
 # When it stops (Ctrl-C saves a checkpoint), `tools/model/publish-default.sh` copies the
 # model, the checkpoint and the documentation images into the repository.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
-data="" out="$root/runs/default-model" steps=20000
+data="" out="" steps=20000 set=textures-train model=default extra=()
 while [ $# -gt 0 ]; do
   case "$1" in
+    --material) set=materials-train model=material; shift ;;
     --data) data="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
     --steps) steps="$2"; shift 2 ;;
     *) echo "train-default: unknown option '$1' (see the header of $0)" >&2; exit 2 ;;
   esac
 done
+out="${out:-$root/runs/$model-model}"
+training="$root/models/training"
+if [ "$model" = material ]; then
+  training="$root/models/training-material"
+  extra=(--maps albedo,height,roughness)
+fi
 if [ -z "$data" ]; then
-  for candidate in "$root/../shared/data/textures-train/64px" "$root/build-data/textures-train/64px"; do
+  for candidate in "$root/../shared/data/$set/64px" "$root/build-data/$set/64px"; do
     if [ -d "$candidate" ]; then data="$candidate"; break; fi
   done
 fi
 if [ -z "$data" ] || [ ! -d "$data" ]; then
-  echo "train-default: no training data; build it with tools/data/rebuild-textures.sh --out build-data/textures-train" >&2
+  echo "train-default: no training data; build it with tools/data/rebuild-${set%-train}.sh --out build-data/$set" >&2
   exit 1
 fi
 
@@ -41,10 +53,12 @@ mkdir -p "$out"
 resume=()
 if [ -f "$out/checkpoint.safetensors" ]; then
   resume=(--resume)
-elif [ -f "$root/models/training/checkpoint.safetensors" ]; then
-  cp "$root/models/training/checkpoint.safetensors" "$out/checkpoint.safetensors"
-  cp "$root/models/training/loss.csv" "$out/loss.csv" 2>/dev/null || true
+elif [ -f "$training/checkpoint.safetensors" ]; then
+  cp "$training/checkpoint.safetensors" "$out/checkpoint.safetensors"
+  cp "$training/loss.csv" "$out/loss.csv" 2>/dev/null || true
   resume=(--resume)
+elif [ "$model" = material ]; then
+  resume=(--init-from "$root/models/default.safetensors")
 fi
 
 # The model: base 32, two levels of downsampling (32 -> 16 -> 8 on the 32 px crops), attention
@@ -52,4 +66,4 @@ fi
 exec "$root/build/tessera" train --data "$data" --out "$out" --res 32 --base 32 --mult 1,2,2 --res-blocks 2 \
   --attn 8 --heads 4 --groups 8 --padding circular --schedule cosine --prediction v --batch 8 --lr 2e-4 \
   --warmup 200 --ema 0.999 --min-snr 5 --steps "$steps" --sample-every 1000 --checkpoint-every 250 \
-  --log-every 50 "${resume[@]}"
+  --log-every 50 "${extra[@]}" "${resume[@]}"
