@@ -475,7 +475,7 @@ TEST_F(ViewerTest, MapSelectorShowsEachMapOfTheSet) {
 }
 
 TEST_F(ViewerTest, MaterialViewsNeedTheirMaps) {
-  // A live generation is albedo only today (the C API has no per-map results yet): only albedo.
+  // A live generation offers the maps of its model (tsr_model_info.map_mask): an RGB model's only albedo.
   ViewerRun live = run_viewer("view-live", "--frames 1 --steps 1 --size 32x32 --view normal");
   EXPECT_EQ(live.status, 1) << live.output;
   EXPECT_NE(live.output.find("--view normal: the model"), std::string::npos) << live.output;
