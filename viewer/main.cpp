@@ -372,14 +372,18 @@ class Viewer {
     }
   }
 
-  // Live maps: a finished job shows every map its model gives (and the lit view with them); the
-  // x0 preview of a running job is albedo only.
+  // Live maps: a finished job shows every map its model gives (and the lit view with them). The
+  // x0 preview of a running job is albedo only; its other maps hold albedo_only's neutral
+  // pixels until the job is done, but stay offered, so that the chosen view is kept meanwhile.
   void show_current() {
     MaterialSet set;
     if (generator_.read_maps(set)) return show_material(set);
     std::vector<uint8_t> rgba;
     int w = 0, h = 0;
-    if (generator_.read_pixels(rgba, w, h)) show_material(albedo_only(rgba, w, h));
+    if (!generator_.read_pixels(rgba, w, h)) return;
+    set = albedo_only(rgba, w, h);
+    set.available = generator_.model().map_mask;
+    show_material(set);
   }
 
   void show_material(const MaterialSet& set) {
