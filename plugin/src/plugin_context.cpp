@@ -405,7 +405,13 @@ uint64_t ContextState::device_bytes_in_use() const {
 }
 
 void ContextState::check_cost(const ModelState& model, const GenerationRequest& r, double max_step_flops) const {
-  const PlanCost need = Sampler::cost(*ctx, model.info.config, *model.params, 1, r.height, r.width, r.options);
+  PlanCost need = Sampler::cost(*ctx, model.info.config, *model.params, 1, r.height, r.width, r.options);
+  if (map_mask(model.info.config.maps) & (1u << TSR_MAP_NORMAL)) {  // the normals pass's own tensor
+    const VkDeviceSize normals = VkDeviceSize(3) * r.width * r.height * sizeof(float) + Arena::kAlignment;
+    need.total_bytes += normals;
+    need.largest_allocation = std::max(need.largest_allocation, normals);
+    need.largest_tensor = std::max(need.largest_tensor, normals - Arena::kAlignment);
+  }
   const DeviceInfo& info = ctx->info();
   const uint64_t held = device_bytes_in_use();
   const uint64_t free = info.device_local_bytes > held ? info.device_local_bytes - held : 0;

@@ -156,7 +156,7 @@ struct ContextState {
   // Device memory held by the models (listed, or kept alive by a job) and the jobs.
   uint64_t device_bytes_in_use() const;
   // Refuses a request whose sampler step is more work than max_step_flops, or which cannot fit
-  // in the device's memory (tsr_generate_submit's list).
+  // in the device's memory (tsr_generate_submit's list), the normals pass's tensor included.
   void check_cost(const ModelState& model, const GenerationRequest& request, double max_step_flops) const;
 
   std::vector<uint8_t> preview(Job& job);

@@ -248,6 +248,10 @@ TEST(PluginMapImages, EveryMapIsAVkImageOfItsOwn) {
   tsr_model model = load_model_file(ctx, material_model_path());
   tsr_job job = submit(ctx, generate_desc(model, 4, 2));
   run_to_end(ctx, job, kSize, kSize);
+  tsr_memory_info before;
+  std::memset(&before, 0, sizeof before);
+  before.struct_size = sizeof before;
+  ASSERT_EQ(tsr_context_get_memory(ctx, &before), TSR_SUCCESS);
   std::set<VkImage> images;
   for (tsr_map map : kAllMaps) {
     tsr_vk_image image;
@@ -265,6 +269,10 @@ TEST(PluginMapImages, EveryMapIsAVkImageOfItsOwn) {
     EXPECT_EQ(again.image, image.image) << "one image per map, made once";
   }
   EXPECT_EQ(images.size(), 4u);
+  tsr_memory_info after = before;
+  ASSERT_EQ(tsr_context_get_memory(ctx, &after), TSR_SUCCESS);
+  EXPECT_GE(after.device_bytes_in_use, before.device_bytes_in_use + 4 * 2 * kSize * kSize * 4)
+      << "each map's pixels and image count as the context's memory";
   tsr_vk_image albedo, albedo_map;
   ASSERT_EQ(tsr_job_get_vk_image(job, &albedo), TSR_SUCCESS);
   ASSERT_EQ(tsr_job_get_map_vk_image(job, TSR_MAP_ALBEDO, &albedo_map), TSR_SUCCESS);
