@@ -260,7 +260,7 @@ uint32_t find_class(const ModelInfo& info, NameOrIndex key) try {
 }
 
 static_assert(TSR_MAX_IMAGE_SIZE == kMaxSampleSize && TSR_MAX_STEPS == kMaxSamplerSteps &&
-                  TSR_MAX_GUIDANCE == kMaxGuidance,
+                  TSR_MAX_GUIDANCE == kMaxGuidance && TSR_MAX_NORMAL_STRENGTH == kMaxNormalStrength,
               "tessera.h states the runtime's rules");
 
 // Whether a host's desc of its struct_size includes the field ending at byte `end` (a field
