@@ -62,9 +62,10 @@ tsr_result vulkan_code(int r) {
   }
 }
 
-// A C enum value as the int a host passed (C enums are ints; any value may arrive).
+// A C enum value as the int a host passed (C enums are ints; any value may arrive, so it is
+// never loaded as the enum type: taken by reference and copied as bytes).
 template <typename Enum>
-int32_t as_int(Enum value) {
+int32_t as_int(const Enum& value) {
   int32_t v = 0;
   std::memcpy(&v, &value, sizeof v);
   return v;
@@ -788,28 +789,28 @@ TSR_API tsr_result tsr_job_destroy(tsr_job job) {
 namespace {
 
 // tsr_job_read_map and tsr_job_read_pixels (albedo), whose messages name `function`.
-tsr_result read_map(const char* function, tsr_job job, tsr_map map, void* out_pixels, size_t capacity,
+tsr_result read_map(const char* function, tsr_job job, int32_t map, void* out_pixels, size_t capacity,
                     uint32_t row_pitch) {
   return guarded(function, [&] {
     auto l = find_owned(jobs(), job.id, "job", kStatus);
     const Job& j = *l.object;
-    check_map(j.model_maps, as_int(map));
+    check_map(j.model_maps, map);
     result_of_finished(j);
     copy_pixels(j.maps[map], j.request.width, j.request.height, out_pixels, capacity, row_pitch);
   });
 }
 
 // tsr_job_get_map_vk_image and tsr_job_get_vk_image (albedo).
-tsr_result map_vk_image(const char* function, tsr_job job, tsr_map map, tsr_vk_image* out_image) {
+tsr_result map_vk_image(const char* function, tsr_job job, int32_t map, tsr_vk_image* out_image) {
   return guarded(function, [&] {
     require(out_image != nullptr, TSR_ERROR_INVALID_ARGUMENT, "out_image is NULL");
     auto l = find_owned(jobs(), job.id, "job");
     require(!l.state->ctx->owns_device(), TSR_ERROR_UNSUPPORTED,
             "VkImage results need a context on the host's device (tsr_context_desc.vulkan); "
             "this context created its own device: read pixels instead");
-    check_map(l.object->model_maps, as_int(map));
+    check_map(l.object->model_maps, map);
     result_of_finished(*l.object);
-    *out_image = l.state->result_image(*l.object, map);
+    *out_image = l.state->result_image(*l.object, tsr_map(map));
   });
 }
 
@@ -818,7 +819,7 @@ tsr_result map_vk_image(const char* function, tsr_job job, tsr_map map, tsr_vk_i
 extern "C" {
 
 TSR_API tsr_result tsr_job_read_map(tsr_job job, tsr_map map, void* out_pixels, size_t capacity, uint32_t row_pitch) {
-  return read_map(__func__, job, map, out_pixels, capacity, row_pitch);
+  return read_map(__func__, job, as_int(map), out_pixels, capacity, row_pitch);
 }
 
 TSR_API tsr_result tsr_job_read_pixels(tsr_job job, void* out_pixels, size_t capacity, uint32_t row_pitch) {
@@ -835,7 +836,7 @@ TSR_API tsr_result tsr_job_read_preview(tsr_job job, void* out_pixels, size_t ca
 }
 
 TSR_API tsr_result tsr_job_get_map_vk_image(tsr_job job, tsr_map map, tsr_vk_image* out_image) {
-  return map_vk_image(__func__, job, map, out_image);
+  return map_vk_image(__func__, job, as_int(map), out_image);
 }
 
 TSR_API tsr_result tsr_job_get_vk_image(tsr_job job, tsr_vk_image* out_image) {

@@ -277,8 +277,8 @@ TEST(PluginMapImages, EveryMapIsAVkImageOfItsOwn) {
   ASSERT_EQ(tsr_job_get_vk_image(job, &albedo), TSR_SUCCESS);
   ASSERT_EQ(tsr_job_get_map_vk_image(job, TSR_MAP_ALBEDO, &albedo_map), TSR_SUCCESS);
   EXPECT_EQ(albedo.image, albedo_map.image);
-  EXPECT_EQ(tsr_job_get_map_vk_image(job, tsr_map(-1), &albedo), TSR_ERROR_INVALID_ARGUMENT);
-  EXPECT_TRUE(contains(tsr_get_last_error(), "tsr_job_get_map_vk_image: map -1 is not a tsr_map"))
+  EXPECT_EQ(tsr_job_get_map_vk_image(job, tsr_map(42), &albedo), TSR_ERROR_INVALID_ARGUMENT);
+  EXPECT_TRUE(contains(tsr_get_last_error(), "tsr_job_get_map_vk_image: map 42 is not a tsr_map"))
       << tsr_get_last_error();
   ASSERT_EQ(tsr_job_destroy(job), TSR_SUCCESS);
   ASSERT_EQ(tsr_context_destroy(ctx), TSR_SUCCESS) << tsr_get_last_error();
