@@ -249,7 +249,8 @@ class Viewer {
     if (!start.class_name.empty()) select_class(start.class_name);
     generate();  // checks the size against the model, the init image, the class
     if (state_.status_is_error) throw std::runtime_error(state_.status);
-    check_view(state_.view, live_available_, "the model (" + generator_.model().path + ")");
+    // The maps the model's finished job gives (a running job shows albedo, the others after it).
+    check_view(state_.view, generator_.model().map_mask, "the model (" + generator_.model().path + ")");
     started_ = true;
   }
 
@@ -371,12 +372,18 @@ class Viewer {
     }
   }
 
-  // LIVE MAPS: once tessera.h has tsr_job_read_map, this becomes
-  //   show_material(generator_.read_maps());  (material_set.hpp has the adapter and the note)
+  // Live maps: a finished job shows every map its model gives (and the lit view with them). The
+  // x0 preview of a running job is albedo only; its other maps hold albedo_only's neutral
+  // pixels until the job is done, but stay offered, so that the chosen view is kept meanwhile.
   void show_current() {
+    MaterialSet set;
+    if (generator_.read_maps(set)) return show_material(set);
     std::vector<uint8_t> rgba;
     int w = 0, h = 0;
-    if (generator_.read_pixels(rgba, w, h)) show_material(albedo_only(rgba, w, h));
+    if (!generator_.read_pixels(rgba, w, h)) return;
+    set = albedo_only(rgba, w, h);
+    set.available = generator_.model().map_mask;
+    show_material(set);
   }
 
   void show_material(const MaterialSet& set) {

@@ -41,18 +41,10 @@ MaterialSet albedo_only(const std::vector<uint8_t>& rgba, int width, int height)
 // map whose size differs from the albedo's, a height that is not a 16-bit grey PNG.
 MaterialSet load_material_files(const std::string& stem);
 
-// LIVE MAPS - the one place to enable when tessera.h gains tsr_job_read_map and map_mask. Fills
-// the set from a reader with tsr_job_read_map's shape (map, out, capacity, row_pitch), RGBA8;
-// the reader throws on a failed read. In TextureGenerator (it owns the job; map_mask comes from
-// tsr_model_get_info at load_model):
-//   MaterialSet TextureGenerator::read_maps() const {
-//     return read_material_maps(impl_->width, impl_->height, impl_->map_mask,
-//         [&](MapKind m, void* out, size_t capacity, uint32_t pitch) {
-//           check(tsr_job_read_map(impl_->job, tsr_map(m), out, capacity, pitch)); });
-//   }
-// and in main.cpp's Viewer::show_current() call it once the job is done, instead of
-// albedo_only(read_pixels(...)) (the x0 preview while running stays albedo-only unless
-// tsr_job_read_map serves previews too).
+// Live maps: fills the set from a reader with tsr_job_read_map's shape (map, out, capacity,
+// row_pitch), RGBA8, for each bit of map_mask (tsr_model_info.map_mask); the reader throws on a
+// failed read. TextureGenerator::read_maps() calls it once the job is done (the x0 preview of a
+// running job stays albedo-only: tsr_job_read_map serves finished jobs).
 using MapReader = std::function<void(MapKind map, void* out, size_t capacity, uint32_t row_pitch)>;
 MaterialSet read_material_maps(int width, int height, uint32_t map_mask, const MapReader& read);
 

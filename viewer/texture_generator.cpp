@@ -127,6 +127,7 @@ const ModelSummary& TextureGenerator::load_model(const std::string& path) {
     s.train_resolution = int(info.train_resolution);
     s.size_multiple = int(info.size_multiple);
     s.parameter_count = int64_t(info.parameter_count);
+    s.map_mask = info.map_mask;
     impl_->summary = std::move(s);
   } catch (...) {
     tsr_model_destroy(model);
@@ -234,6 +235,15 @@ bool TextureGenerator::read_pixels(std::vector<uint8_t>& rgba, int& width, int& 
                                         : tsr_job_read_preview(impl_->job, rgba.data(), rgba.size(), 0);
   if (r == TSR_NOT_READY) return false;
   check(r);
+  return true;
+}
+
+bool TextureGenerator::read_maps(MaterialSet& set) const {
+  if (impl_->status() != TSR_JOB_DONE) return false;
+  set = read_material_maps(impl_->width, impl_->height, impl_->summary.map_mask,
+                           [&](MapKind m, void* out, size_t capacity, uint32_t pitch) {
+                             check(tsr_job_read_map(impl_->job, tsr_map(m), out, capacity, pitch));
+                           });
   return true;
 }
 

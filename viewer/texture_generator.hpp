@@ -26,6 +26,8 @@
 #include <string>
 #include <vector>
 
+#include "material_set.hpp"
+
 namespace tessera::viewer {
 
 // The host's device, which Tessera adopts (it never creates a second instance or device). It
@@ -46,6 +48,7 @@ struct ModelSummary {
   int train_resolution = 0;
   int size_multiple = 1;
   int64_t parameter_count = 0;
+  uint32_t map_mask = 1;  // tsr_model_info.map_mask: bit 1 << MapKind per map its jobs give
 };
 
 // What the viewer asks for, translated into a tsr_generate_desc by submit(); the C API (the
@@ -102,6 +105,9 @@ class TextureGenerator {
   // RGBA8, row-major: the x0 estimate while running, the final image once done.
   // Returns false when there is nothing to show.
   bool read_pixels(std::vector<uint8_t>& rgba, int& width, int& height) const;
+  // Every map of the finished job (tsr_job_read_map for each bit of map_mask). Returns false
+  // until the job is done.
+  bool read_maps(MaterialSet& set) const;
   void cancel();
 
   // Device memory Tessera holds (weights, the running job's plan, results), in bytes.

@@ -5,7 +5,9 @@
  * would do) and then "renders frames": each frame gives Tessera a 4 ms GPU budget with
  * tsr_tick() (TICK "blocking", the default) or tsr_tick_async() (TICK "async": submit and
  * return, collect next frame) and could draw the progressive preview. When the job is done
- * the result is written as a PNG. At the end it prints what the ticks cost the calling thread
+ * the result is written as a PNG. A material model's further maps (height, roughness and the
+ * derived normal map, tsr_model_info.map_mask) are fetched too, each as its own VkImage, and
+ * written next to it as OUT_height.png, OUT_roughness.png, OUT_normal.png. At the end it prints what the ticks cost the calling thread
  * (CPU time and wall time per tick), the numbers docs/plugin.md quotes.
  *
  * usage: tessera_host_c MODEL.safetensors OUT.png [CLASS] [SEED] [STEPS] [TICK]
@@ -203,31 +205,45 @@ int main(int argc, char** argv) {
     fprintf(stderr, "the job did not finish: %s: %s\n", tsr_result_name(r), tsr_get_last_error());
     return 1;
   }
-  /* The same result as a VkImage on the engine's device: sample it once the GPU reaches the
-   * timeline value (an engine waits in its own vkQueueSubmit; here the CPU waits). */
-  tsr_vk_image image;
-  CHECK_TSR(tsr_job_get_vk_image(job, &image));
-  if (image.semaphore != VK_NULL_HANDLE) {
-    VkSemaphoreWaitInfo wait = {.sType = VK_STRUCTURE_TYPE_SEMAPHORE_WAIT_INFO};
-    wait.semaphoreCount = 1;
-    wait.pSemaphores = &image.semaphore;
-    wait.pValues = &image.wait_value;
-    if (vkWaitSemaphores(device, &wait, UINT64_MAX) != VK_SUCCESS) {
-      fprintf(stderr, "vkWaitSemaphores failed\n");
-      return 1;
-    }
-  }
-  printf("VkImage %ux%u ready (timeline value %llu)\n", image.width, image.height,
-         (unsigned long long)image.wait_value);
-
   tsr_model_info info;
   memset(&info, 0, sizeof info);
   info.struct_size = sizeof info;
   CHECK_TSR(tsr_model_get_info(model, &info));
   uint32_t size = info.train_resolution;
-  unsigned char* pixels = malloc((size_t)size * size * 4);
-  CHECK_TSR(tsr_job_read_pixels(job, pixels, (size_t)size * size * 4, 0));
-  int written = stbi_write_png(argv[2], (int)size, (int)size, 4, pixels, (int)size * 4);
+  size_t bytes = (size_t)size * size * 4;
+  unsigned char* pixels = malloc(bytes);
+  /* Every map the model gives, as a VkImage on the engine's device (one image per map): sample
+   * it once the GPU reaches the timeline value (an engine waits in its own vkQueueSubmit; here
+   * the CPU waits). The same pixels are read on the CPU and written as PNGs. */
+  static const char* map_names[] = {"albedo", "height", "roughness", "normal"};
+  int written = pixels != NULL;
+  for (uint32_t map = TSR_MAP_ALBEDO; written && map <= TSR_MAP_NORMAL; ++map) {
+    if (!(info.map_mask & (1u << map))) continue;
+    tsr_vk_image image;
+    CHECK_TSR(tsr_job_get_map_vk_image(job, (tsr_map)map, &image));
+    if (image.semaphore != VK_NULL_HANDLE) {
+      VkSemaphoreWaitInfo wait = {.sType = VK_STRUCTURE_TYPE_SEMAPHORE_WAIT_INFO};
+      wait.semaphoreCount = 1;
+      wait.pSemaphores = &image.semaphore;
+      wait.pValues = &image.wait_value;
+      if (vkWaitSemaphores(device, &wait, UINT64_MAX) != VK_SUCCESS) {
+        fprintf(stderr, "vkWaitSemaphores failed\n");
+        return 1;
+      }
+    }
+    CHECK_TSR(tsr_job_read_map(job, (tsr_map)map, pixels, bytes, 0));
+    unsigned long long sum = 0; /* a checksum of the map's pixels */
+    for (size_t i = 0; i < bytes; ++i) sum = sum * 31 + pixels[i];
+    char path[4096];
+    const size_t stem = strlen(argv[2]) > 4 ? strlen(argv[2]) - 4 : strlen(argv[2]); /* without ".png" */
+    if (map == TSR_MAP_ALBEDO)
+      snprintf(path, sizeof path, "%s", argv[2]);
+    else
+      snprintf(path, sizeof path, "%.*s_%s.png", (int)stem, argv[2], map_names[map]);
+    written = stbi_write_png(path, (int)size, (int)size, 4, pixels, (int)size * 4);
+    printf("map %s: VkImage %ux%u ready (timeline value %llu), checksum %016llx, %s\n", map_names[map], image.width,
+           image.height, (unsigned long long)image.wait_value, sum, path);
+  }
   free(pixels);
 
   /* --- teardown: Tessera first, then the engine's own objects ----------------------------------- */

@@ -26,6 +26,10 @@
  *   only while the time used plus the last step's time fits the budget. A tick runs at least
  *   one step, so every job progresses, and overruns the budget by less than one step; it never
  *   runs a whole generation unless the budget allows it. A tick waits for the steps it submits.
+ *   A model with height (since 1.3) has one more unit of work after its last step: deriving
+ *   the normal map, one short dispatch that the tick budgets like a step (expected to cost at
+ *   most a step) but does not count in steps_run or in the job's progress. The job is DONE
+ *   after it: its progress reads steps_total / steps_total while that unit is still to run.
  *   tsr_tick_async() (since 1.2) does the same without waiting: it submits the steps that fit
  *   the budget and returns; the next tick collects them. tsr_job_prepare() (since 1.2) builds a
  *   job's sampler ahead of its first tick (e.g. on a loading thread).
@@ -33,8 +37,8 @@
  * Thread-safety
  *   - Every function may be called from any thread.
  *   - Queries never wait for other calls: tsr_job_get_status(), tsr_job_get_progress(),
- *     tsr_job_read_pixels() and tsr_context_get_device_name() take only a short per-context
- *     status lock, which Tessera never holds across a GPU wait or the queue lock. They may be
+ *     tsr_job_read_pixels(), tsr_job_read_map() (since 1.3) and tsr_context_get_device_name()
+ *     take only a short per-context status lock, which Tessera never holds across a GPU wait or the queue lock. They may be
  *     called at any time, also while holding your queue lock and while another thread is
  *     inside tsr_tick() (since 1.2; before, they waited for the running tick).
  *   - Every other call on one context, its models and its jobs is serialised by the context's
@@ -45,8 +49,8 @@
  *     and never takes any lock of its own while it holds yours. So, holding your queue lock,
  *     call only the queries above (and the functions that take no handle); any other call may
  *     need the queue itself (tsr_tick*, tsr_job_prepare, tsr_model_load, tsr_job_read_preview,
- *     tsr_job_get_vk_image, tsr_job_copy_to_vk_image, tsr_job_cancel, tsr_job_destroy,
- *     tsr_context_destroy, ...) and deadlocks.
+ *     tsr_job_get_vk_image, tsr_job_get_map_vk_image, tsr_job_copy_to_vk_image, tsr_job_cancel,
+ *     tsr_job_destroy, tsr_context_destroy, ...) and deadlocks.
  *   - tsr_get_last_error() is per thread: it describes the last tsr_ call made on the
  *     calling thread ("" after a success).
  *   - Callbacks (queue lock, log) are called on the thread of the tsr_ call that causes them,
@@ -223,6 +227,18 @@ typedef struct tsr_memory_info {
 TSR_API tsr_result tsr_context_get_memory(tsr_context context, tsr_memory_info* out_info);
 
 /* ---- models --------------------------------------------------------------------------- */
+/* Since 1.3: the maps of a material (SPEC section 12). A model generates albedo (every model)
+ * and, a material model, height and roughness; the normal map is derived from the height on
+ * the device as the last part of the job's GPU work. tsr_model_info.map_mask says which a
+ * model's jobs give. */
+typedef enum tsr_map {
+  TSR_MAP_ALBEDO = 0,    /* sRGB colour, as tsr_job_read_pixels */
+  TSR_MAP_HEIGHT = 1,    /* [0, 1] height, grey */
+  TSR_MAP_ROUGHNESS = 2, /* [0, 1] roughness (0 = mirror-smooth), grey */
+  TSR_MAP_NORMAL = 3,    /* tangent-space unit normal, (n * 0.5 + 0.5) * 255 */
+  TSR_MAP_MAX_ENUM = 0x7fffffff
+} tsr_map;
+
 typedef struct tsr_model_desc {
   uint32_t struct_size; /* sizeof(tsr_model_desc) */
   const char* path;     /* a .safetensors model file, or NULL when data is given */
@@ -236,6 +252,10 @@ typedef struct tsr_model_info {
   uint32_t train_resolution;   /* default output size */
   uint32_t size_multiple;      /* width and height must be multiples of this */
   uint64_t parameter_count;
+  /* Since 1.3: the maps the model's jobs give, bit (1u << tsr_map) each: albedo always, normal
+   * whenever the model has height (derived from it). (A host whose struct_size ends before
+   * this field does not get it.) */
+  uint32_t map_mask;
 } tsr_model_info;
 
 TSR_API tsr_result tsr_model_load(tsr_context context, const tsr_model_desc* desc, tsr_model* out_model);
@@ -258,6 +278,13 @@ typedef enum tsr_sampler {
   TSR_SAMPLER_DDPM = 3,
   TSR_SAMPLER_MAX_ENUM = 0x7fffffff
 } tsr_sampler;
+
+/* Since 1.3: tsr_generate_desc.normal_flags. */
+typedef enum tsr_normal_flag_bits {
+  TSR_NORMAL_DIRECTX = 1u << 0, /* +Y down (green flipped); default OpenGL, +Y up */
+  TSR_NORMAL_FLAG_MAX_ENUM = 0x7fffffff
+} tsr_normal_flag_bits;
+#define TSR_MAX_NORMAL_STRENGTH 1000.0f /* tsr_generate_desc.normal_strength, in texels */
 
 typedef struct tsr_generate_desc {
   uint32_t struct_size; /* sizeof(tsr_generate_desc) */
@@ -310,6 +337,13 @@ typedef struct tsr_generate_desc {
    * 256x256; on a GPU the limit is 100 times higher.
    * A host built against an older tessera.h gets no limit, as before. */
   float max_step_gflop;
+  /* Since 1.3, for models with height (tsr_model_info.map_mask has TSR_MAP_NORMAL): the
+   * derived normal map's height range in texels (the height in texels is height * this; a
+   * larger value makes the relief steeper), finite in [0, TSR_MAX_NORMAL_STRENGTH]; 0 = 3, the
+   * bundled material model's scale. Convention: TSR_NORMAL_DIRECTX bits in normal_flags, other
+   * bits are refused. (A host whose struct_size ends before these fields gets the defaults.) */
+  float normal_strength;
+  uint32_t normal_flags; /* tsr_normal_flag_bits; 0 = OpenGL (+Y up) */
 } tsr_generate_desc;
 
 /* Validates everything and queues the job; returns at once (no GPU work). Checked here, so
@@ -329,7 +363,8 @@ typedef struct tsr_tick_stats {
   uint32_t steps_run;   /* sampler steps run by this tick */
   uint32_t jobs_finished;
   uint32_t jobs_pending; /* queued or running after the tick */
-  double gpu_ms;         /* GPU time of the steps run (timestamp queries) */
+  double gpu_ms;         /* GPU time of the steps run (timestamp queries); since 1.3 also of a
+                            blocking tick's normals pass (its wall time: it is not a step) */
   double max_step_ms;    /* the longest of those steps: a tick overruns its budget by less than this */
   /* Since 1.2 (tsr_tick_async). steps_run, gpu_ms and max_step_ms then count the steps this
    * tick collected (finished on the GPU since the last tick). */
@@ -379,8 +414,15 @@ TSR_API tsr_result tsr_job_destroy(tsr_job job);
 
 /* ---- results -------------------------------------------------------------------------- */
 /* The finished image as RGBA8 (alpha 255), rows row_pitch bytes apart (0 = width*4), into
- * out_pixels of capacity bytes. TSR_NOT_READY while the job runs. */
+ * out_pixels of capacity bytes. TSR_NOT_READY while the job runs. The albedo map: the same
+ * as tsr_job_read_map(job, TSR_MAP_ALBEDO, ...). */
 TSR_API tsr_result tsr_job_read_pixels(tsr_job job, void* out_pixels, size_t capacity, uint32_t row_pitch);
+/* Since 1.3: one map of the finished job, in tsr_job_read_pixels' format (RGBA8, alpha 255):
+ * albedo as RGB; height and roughness as 8-bit grey in R = G = B (round(v * 255) of the [0, 1]
+ * value); normal as round((n * 0.5 + 0.5) * 255) per component (flat = 128, 128, 255).
+ * TSR_NOT_READY while the job runs; TSR_ERROR_INVALID_ARGUMENT naming the map when the model
+ * lacks it (tsr_model_info.map_mask). Takes only the status lock, like tsr_job_read_pixels. */
+TSR_API tsr_result tsr_job_read_map(tsr_job job, tsr_map map, void* out_pixels, size_t capacity, uint32_t row_pitch);
 /* Progressive preview: the current estimate of the final image (x0) of a running job, or the
  * result of a finished one, in the same format. TSR_NOT_READY before the job's first step. */
 TSR_API tsr_result tsr_job_read_preview(tsr_job job, void* out_pixels, size_t capacity, uint32_t row_pitch);
@@ -400,6 +442,12 @@ typedef struct tsr_vk_image {
 /* The finished image as a VkImage owned by the context (made on the first call; later calls
  * return the same image). Only for contexts on a host device. Lives until tsr_job_destroy. */
 TSR_API tsr_result tsr_job_get_vk_image(tsr_job job, tsr_vk_image* out_image);
+/* Since 1.3: one map of the finished job as a context-owned VkImage, under the rules of
+ * tsr_job_get_vk_image (which is this call with TSR_MAP_ALBEDO), with the pixels of
+ * tsr_job_read_map. Each map is its own single-layer image (not one array image), made on its
+ * first call, so that a host pays only for the maps it uses and binds each like any texture. All
+ * live until tsr_job_destroy. A map the model lacks: TSR_ERROR_INVALID_ARGUMENT naming it. */
+TSR_API tsr_result tsr_job_get_map_vk_image(tsr_job job, tsr_map map, tsr_vk_image* out_image);
 
 typedef struct tsr_vk_image_copy_desc {
   uint32_t struct_size; /* sizeof(tsr_vk_image_copy_desc) */

@@ -62,6 +62,15 @@ tsr_result vulkan_code(int r) {
   }
 }
 
+// A C enum value as the int a host passed (C enums are ints; any value may arrive, so it is
+// never loaded as the enum type: taken by reference and copied as bytes).
+template <typename Enum>
+int32_t as_int(const Enum& value) {
+  int32_t v = 0;
+  std::memcpy(&v, &value, sizeof v);
+  return v;
+}
+
 // The result and message of the exception being handled (call inside a catch block).
 std::pair<tsr_result, std::string> current_error() {
   try {
@@ -252,7 +261,7 @@ uint32_t find_class(const ModelInfo& info, NameOrIndex key) try {
 }
 
 static_assert(TSR_MAX_IMAGE_SIZE == kMaxSampleSize && TSR_MAX_STEPS == kMaxSamplerSteps &&
-                  TSR_MAX_GUIDANCE == kMaxGuidance,
+                  TSR_MAX_GUIDANCE == kMaxGuidance && TSR_MAX_NORMAL_STRENGTH == kMaxNormalStrength,
               "tessera.h states the runtime's rules");
 
 // Whether a host's desc of its struct_size includes the field ending at byte `end` (a field
@@ -303,9 +312,7 @@ GenerationRequest make_request(const ModelInfo& info, const tsr_generate_desc& d
   r.width = int(width);
   r.height = int(height);
   SamplerOptions& o = r.options;
-  // Hosts pass any int here (C enums are ints): read it as one.
-  int32_t sampler = 0;
-  std::memcpy(&sampler, &d.sampler, sizeof sampler);
+  const int32_t sampler = as_int(d.sampler);
   constexpr SamplerKind kKinds[] = {SamplerKind::DpmSolver2M, SamplerKind::DpmSolver2M, SamplerKind::Ddim,
                                     SamplerKind::Ddpm};  // by tsr_sampler, TSR_SAMPLER_DEFAULT first
   require(sampler >= 0 && sampler <= TSR_SAMPLER_DDPM, TSR_ERROR_INVALID_ARGUMENT,
@@ -336,6 +343,12 @@ GenerationRequest make_request(const ModelInfo& info, const tsr_generate_desc& d
       o.init_image = true;
       o.strength = d.strength;  // 0 is a real value: nothing is re-run
     }
+  }
+  if (covers(d.struct_size, offsetof(tsr_generate_desc, normal_flags) + sizeof d.normal_flags)) {
+    require((d.normal_flags & ~uint32_t(TSR_NORMAL_DIRECTX)) == 0, TSR_ERROR_INVALID_ARGUMENT,
+            "normal_flags " + std::to_string(d.normal_flags) + " has bits other than TSR_NORMAL_DIRECTX");
+    if (d.normal_strength != 0.0f) r.normals.strength = d.normal_strength;
+    if (d.normal_flags & TSR_NORMAL_DIRECTX) r.normals.convention = ops::NormalConvention::DirectX;
   }
   r.validate(info);  // its size rule passed above: any refusal here is TSR_ERROR_INVALID_ARGUMENT
   return r;
@@ -672,6 +685,7 @@ TSR_API tsr_result tsr_model_get_info(tsr_model model, tsr_model_info* out_info)
     info.train_resolution = uint32_t(c.train_resolution);
     info.size_multiple = uint32_t(c.size_multiple());
     info.parameter_count = l.object->params ? uint64_t(l.object->params->parameter_count()) : 0;
+    info.map_mask = map_mask(c.maps);
     write_out(out_info, info, "tsr_model_info");
   });
 }
@@ -710,6 +724,7 @@ TSR_API tsr_result tsr_generate_submit(tsr_context context, const tsr_generate_d
     auto job = std::make_shared<Job>();
     job->owner = l.state;
     job->request = make_request(model->info, d);
+    job->model_maps = model->info.config.maps;
     l.state->check_cost(*model, job->request, max_step_flops(d, l.state->ctx->info().type));
     const SamplerOptions& o = job->request.options;  // (strength is 1 unless img2img: validated)
     job->steps_total = uint32_t(sampler_timesteps(model->info.config.timesteps, o.steps, o.strength).size());
@@ -769,13 +784,46 @@ TSR_API tsr_result tsr_job_destroy(tsr_job job) {
   });
 }
 
-TSR_API tsr_result tsr_job_read_pixels(tsr_job job, void* out_pixels, size_t capacity, uint32_t row_pitch) {
-  return guarded(__func__, [&] {
+}  // extern "C"
+
+namespace {
+
+// tsr_job_read_map and tsr_job_read_pixels (albedo), whose messages name `function`.
+tsr_result read_map(const char* function, tsr_job job, int32_t map, void* out_pixels, size_t capacity,
+                    uint32_t row_pitch) {
+  return guarded(function, [&] {
     auto l = find_owned(jobs(), job.id, "job", kStatus);
     const Job& j = *l.object;
+    check_map(j.model_maps, map);
     result_of_finished(j);
-    copy_pixels(j.pixels, j.request.width, j.request.height, out_pixels, capacity, row_pitch);
+    copy_pixels(j.maps[map], j.request.width, j.request.height, out_pixels, capacity, row_pitch);
   });
+}
+
+// tsr_job_get_map_vk_image and tsr_job_get_vk_image (albedo).
+tsr_result map_vk_image(const char* function, tsr_job job, int32_t map, tsr_vk_image* out_image) {
+  return guarded(function, [&] {
+    require(out_image != nullptr, TSR_ERROR_INVALID_ARGUMENT, "out_image is NULL");
+    auto l = find_owned(jobs(), job.id, "job");
+    require(!l.state->ctx->owns_device(), TSR_ERROR_UNSUPPORTED,
+            "VkImage results need a context on the host's device (tsr_context_desc.vulkan); "
+            "this context created its own device: read pixels instead");
+    check_map(l.object->model_maps, map);
+    result_of_finished(*l.object);
+    *out_image = l.state->result_image(*l.object, tsr_map(map));
+  });
+}
+
+}  // namespace
+
+extern "C" {
+
+TSR_API tsr_result tsr_job_read_map(tsr_job job, tsr_map map, void* out_pixels, size_t capacity, uint32_t row_pitch) {
+  return read_map(__func__, job, as_int(map), out_pixels, capacity, row_pitch);
+}
+
+TSR_API tsr_result tsr_job_read_pixels(tsr_job job, void* out_pixels, size_t capacity, uint32_t row_pitch) {
+  return read_map(__func__, job, TSR_MAP_ALBEDO, out_pixels, capacity, row_pitch);
 }
 
 TSR_API tsr_result tsr_job_read_preview(tsr_job job, void* out_pixels, size_t capacity, uint32_t row_pitch) {
@@ -787,16 +835,12 @@ TSR_API tsr_result tsr_job_read_preview(tsr_job job, void* out_pixels, size_t ca
   });
 }
 
+TSR_API tsr_result tsr_job_get_map_vk_image(tsr_job job, tsr_map map, tsr_vk_image* out_image) {
+  return map_vk_image(__func__, job, as_int(map), out_image);
+}
+
 TSR_API tsr_result tsr_job_get_vk_image(tsr_job job, tsr_vk_image* out_image) {
-  return guarded(__func__, [&] {
-    require(out_image != nullptr, TSR_ERROR_INVALID_ARGUMENT, "out_image is NULL");
-    auto l = find_owned(jobs(), job.id, "job");
-    require(!l.state->ctx->owns_device(), TSR_ERROR_UNSUPPORTED,
-            "VkImage results need a context on the host's device (tsr_context_desc.vulkan); "
-            "this context created its own device: read pixels instead");
-    result_of_finished(*l.object);
-    *out_image = l.state->result_image(*l.object);
-  });
+  return map_vk_image(__func__, job, TSR_MAP_ALBEDO, out_image);
 }
 
 TSR_API tsr_result tsr_job_copy_to_vk_image(tsr_job job, const tsr_vk_image_copy_desc* desc, VkSemaphore* out_semaphore,

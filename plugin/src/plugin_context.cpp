@@ -7,6 +7,7 @@
 #include <set>
 
 #include "tessera/image_io.hpp"
+#include "tessera/material_images.hpp"
 #include "tessera/vulkan_error.hpp"
 
 namespace tessera::plugin {
@@ -34,6 +35,29 @@ void image_barrier(VkCommandBuffer cmd, VkImage image, VkImageLayout from, VkIma
 }
 
 }  // namespace
+
+static_assert(int(MapKind::Albedo) == TSR_MAP_ALBEDO && int(MapKind::Height) == TSR_MAP_HEIGHT &&
+                  int(MapKind::Roughness) == TSR_MAP_ROUGHNESS,
+              "tsr_map numbers the model's maps as the runtime's table does");
+
+uint32_t map_mask(const std::vector<MapKind>& maps) {
+  uint32_t mask = 0;
+  for (MapKind kind : maps) mask |= 1u << uint32_t(kind);
+  if (map_channel_offset(maps, MapKind::Height) >= 0) mask |= 1u << TSR_MAP_NORMAL;
+  return mask;
+}
+
+const char* map_name(tsr_map map) { return map == TSR_MAP_NORMAL ? "normal" : map_spec(MapKind(map)).name; }
+
+void check_map(const std::vector<MapKind>& maps, int32_t map) {
+  if (map < 0 || map >= kMapCount)
+    throw ApiError(TSR_ERROR_INVALID_ARGUMENT,
+                   "map " + std::to_string(map) + " is not a tsr_map (ALBEDO, HEIGHT, ROUGHNESS or NORMAL)");
+  if (!(map_mask(maps) & (1u << map)))
+    throw ApiError(TSR_ERROR_INVALID_ARGUMENT,
+                   std::string("this model has no ") + map_name(tsr_map(map)) + " map (its maps: " + map_names(maps) +
+                       (map == TSR_MAP_NORMAL ? "; normals are derived from height)" : ")"));
+}
 
 std::vector<float> rgba8_to_planes(const uint8_t* rgba, int width, int height, size_t pitch) {
   const size_t plane = size_t(width) * height;
@@ -102,12 +126,13 @@ tsr_tick_stats ContextState::tick(double budget_ms, bool wait) {
   stats.struct_size = sizeof stats;
   retire_finished_transfers(false);
   if (collect(wait, stats) && !wait) submit_batch(budget_ms);
-  while (wait) {
+  for (int units = 0; wait; ++units) {
     Job* job = next_pending();
     if (!job) break;
-    // Whole steps only: stop before a step that would overrun, but always run one.
+    // Whole units only (a step, or a normals pass, budgeted as a step): stop before one that
+    // would overrun, but always run one.
     double expected = job->last_step_ms > 0 ? job->last_step_ms : last_step_ms;
-    if (stats.steps_run > 0 && stats.gpu_ms + expected > budget_ms) break;
+    if (units > 0 && stats.gpu_ms + expected > budget_ms) break;
     try {
       advance(*job, stats);
     } catch (const std::exception& e) {
@@ -115,13 +140,13 @@ tsr_tick_stats ContextState::tick(double budget_ms, bool wait) {
       fail(*job, e.what());
     }
   }
-  for (const auto& entry : batch) stats.steps_submitted += !entry.start;
+  for (const auto& entry : batch) stats.steps_submitted += entry.unit == BatchEntry::Step;
   for (auto& job : jobs) stats.jobs_pending += job->pending();
   return stats;
 }
 
 void ContextState::fail(Job& job, const std::string& why) {
-  job.sampler.reset();
+  job.drop_work();
   {
     std::lock_guard<std::mutex> published(status_mutex);
     job.status = TSR_JOB_FAILED;
@@ -133,8 +158,10 @@ void ContextState::fail(Job& job, const std::string& why) {
 void ContextState::prepare(Job& job) {
   if (job.status != TSR_JOB_QUEUED || job.sampler) return;
   const GenerationRequest& r = job.request;
-  job.sampler =
-      std::make_unique<Sampler>(*ctx, job.model->info.config, *job.model->params, 1, r.height, r.width, r.options);
+  const UNetConfig& config = job.model->info.config;
+  job.sampler = std::make_unique<Sampler>(*ctx, config, *job.model->params, 1, r.height, r.width, r.options);
+  if (map_mask(config.maps) & (1u << TSR_MAP_NORMAL))
+    job.normals = std::make_unique<DerivedNormals>(*ctx, job.sampler->image_tensor(), config.maps, r.normals);
 }
 
 void ContextState::begin(Job& job, bool run_start) {
@@ -173,8 +200,18 @@ void ContextState::advance(Job& job, tsr_tick_stats& stats) {
       ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - begin_time).count();
     job.steps_submitted = static_cast<uint32_t>(job.sampler->steps_done());
     count_step(job, ms, stats);
+  } else if (job.normals && !job.normals_done) {
+    run_normals(job, stats);
   }
-  if (job.sampler->done()) finish(job, stats);
+  if (job.work_done()) finish(job, stats);
+}
+
+void ContextState::run_normals(Job& job, tsr_tick_stats& stats) {
+  // One short dispatch: its wall time (submit to completion) stands in for its GPU time.
+  const auto begin_time = std::chrono::steady_clock::now();
+  job.normals->run();
+  job.normals_done = job.normals_submitted = true;
+  stats.gpu_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - begin_time).count();
 }
 
 void ContextState::submit_batch(double budget_ms) {
@@ -182,6 +219,17 @@ void ContextState::submit_batch(double budget_ms) {
   double planned = 0;
   int steps = 0;
   bool full = false;
+  // A unit (step or normals pass, budgeted as a step) of unknown cost goes alone; known ones
+  // fill the budget, at least one per batch.
+  auto admit = [&](const Job& job) {
+    const double expected = job.last_step_ms > 0 ? job.last_step_ms : last_step_ms;
+    if (steps > 0 && (expected == 0 || planned + expected > budget_ms)) full = true;
+    if (full) return false;
+    planned += expected;
+    steps++;
+    full = expected == 0;
+    return true;
+  };
   for (auto& job : jobs) {
     if (full) break;
     if (!job->pending()) continue;
@@ -189,24 +237,18 @@ void ContextState::submit_batch(double budget_ms) {
     try {
       if (job->status == TSR_JOB_QUEUED) {
         begin(*job, false);
-        batch.push_back({job, true});
+        batch.push_back({job, BatchEntry::Start});
         commands.push_back(job->sampler->start_sequence().command_buffer());
       }
-      while (job->steps_submitted < uint32_t(job->sampler->steps_total())) {
-        // A step of unknown cost goes alone; known ones fill the budget, at least one per batch.
-        const double expected = job->last_step_ms > 0 ? job->last_step_ms : last_step_ms;
-        if (steps > 0 && (expected == 0 || planned + expected > budget_ms)) {
-          full = true;
-          break;
-        }
-        batch.push_back({job, false});
+      while (job->steps_submitted < uint32_t(job->sampler->steps_total()) && admit(*job)) {
+        batch.push_back({job, BatchEntry::Step});
         commands.push_back(job->sampler->step_sequence(job->steps_submitted++).command_buffer());
-        planned += expected;
-        steps++;
-        if (expected == 0) {
-          full = true;
-          break;
-        }
+      }
+      if (job->normals && !job->normals_submitted && job->steps_submitted == uint32_t(job->sampler->steps_total()) &&
+          admit(*job)) {
+        batch.push_back({job, BatchEntry::Normals});
+        commands.push_back(job->normals->sequence().command_buffer());
+        job->normals_submitted = true;
       }
     } catch (const std::exception& e) {
       rethrow_if_device_lost(e);
@@ -243,11 +285,12 @@ bool ContextState::collect(bool wait, tsr_tick_stats& stats) {
     Job& job = *entry.job;
     if (job.status != TSR_JOB_RUNNING || !job.sampler) continue;  // failed while its steps ran
     try {
-      if (!entry.start) {
+      if (entry.unit == BatchEntry::Step) {
         job.sampler->step_completed();
         count_step(job, job.sampler->last_step_gpu_ms(), stats);
       }
-      if (job.sampler->done()) finish(job, stats);
+      if (entry.unit == BatchEntry::Normals) job.normals_done = true;
+      if (job.work_done()) finish(job, stats);
     } catch (const std::exception& e) {
       fail(job, e.what());
     }
@@ -262,11 +305,19 @@ void ContextState::collect_job(const Job& job) {
 }
 
 void ContextState::finish(Job& job, tsr_tick_stats& stats) {
-  std::vector<uint8_t> pixels = planes_to_rgba8(job.sampler->image(), job.request.width, job.request.height);
-  job.sampler.reset();
+  const int w = job.request.width, h = job.request.height;
+  const std::vector<MapKind>& kinds = job.model->info.config.maps;
+  // Every map as RGB planes (grey maps in R = G = B), each converted as read_pixels' albedo.
+  const std::vector<float> rgb = maps_side_by_side(job.sampler->image(), 1, h, w, kinds);
+  const size_t per_map = size_t(3) * w * h;
+  std::array<std::vector<uint8_t>, kMapCount> maps;
+  for (size_t i = 0; i < kinds.size(); ++i)
+    maps[size_t(kinds[i])] = planes_to_rgba8(std::span(rgb).subspan(i * per_map, per_map), w, h);
+  if (job.normals) maps[TSR_MAP_NORMAL] = planes_to_rgba8(job.normals->download(), w, h);
+  job.drop_work();
   {
     std::lock_guard<std::mutex> published(status_mutex);
-    job.pixels = std::move(pixels);
+    job.maps = std::move(maps);
     job.status = TSR_JOB_DONE;
   }
   stats.jobs_finished++;
@@ -276,7 +327,7 @@ void ContextState::cancel(Job& job) {
   if (!job.pending()) return;
   collect_job(job);  // its running steps finish first (they may also finish the job)
   if (!job.pending()) return;
-  job.sampler.reset();
+  job.drop_work();
   std::lock_guard<std::mutex> published(status_mutex);
   job.status = TSR_JOB_CANCELLED;
 }
@@ -291,10 +342,8 @@ void ContextState::release(Job& job) {
   if (job.last_use_value && timeline)
     if (VkResult r = wait_timeline(job.last_use_value); r != VK_SUCCESS)
       log_message(TSR_LOG_ERROR, std::string("job release: vkWaitSemaphores: ") + vk_result_name(r));
-  job.sampler.reset();
-  job.device_pixels_tensor = {};
-  job.device_pixels.reset();
-  job.result_image = {};
+  job.drop_work();
+  job.device_maps = {};
   job.model.reset();
 }
 
@@ -349,14 +398,20 @@ uint64_t ContextState::device_bytes_in_use() const {
       bytes += s->image_tensor().arena()->capacity();
       bytes += s->denoiser().device_bytes();
     }
-    if (job->device_pixels) bytes += job->device_pixels->capacity();
-    bytes += job->result_image.bytes;
+    if (job->normals) bytes += job->normals->normals().arena()->capacity();
+    for (const DeviceMap& map : job->device_maps) bytes += (map.arena ? map.arena->capacity() : 0) + map.image.bytes;
   }
   return bytes;
 }
 
 void ContextState::check_cost(const ModelState& model, const GenerationRequest& r, double max_step_flops) const {
-  const PlanCost need = Sampler::cost(*ctx, model.info.config, *model.params, 1, r.height, r.width, r.options);
+  PlanCost need = Sampler::cost(*ctx, model.info.config, *model.params, 1, r.height, r.width, r.options);
+  if (map_mask(model.info.config.maps) & (1u << TSR_MAP_NORMAL)) {  // the normals pass's own tensor
+    const VkDeviceSize normals = VkDeviceSize(3) * r.width * r.height * sizeof(float) + Arena::kAlignment;
+    need.total_bytes += normals;
+    need.largest_allocation = std::max(need.largest_allocation, normals);
+    need.largest_tensor = std::max(need.largest_tensor, normals - Arena::kAlignment);
+  }
   const DeviceInfo& info = ctx->info();
   const uint64_t held = device_bytes_in_use();
   const uint64_t free = info.device_local_bytes > held ? info.device_local_bytes - held : 0;
@@ -389,18 +444,22 @@ void ContextState::check_cost(const ModelState& model, const GenerationRequest& 
 
 std::vector<uint8_t> ContextState::preview(Job& job) {
   collect_job(job);  // the preview buffer is written by its running steps
-  if (job.status == TSR_JOB_DONE) return job.pixels;
+  if (job.status == TSR_JOB_DONE) return job.maps[TSR_MAP_ALBEDO];
   if (job.status != TSR_JOB_RUNNING || !job.sampler || job.steps_done == 0)
     throw ApiError(TSR_NOT_READY, "the job has no preview yet (it has run no step)");
-  return planes_to_rgba8(job.sampler->preview(), job.request.width, job.request.height);
+  const int w = job.request.width, h = job.request.height;
+  return planes_to_rgba8(map_planes(job.sampler->preview(), 0, h, w, job.model->info.config.maps, MapKind::Albedo), w,
+                         h);
 }
 
-void ContextState::upload_result(Job& job) {
-  if (job.device_pixels) return;
+DeviceMap& ContextState::upload_result(Job& job, tsr_map map) {
+  DeviceMap& d = job.device_maps[map];
+  if (d.arena) return d;
   const int64_t texels = int64_t(job.request.width) * job.request.height;
-  job.device_pixels = std::make_unique<Arena>(*ctx, VkDeviceSize(texels * 4 + Arena::kAlignment), "result pixels");
-  job.device_pixels_tensor = job.device_pixels->allocate({texels}, DType::U32, "rgba8");
-  job.device_pixels->upload(job.device_pixels_tensor, std::as_bytes(std::span(job.pixels)));
+  d.arena = std::make_unique<Arena>(*ctx, VkDeviceSize(texels * 4 + Arena::kAlignment), "result pixels");
+  d.pixels = d.arena->allocate({texels}, DType::U32, "rgba8");
+  d.arena->upload(d.pixels, std::as_bytes(std::span(job.maps[map])));
+  return d;
 }
 
 uint64_t ContextState::submit_transfer(Job& job, const std::function<void(VkCommandBuffer)>& record) {
@@ -460,17 +519,19 @@ void ContextState::retire_finished_transfers(bool wait_all) {
   in_flight.erase(std::remove_if(in_flight.begin(), in_flight.end(), done), in_flight.end());
 }
 
-tsr_vk_image ContextState::result_image(Job& job) {
+tsr_vk_image ContextState::result_image(Job& job, tsr_map map) {
   const uint32_t w = uint32_t(job.request.width), h = uint32_t(job.request.height);
-  if (!job.result_image.image) {
+  DeviceMap& d = job.device_maps[map];
+  if (!d.image.image) {
     retire_finished_transfers(false);
-    upload_result(job);
+    upload_result(job, map);
     ResultImage made = create_result_image(w, h);  // freed if the copy cannot be submitted
-    copy_result(job, made.image.get(), VK_IMAGE_LAYOUT_UNDEFINED, VK_IMAGE_LAYOUT_SHADER_READ_ONLY_OPTIMAL, 0, 0, 0, 0);
-    job.result_image = std::move(made);
+    copy_result(job, d.pixels, made.image.get(), VK_IMAGE_LAYOUT_UNDEFINED, VK_IMAGE_LAYOUT_SHADER_READ_ONLY_OPTIMAL, 0,
+                0, 0, 0);
+    d.image = std::move(made);
   }
   tsr_vk_image out{};
-  out.image = job.result_image.image.get();
+  out.image = d.image.image.get();
   out.format = VK_FORMAT_R8G8B8A8_UNORM;
   out.layout = VK_IMAGE_LAYOUT_SHADER_READ_ONLY_OPTIMAL;
   out.width = w;
@@ -517,16 +578,15 @@ ResultImage ContextState::create_result_image(uint32_t w, uint32_t h) const {
 
 uint64_t ContextState::copy_to_image(Job& job, const tsr_vk_image_copy_desc& d) {
   retire_finished_transfers(false);
-  upload_result(job);
+  const Tensor& src = upload_result(job, TSR_MAP_ALBEDO).pixels;
   const VkImageLayout final_layout =
       d.new_layout == VK_IMAGE_LAYOUT_UNDEFINED ? VK_IMAGE_LAYOUT_SHADER_READ_ONLY_OPTIMAL : d.new_layout;
-  return copy_result(job, d.image, d.old_layout, final_layout, d.mip_level, d.array_layer, d.x, d.y);
+  return copy_result(job, src, d.image, d.old_layout, final_layout, d.mip_level, d.array_layer, d.x, d.y);
 }
 
-uint64_t ContextState::copy_result(Job& job, VkImage image, VkImageLayout from, VkImageLayout to, uint32_t mip,
-                                   uint32_t layer, int32_t x, int32_t y) {
+uint64_t ContextState::copy_result(Job& job, const Tensor& src, VkImage image, VkImageLayout from, VkImageLayout to,
+                                   uint32_t mip, uint32_t layer, int32_t x, int32_t y) {
   const uint32_t w = uint32_t(job.request.width), h = uint32_t(job.request.height);
-  const Tensor& src = job.device_pixels_tensor;
   return submit_transfer(job, [&](VkCommandBuffer cmd) {
     // The host's earlier use of the image on this queue is ordered before the copy (a fresh
     // result image has none; the barrier costs it nothing).

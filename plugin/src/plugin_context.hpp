@@ -3,6 +3,7 @@
 // knows about handles or the C boundary (c_api.cpp); everything is called with the context's
 // work lock (ContextState::mutex) held.
 #pragma once
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -14,6 +15,7 @@
 #include "tessera.h"
 #include "tessera/arena.hpp"
 #include "tessera/context.hpp"
+#include "tessera/derived_normals.hpp"
 #include "tessera/model_file.hpp"
 #include "tessera/sampler.hpp"
 #include "tessera/vk_handle.hpp"
@@ -46,26 +48,52 @@ struct ResultImage {
   VkDeviceSize bytes = 0;
 };
 
+// The maps of tessera.h (tsr_map), in its order.
+inline constexpr int kMapCount = TSR_MAP_NORMAL + 1;
+// The maps a model's jobs give, as tsr_model_info.map_mask (normal with height).
+uint32_t map_mask(const std::vector<MapKind>& maps);
+const char* map_name(tsr_map map);
+// Throws ApiError(INVALID_ARGUMENT) naming `map` when it is no tsr_map or not in `mask`.
+void check_map(const std::vector<MapKind>& maps, int32_t map);
+
+// One map of a finished job on the device: its RGBA8 pixels (source of image copies) and its
+// context-owned result image, each made on first use.
+struct DeviceMap {
+  std::unique_ptr<Arena> arena;
+  Tensor pixels;
+  ResultImage image;
+};
+
 struct Job {
   std::weak_ptr<ContextState> owner;
   uint64_t handle = 0;
   std::shared_ptr<ModelState> model;
-  GenerationRequest request;  // validated at submission (the host's buffers are copied)
+  GenerationRequest request;        // validated at submission (the host's buffers are copied)
+  std::vector<MapKind> model_maps;  // the model's, copied at submission: queries read it
   // What queries read: written with both locks held, read with either (ContextState).
   tsr_job_status status = TSR_JOB_QUEUED;
   uint32_t steps_total = 0, steps_done = 0;
-  std::string failure;          // why the job failed
-  std::vector<uint8_t> pixels;  // RGBA8 result, rows width*4 bytes
+  std::string failure;  // why the job failed
+  // RGBA8 result per tsr_map, rows width*4 bytes; empty for maps the model lacks.
+  std::array<std::vector<uint8_t>, kMapCount> maps;
   // The rest is the work lock's.
   uint32_t steps_submitted = 0;  // steps_done plus those still running (tsr_tick_async)
   double last_step_ms = 0;
-  std::unique_ptr<Sampler> sampler;      // from tsr_job_prepare or the first tick until the job ends
-  std::unique_ptr<Arena> device_pixels;  // the result on the device, source of image copies
-  Tensor device_pixels_tensor;
-  ResultImage result_image;
+  std::unique_ptr<Sampler> sampler;  // from tsr_job_prepare or the first tick until the job ends
+  // With the sampler, for a model with height: the normals pass, the job's last unit of work
+  // after its last step; normals_submitted / normals_done when it is running / has run.
+  std::unique_ptr<DerivedNormals> normals;
+  bool normals_submitted = false, normals_done = false;
+  std::array<DeviceMap, kMapCount> device_maps;
   uint64_t last_use_value = 0;  // timeline value after which the device no longer reads our buffers
 
   bool pending() const { return status == TSR_JOB_QUEUED || status == TSR_JOB_RUNNING; }
+  void drop_work() {  // the normals pass reads the sampler's image: it goes first
+    normals.reset();
+    sampler.reset();
+  }
+  // All of the job's GPU work has run: its steps and, with height, its normals pass.
+  bool work_done() const { return sampler && sampler->done() && (!normals || normals_done); }
 };
 
 // Two locks, so that no query waits for the GPU or for the host's queue lock:
@@ -97,7 +125,7 @@ struct ContextState {
   // batch at a time, signalling batch_fence).
   struct BatchEntry {
     std::shared_ptr<Job> job;
-    bool start;  // the job's start sequence, else its next step
+    enum Unit { Start, Step, Normals } unit;  // the job's start sequence, next step or normals pass
   };
   std::vector<BatchEntry> batch;
   OwnedFence batch_fence;
@@ -128,11 +156,11 @@ struct ContextState {
   // Device memory held by the models (listed, or kept alive by a job) and the jobs.
   uint64_t device_bytes_in_use() const;
   // Refuses a request whose sampler step is more work than max_step_flops, or which cannot fit
-  // in the device's memory (tsr_generate_submit's list).
+  // in the device's memory (tsr_generate_submit's list), the normals pass's tensor included.
   void check_cost(const ModelState& model, const GenerationRequest& request, double max_step_flops) const;
 
   std::vector<uint8_t> preview(Job& job);
-  tsr_vk_image result_image(Job& job);
+  tsr_vk_image result_image(Job& job, tsr_map map);
   uint64_t copy_to_image(Job& job, const tsr_vk_image_copy_desc& desc);
 
  private:
@@ -144,17 +172,18 @@ struct ContextState {
   void finish(Job& job, tsr_tick_stats& stats);
   void fail(Job& job, const std::string& why);
   void count_step(Job& job, double ms, tsr_tick_stats& stats);
+  void run_normals(Job& job, tsr_tick_stats& stats);  // the blocking tick's normals pass
   void submit_batch(double budget_ms);
   // Completes the batch of tsr_tick_async if it has finished (or waits for it): steps_done,
   // timings, finished jobs. True when no batch is left running.
   bool collect(bool wait, tsr_tick_stats& stats);
   void collect_job(const Job& job);  // waits for the batch if it holds the job
-  void upload_result(Job& job);
+  DeviceMap& upload_result(Job& job, tsr_map map);
   uint64_t submit_transfer(Job& job, const std::function<void(VkCommandBuffer)>& record);
   ResultImage create_result_image(uint32_t width, uint32_t height) const;
   // Copies the job's device pixels to (x, y) of `image`, moving it from layout `from` to `to`.
-  uint64_t copy_result(Job& job, VkImage image, VkImageLayout from, VkImageLayout to, uint32_t mip, uint32_t layer,
-                       int32_t x, int32_t y);
+  uint64_t copy_result(Job& job, const Tensor& src, VkImage image, VkImageLayout from, VkImageLayout to, uint32_t mip,
+                       uint32_t layer, int32_t x, int32_t y);
   VkResult wait_timeline(uint64_t value) const;  // until the timeline semaphore reaches `value`
   void retire_finished_transfers(bool wait_all);
 };

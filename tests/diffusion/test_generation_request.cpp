@@ -71,6 +71,19 @@ TEST(GenerationRequest, EachValueIsCheckedByOneRuleNamingTheField) {
   }
 }
 
+TEST(GenerationRequest, TheNormalStrengthIsFiniteAndBounded) {
+  for (float ok : {0.0f, 3.0f, kMaxNormalStrength}) {
+    GenerationRequest r = request();
+    r.normals.strength = ok;
+    EXPECT_EQ(refusal(r), "") << ok;
+  }
+  for (float bad : {-1.0f, kMaxNormalStrength * 1.5f, NAN, INFINITY}) {
+    GenerationRequest r = request();
+    r.normals.strength = bad;
+    EXPECT_EQ(refusal(r).rfind("normal_strength ", 0), 0u) << refusal(r);
+  }
+}
+
 TEST(GenerationRequest, ModelDependentRules) {
   GenerationRequest r = request();
   r.options.steps = 60;

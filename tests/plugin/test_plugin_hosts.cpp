@@ -25,6 +25,33 @@ TEST(PluginHosts, CExampleTicksOnItsOwnDeviceAndWritesAPng) {
   EXPECT_EQ(img.height, 16);
 }
 
+TEST(PluginHosts, CExampleReadsEveryMapOfAMaterialModelAsAVkImage) {
+  const fs::path dir = plugin_model_path().parent_path();
+  ModelInfo info;
+  info.config = UNetConfig::from_json(
+      R"({"base_channels": 8, "channel_mult": [1, 2], "num_res_blocks": 1, "attention_resolutions": [],
+          "num_heads": 2, "norm_groups": 4, "num_classes": 0, "train_resolution": 16,
+          "maps": ["albedo", "height", "roughness"]})");
+  write_random_model(dir / "host_material.safetensors", info, 3);
+  CommandResult r =
+      run_command(std::string(TESSERA_BINARY_DIR) + "/tessera_host_c " + (dir / "host_material.safetensors").string() +
+                  " " + (dir / "mat.png").string() + " 0 5 3 async");
+  ASSERT_EQ(r.status, 0) << r.output;
+  for (const char* map : {"albedo", "height", "roughness", "normal"})
+    EXPECT_TRUE(contains(r.output, std::string("map ") + map + ": VkImage 16x16 ready")) << map << "\n" << r.output;
+  // The PNGs hold each map: height grey, the normals pointing out of the surface (blue high).
+  PixelImage height = decode_image(dir / "mat_height.png"), normal = decode_image(dir / "mat_normal.png");
+  ASSERT_EQ(height.width, 16);
+  double blue = 0;
+  for (int y = 0; y < 16; ++y)
+    for (int x = 0; x < 16; ++x) {
+      EXPECT_EQ(height.value(0, y, x), height.value(1, y, x));
+      blue += normal.value(2, y, x);
+    }
+  EXPECT_GT(blue / 256, 0.0) << "mean normal z in [-1, 1] should be > 0";
+  EXPECT_TRUE(fs::exists(dir / "mat_roughness.png"));
+}
+
 TEST(PluginHosts, CSharpBindingDrivesTheLibrary) {
   if (!have("mcs") || !have("mono")) GTEST_SKIP() << "mcs/mono not installed (Debian: mono-mcs mono-runtime)";
   const fs::path dir = plugin_model_path().parent_path();

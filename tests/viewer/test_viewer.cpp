@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -474,8 +475,34 @@ TEST_F(ViewerTest, MapSelectorShowsEachMapOfTheSet) {
   }
 }
 
+TEST_F(ViewerTest, ALiveMaterialGenerationShowsItsMaps) {
+  // A material model's finished job shows its maps (tsr_job_read_map), e.g. the generated height.
+  ModelInfo info;
+  info.config = UNetConfig::from_json(
+      R"({"base_channels": 8, "channel_mult": [1, 2], "num_res_blocks": 1, "attention_resolutions": [],
+          "num_heads": 2, "norm_groups": 4, "num_classes": 0, "padding": "circular", "train_resolution": 16,
+          "maps": ["albedo", "height", "roughness"]})");
+  const fs::path model = dir_ / "material.safetensors";
+  write_random_model(model, info, 5);
+  ViewerRun run =
+      run_viewer("live-height", "--model " + model.string() +
+                                    " --window 640x400 --frames 12 --steps 1 --size 32x32 --tiles 1 --view height");
+  expect_clean(run);
+  if (HasFatalFailure()) return;
+  EXPECT_EQ(run.shot.material, "32x32 height");
+  EXPECT_EQ(run.shot.steps_done, 1) << run.output;
+  std::set<int> levels;
+  for (int y = 1; y < 32; y += 4)
+    for (int x = 1; x < 32; x += 4) {
+      const uint8_t* p = tile_pixel(run.shot, 1, 0, 0, (x + 0.5) / 32, (y + 0.5) / 32);
+      EXPECT_TRUE(p[0] == p[1] && p[1] == p[2]) << "height is grey at " << x << "," << y;
+      levels.insert(p[0]);
+    }
+  EXPECT_GT(levels.size(), 3u) << "the view shows a placeholder, not the generated height";
+}
+
 TEST_F(ViewerTest, MaterialViewsNeedTheirMaps) {
-  // A live generation is albedo only today (the C API has no per-map results yet): only albedo.
+  // A live generation offers the maps of its model (tsr_model_info.map_mask): an RGB model's only albedo.
   ViewerRun live = run_viewer("view-live", "--frames 1 --steps 1 --size 32x32 --view normal");
   EXPECT_EQ(live.status, 1) << live.output;
   EXPECT_NE(live.output.find("--view normal: the model"), std::string::npos) << live.output;

@@ -34,6 +34,8 @@ namespace Tessera
 
     public enum JobStatus { Queued = 0, Running = 1, Done = 2, Failed = 3, Cancelled = 4 }
     public enum SamplerKind { Default = 0, DpmPP2M = 1, Ddim = 2, Ddpm = 3 }
+    // Since 1.3: tsr_map; ModelInfo.mapMask has bit (1 << map) per map a model's jobs give.
+    public enum Map { Albedo = 0, Height = 1, Roughness = 2, Normal = 3 }
     public enum LogLevel { Info = 0, Warning = 1, Error = 2 }
 
     [Flags]
@@ -94,6 +96,7 @@ namespace Tessera
             public uint structSize;
             public uint classCount, trainResolution, sizeMultiple;
             public ulong parameterCount;
+            public uint mapMask; // since 1.3: bit (1 << Map) per map the model's jobs give
         }
 
         [StructLayout(LayoutKind.Sequential)]
@@ -116,6 +119,8 @@ namespace Tessera
             public UIntPtr initRgbaSize; // since 1.2: bytes at initRgba (required with it)
             public UIntPtr maskSize;     // since 1.2: bytes at mask (required with it)
             public float maxStepGflop;   // since 1.2: most work of one step; 0 = 50 GFLOP, +inf = no limit
+            public float normalStrength; // since 1.3: height range in texels of the normal map; 0 = 3
+            public uint normalFlags;     // since 1.3: 1 = TSR_NORMAL_DIRECTX (+Y down)
         }
 
         [StructLayout(LayoutKind.Sequential)]
@@ -186,6 +191,8 @@ namespace Tessera
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Result tsr_job_read_pixels(JobHandle job, byte[] pixels, UIntPtr capacity, uint rowPitch);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Result tsr_job_read_preview(JobHandle job, byte[] pixels, UIntPtr capacity, uint rowPitch);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Result tsr_job_get_vk_image(JobHandle job, out VkImageResult image);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Result tsr_job_read_map(JobHandle job, Map map, byte[] pixels, UIntPtr capacity, uint rowPitch);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Result tsr_job_get_map_vk_image(JobHandle job, Map map, out VkImageResult image);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Result tsr_job_copy_to_vk_image(JobHandle job, ref VkImageCopyDesc desc, out ulong semaphore, out ulong waitValue);
 
         public static string LastError() { return Utf8(tsr_get_last_error()); }
@@ -240,6 +247,8 @@ namespace Tessera
         public uint Steps;
         public float Guidance, Eta;
         public float MaxStepGflop; // 0 = the device type's default (CPU 50, GPU 5000), float.PositiveInfinity = no limit
+        public float NormalStrength; // models with height: the normal map's height range in texels; 0 = 3
+        public bool NormalDirectX;   // normal map convention +Y down (default OpenGL, +Y up)
         // img2img strength in [0, 1], as the C field: 0 (the default) re-runs nothing, so the
         // result is InitRgba; set it whenever InitRgba is given without a Mask (0.75 is a common
         // choice). Passed only with InitRgba and no Mask.
@@ -340,6 +349,8 @@ namespace Tessera
             desc.guidance = o.Guidance;
             desc.eta = o.Eta;
             desc.maxStepGflop = o.MaxStepGflop;
+            desc.normalStrength = o.NormalStrength;
+            desc.normalFlags = o.NormalDirectX ? 1u : 0u;
             desc.strength = o.InitRgba != null && o.Mask == null ? o.Strength : 0.0f;
             IntPtr name = Native.AllocUtf8(o.ClassName);
             GCHandle init = default(GCHandle), mask = default(GCHandle);
@@ -452,10 +463,13 @@ namespace Tessera
         public void Prepare() { TesseraException.Check(Native.tsr_job_prepare(Handle)); }
 
         // RGBA8, width*height*4 bytes (e.g. Texture2D.LoadRawTextureData in Unity).
-        public byte[] ReadPixels(uint width, uint height)
+        public byte[] ReadPixels(uint width, uint height) { return ReadMap(Map.Albedo, width, height); }
+
+        // One map (Model.Info.mapMask) in the same RGBA8 form: grey maps in R = G = B.
+        public byte[] ReadMap(Map map, uint width, uint height)
         {
             var pixels = new byte[width * height * 4];
-            TesseraException.Check(Native.tsr_job_read_pixels(Handle, pixels, (UIntPtr)pixels.Length, 0));
+            TesseraException.Check(Native.tsr_job_read_map(Handle, map, pixels, (UIntPtr)pixels.Length, 0));
             return pixels;
         }
 
@@ -470,14 +484,14 @@ namespace Tessera
         }
 
         // Contexts on the host's device: the VkImage to sample once the timeline reaches waitValue.
-        public Native.VkImageResult VulkanImage
+        public Native.VkImageResult VulkanImage { get { return MapVulkanImage(Map.Albedo); } }
+
+        // One map's own VkImage (since 1.3), under VulkanImage's rules.
+        public Native.VkImageResult MapVulkanImage(Map map)
         {
-            get
-            {
-                Native.VkImageResult image;
-                TesseraException.Check(Native.tsr_job_get_vk_image(Handle, out image));
-                return image;
-            }
+            Native.VkImageResult image;
+            TesseraException.Check(Native.tsr_job_get_map_vk_image(Handle, map, out image));
+            return image;
         }
 
         public void Dispose()

@@ -12,12 +12,20 @@
 
 namespace tessera {
 
+// The largest NormalOptions::strength a request may ask for (tessera.h TSR_MAX_NORMAL_STRENGTH):
+// far steeper than any material (the set's median is about 3), small enough to stay finite.
+inline constexpr float kMaxNormalStrength = 1000.0f;
+
 struct NormalOptions {
   // The height range in texels of the generated image (height in texels = h01 * strength).
   // The material set's median is about 3 texels at the 64 px scale the bundled material model
   // learnt (docs/material-model.md); a larger value makes the relief steeper.
   float strength = 3.0f;
   ops::NormalConvention convention = ops::NormalConvention::OpenGL;
+
+  // The one check (GenerationRequest::validate runs it): strength finite in
+  // [0, kMaxNormalStrength]. Throws Error starting "normal_strength".
+  void validate() const;
 };
 
 class DerivedNormals {

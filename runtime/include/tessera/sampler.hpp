@@ -21,6 +21,7 @@
 #include "tessera/arena.hpp"
 #include "tessera/command_sequence.hpp"
 #include "tessera/denoiser.hpp"
+#include "tessera/derived_normals.hpp"
 #include "tessera/model_file.hpp"
 #include "tessera/noise_schedule.hpp"
 #include "tessera/parameters.hpp"
@@ -76,8 +77,9 @@ struct GenerationRequest {
   uint32_t label = 0;        // resolve_class(); 0 on an unconditional model
   std::vector<float> image;  // init (img2img) / known (inpainting) image [C, H, W] in [-1, 1]
   std::vector<float> keep;   // inpainting [H, W] in [0, 1], 1 = keep the known pixel
+  NormalOptions normals;     // the derived normal map's, for a model with height
 
-  // options.validate, check_sample_size and resolve_class(model, label). Throws Error
+  // options.validate, check_sample_size, resolve_class(model, label) and normals.validate(). Throws Error
   // (ShapeError for the size) starting with the field's name. (Sampler::load checks the
   // image and mask sizes.)
   void validate(const ModelInfo& model) const;

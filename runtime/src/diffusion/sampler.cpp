@@ -73,6 +73,7 @@ void GenerationRequest::validate(const ModelInfo& model) const {
   options.validate(model.config);
   check_sample_size(model.config, width, height);
   resolve_class(model, label);
+  normals.validate();
 }
 
 PlanCost Sampler::cost(Context& ctx, const UNetConfig& config, const ParameterSet& weights, int batch, int height,

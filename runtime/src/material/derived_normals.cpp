@@ -1,8 +1,18 @@
 #include "tessera/derived_normals.hpp"
 
+#include <sstream>
+
 #include "tessera/error.hpp"
 
 namespace tessera {
+
+void NormalOptions::validate() const {
+  if (!(strength >= 0 && strength <= kMaxNormalStrength)) {
+    std::ostringstream text;
+    text << "normal_strength " << strength << " is outside [0, " << kMaxNormalStrength << "] (texels of height range)";
+    throw Error(text.str());
+  }
+}
 
 DerivedNormals::DerivedNormals(Context& ctx, const Tensor& images, const std::vector<MapKind>& maps,
                                const NormalOptions& options) {

@@ -80,6 +80,10 @@ static class TesseraTest
                 job.Progress(out done, out total);
                 Expect(done == 3 && total == 3, "progress 3/3");
                 byte[] pixels = job.ReadPixels(16, 16);
+                Expect(model.Info.mapMask == 1, "an RGB model gives albedo only");
+                Expect(Convert.ToBase64String(job.ReadMap(Map.Albedo, 16, 16)) == Convert.ToBase64String(pixels),
+                       "ReadPixels is the albedo map");
+                ExpectError(Result.InvalidArgument, "no height map", () => job.ReadMap(Map.Height, 16, 16));
                 // The same job prepared and run with non-blocking ticks: the same pixels.
                 using (var again = ctx.Submit(model, new GenerateOptions { ClassName = "wood", Seed = 77, Steps = 3 }))
                 {
