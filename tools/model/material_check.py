@@ -51,6 +51,24 @@ def corr(a, b):
     return float((a * b).sum() / d) if d > 0 else 0.0
 
 
+def phase_matched(images, period=4):
+    """Seam energy over the energy of interior pairs at the same phase (x = W-1 mod period): the
+    U-Net downsamples by `period` (stride-2 convolutions, nearest upsampling), so it is shift-
+    equivariant only by multiples of it, and the wrap pair is a block-boundary pair."""
+    sx = ix = sy = iy = 0.0
+    nx = ny = 0
+    for im in images:
+        im = im if im.ndim == 3 else im[:, :, None]
+        dx = (np.roll(im, -1, axis=1) - im) ** 2
+        dy = (np.roll(im, -1, axis=0) - im) ** 2
+        w, h = im.shape[1], im.shape[0]
+        cols = [x for x in range(w - 1) if x % period == (w - 1) % period]
+        rows = [y for y in range(h - 1) if y % period == (h - 1) % period]
+        sx += dx[:, -1].mean(); ix += dx[:, cols].mean()
+        sy += dy[-1].mean(); iy += dy[rows].mean()
+    return sx / ix, sy / iy
+
+
 def seam_energy(images):
     """[seam_x, interior_x, seam_y, interior_y] sums and counts over images of [H, W(, C)]."""
     sx = ix = sy = iy = 0.0
@@ -115,8 +133,10 @@ def main():
         images = [s[m] for s in everything if m in s]
         if images:
             x, y = seam_energy(images)
-            report["seams"][m] = {"x": x, "y": y}
-            print(f"seam/interior energy {m:<9}: x {x:.3f}  y {y:.3f}  ({len(images)} images)")
+            px, py = phase_matched(images)
+            report["seams"][m] = {"x": x, "y": y, "phase_matched_x": px, "phase_matched_y": py}
+            print(f"seam/interior energy {m:<9}: x {x:.3f}  y {y:.3f}; against the same phase mod 4: "
+                  f"x {px:.3f}  y {py:.3f}  ({len(images)} images)")
     normals = [s["normal"] for s in everything if "normal" in s]
     if normals:
         n = np.concatenate([v.reshape(-1, 3) for v in normals]) * 2 - 1
