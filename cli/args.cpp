@@ -116,6 +116,19 @@ double Args::number(const std::string& name, double fallback, double min, double
   return v;
 }
 
+std::vector<std::string> Args::items(const std::string& name) const {
+  auto it = values_.find(name);
+  if (it == values_.end()) return {};
+  const std::string& text = it->second;
+  std::vector<std::string> out;
+  for (size_t start = 0; start <= text.size();) {
+    size_t end = std::min(text.find(',', start), text.size());
+    out.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
 std::vector<int> Args::int_list(const std::string& name, const std::vector<int>& fallback, int min) const {
   auto it = values_.find(name);
   if (it == values_.end()) return fallback;

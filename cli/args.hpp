@@ -41,6 +41,9 @@ class Args {
   std::string str(const std::string& name, const std::string& fallback) const;
   long long integer(const std::string& name, long long fallback, long long min, long long max) const;
   double number(const std::string& name, double fallback, double min, double max) const;
+  // The comma-separated items of option `name` as given (an empty item included), or none
+  // when it is absent.
+  std::vector<std::string> items(const std::string& name) const;
   // A comma-separated list of integers >= `min`.
   std::vector<int> int_list(const std::string& name, const std::vector<int>& fallback, int min = 0) const;
   const std::vector<std::string>& positional() const { return positional_; }

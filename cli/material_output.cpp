@@ -36,10 +36,7 @@ MaterialOutput::MaterialOutput(const Args& a, const UNetConfig& config) : model_
     chosen_ = model_maps_;
     normals_ = has_height;
   } else {
-    std::string text = a.str("maps", "");
-    for (size_t start = 0; start <= text.size();) {
-      size_t end = std::min(text.find(',', start), text.size());
-      std::string name = text.substr(start, end - start);
+    for (const std::string& name : a.items("maps")) {
       std::optional<MapKind> kind = map_from_name(name);
       bool in_model = kind && std::find(model_maps_.begin(), model_maps_.end(), *kind) != model_maps_.end();
       if (name == kNormal && has_height)
@@ -50,7 +47,6 @@ MaterialOutput::MaterialOutput(const Args& a, const UNetConfig& config) : model_
         throw Error("--maps: " + shown(name) + " is not a map of this model" +
                     (name == kNormal ? " (normals are derived from height, which it has not)" : "") +
                     "; it gives: " + option_list(model_maps_, has_height));
-      start = end + 1;
     }
     std::sort(chosen_.begin(), chosen_.end());  // the model's order, whatever order was asked
   }

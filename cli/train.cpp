@@ -186,19 +186,12 @@ RecordedOption list_option(const char* name, Field field) {
 
 std::vector<MapKind> parse_map_list(const Args& a, const std::vector<MapKind>& current) {
   if (!a.has("maps")) return current;
-  std::string text = a.str("maps", "");
   std::vector<MapKind> maps;
-  for (size_t start = 0; start <= text.size();) {
-    size_t end = std::min(text.find(',', start), text.size());
-    std::string name = text.substr(start, end - start);
+  for (const std::string& name : a.items("maps")) {
     std::optional<MapKind> kind = map_from_name(name);
-    if (!kind) {
-      std::string known;
-      for (const MapSpec& m : all_maps()) known += (known.empty() ? "" : ", ") + std::string(m.name);
-      throw Error("--maps: '" + escape_invalid_utf8(name, 64) + "' is not a map (maps: " + known + ")");
-    }
+    if (!kind)
+      throw Error("--maps: '" + escape_invalid_utf8(name, 64) + "' is not a map (maps: " + all_map_names() + ")");
     maps.push_back(*kind);
-    start = end + 1;
   }
   try {
     check_map_list(maps);
@@ -396,8 +389,8 @@ void start_from_model(Context& ctx, TrainingStep& trainer, ModelInfo& info, cons
 }  // namespace
 
 int train_main(const std::vector<std::string>& argv) {
-  std::set<std::string> options{"data",         "out",         "sample-every", "sample-steps", "checkpoint-every",
-                                "log-every",    "init-from"},
+  std::set<std::string> options{"data",      "out",      "sample-every", "sample-steps", "checkpoint-every",
+                                "log-every", "init-from"},
       flags{"resume", "force", "help"};
   for (const RecordedOption& r : recorded_options()) (r.flag ? flags : options).insert(r.name);
   Args a(argv, options, flags);

@@ -30,6 +30,7 @@ std::optional<MapKind> map_from_name(std::string_view name);
 
 // "albedo, height, roughness"
 std::string map_names(const std::vector<MapKind>& maps, const char* separator = ", ");
+std::string all_map_names();  // every map of the table, "albedo, height, roughness"
 // Total channels of a model that carries `maps`, and where map `kind` starts (-1: absent).
 int map_channels(const std::vector<MapKind>& maps);
 int map_channel_offset(const std::vector<MapKind>& maps, MapKind kind);

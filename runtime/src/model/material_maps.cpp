@@ -28,6 +28,12 @@ std::string map_names(const std::vector<MapKind>& maps, const char* separator) {
   return out;
 }
 
+std::string all_map_names() {
+  std::vector<MapKind> kinds;
+  for (const MapSpec& m : all_maps()) kinds.push_back(m.kind);
+  return map_names(kinds);
+}
+
 int map_channels(const std::vector<MapKind>& maps) {
   int n = 0;
   for (MapKind k : maps) n += map_spec(k).channels;

@@ -58,13 +58,15 @@ void UNetConfig::validate() const {
   positive("timesteps", timesteps, 100000);
   if (channel_mult.empty() || channel_mult.size() > 8) fail("channel_mult needs 1..8 levels");
   for (int m : channel_mult) positive("channel_mult entry", m, 64);
-  if (num_classes < 0 || num_classes > 100000) fail("num_classes = " + std::to_string(num_classes) + " is negative or absurd");
+  if (num_classes < 0 || num_classes > 100000)
+    fail("num_classes = " + std::to_string(num_classes) + " is negative or absurd");
   if (!(dropout >= 0.0f && dropout < 1.0f)) fail("dropout = " + std::to_string(dropout) + " is outside [0, 1)");
   if (train_resolution % size_multiple() != 0)
     fail("train_resolution " + std::to_string(train_resolution) + " is not a multiple of " +
          std::to_string(size_multiple()) + " (2^(levels-1))");
   if (base_channels % norm_groups != 0)
-    fail("norm_groups " + std::to_string(norm_groups) + " does not divide base_channels " + std::to_string(base_channels));
+    fail("norm_groups " + std::to_string(norm_groups) + " does not divide base_channels " +
+         std::to_string(base_channels));
   int res = train_resolution;
   for (int level = 0; level < levels(); ++level) {
     int ch = base_channels * channel_mult[level];
@@ -166,11 +168,8 @@ UNetConfig UNetConfig::from_json(const std::string& text, MissingConfigKeys miss
     c.maps.clear();
     for (const json& e : *it) {
       std::optional<MapKind> kind = e.is_string() ? map_from_name(e.get_ref<const std::string&>()) : std::nullopt;
-      if (!kind) {
-        std::string names;
-        for (const MapSpec& m : all_maps()) names += (names.empty() ? "" : ", ") + std::string(m.name);
-        throw Error("model config: 'maps' holds " + quoted(e.dump()) + ", expected map names from: " + names);
-      }
+      if (!kind)
+        throw Error("model config: 'maps' holds " + quoted(e.dump()) + ", expected map names from: " + all_map_names());
       c.maps.push_back(*kind);
     }
   }
@@ -207,8 +206,8 @@ UNetConfig UNetConfig::from_json(const std::string& text, MissingConfigKeys miss
   if (out_channels < 0) out_channels = c.channels();
   if (in_channels != c.channels() || out_channels != c.channels())
     throw Error("model config: in_channels " + std::to_string(in_channels) + " and out_channels " +
-                std::to_string(out_channels) + " must both be " + std::to_string(c.channels()) + ", the channels of maps [" +
-                map_names(c.maps) + "]");
+                std::to_string(out_channels) + " must both be " + std::to_string(c.channels()) +
+                ", the channels of maps [" + map_names(c.maps) + "]");
   return c;
 }
 
