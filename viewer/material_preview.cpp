@@ -77,24 +77,12 @@ MaterialPreview::MaterialPreview(VulkanWindow& window) : window_(window) {
   ai.pSetLayouts = layouts;
   check(vkAllocateDescriptorSets(device, &ai, sets_), "vkAllocateDescriptorSets");
 
-  VkPushConstantRange push{kPushStages, 0, sizeof(Scene)};
-  VkPipelineLayoutCreateInfo plci{VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO};
-  plci.setLayoutCount = 1;
-  plci.pSetLayouts = &set_layout_;
-  plci.pushConstantRangeCount = 1;
-  plci.pPushConstantRanges = &push;
-  check(vkCreatePipelineLayout(device, &plci, nullptr, &layout_), "vkCreatePipelineLayout");
+  layout_ = create_strip_pipeline_layout(device, set_layout_, {kPushStages, 0, sizeof(Scene)});
   pipeline_ = create_strip_pipeline(device, window.render_pass(), layout_, kVertexSpirv, kFragmentSpirv);
 }
 
 MaterialPreview::~MaterialPreview() {
-  VkDevice device = window_.device();
-  vkDeviceWaitIdle(device);
-  vkDestroyPipeline(device, pipeline_, nullptr);
-  vkDestroyPipelineLayout(device, layout_, nullptr);
-  vkDestroyDescriptorPool(device, pool_, nullptr);  // frees the sets
-  vkDestroyDescriptorSetLayout(device, set_layout_, nullptr);
-  vkDestroySampler(device, sampler_, nullptr);
+  destroy_strip_drawer(window_.device(), pipeline_, layout_, pool_, set_layout_, sampler_);
 }
 
 void MaterialPreview::draw(const GpuTexture& albedo, const GpuTexture& normal, const GpuTexture& roughness,

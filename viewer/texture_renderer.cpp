@@ -133,6 +133,28 @@ void GpuTexture::record_upload(VkCommandBuffer cmd) {
 }
 
 // ---------------------------------------------------------------------------------------------
+VkPipelineLayout create_strip_pipeline_layout(VkDevice device, VkDescriptorSetLayout set_layout,
+                                              VkPushConstantRange push) {
+  VkPipelineLayoutCreateInfo plci{VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO};
+  plci.setLayoutCount = 1;
+  plci.pSetLayouts = &set_layout;
+  plci.pushConstantRangeCount = 1;
+  plci.pPushConstantRanges = &push;
+  VkPipelineLayout layout = VK_NULL_HANDLE;
+  check(vkCreatePipelineLayout(device, &plci, nullptr, &layout), "vkCreatePipelineLayout");
+  return layout;
+}
+
+void destroy_strip_drawer(VkDevice device, VkPipeline pipeline, VkPipelineLayout layout, VkDescriptorPool pool,
+                          VkDescriptorSetLayout set_layout, VkSampler sampler) {
+  vkDeviceWaitIdle(device);
+  vkDestroyPipeline(device, pipeline, nullptr);
+  vkDestroyPipelineLayout(device, layout, nullptr);
+  vkDestroyDescriptorPool(device, pool, nullptr);
+  vkDestroyDescriptorSetLayout(device, set_layout, nullptr);
+  vkDestroySampler(device, sampler, nullptr);
+}
+
 VkPipeline create_strip_pipeline(VkDevice device, VkRenderPass render_pass, VkPipelineLayout layout,
                                  std::span<const uint32_t> vertex_spirv, std::span<const uint32_t> fragment_spirv) {
   VkShaderModule modules[2];
@@ -236,25 +258,12 @@ TextureRenderer::TextureRenderer(VulkanWindow& window) : window_(window) {
   pci.pPoolSizes = &size;
   check(vkCreateDescriptorPool(device, &pci, nullptr, &pool_), "vkCreateDescriptorPool");
 
-  VkPushConstantRange push{VK_SHADER_STAGE_VERTEX_BIT, 0, 8 * sizeof(float)};
-  VkPipelineLayoutCreateInfo plci{VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO};
-  plci.setLayoutCount = 1;
-  plci.pSetLayouts = &set_layout_;
-  plci.pushConstantRangeCount = 1;
-  plci.pPushConstantRanges = &push;
-  check(vkCreatePipelineLayout(device, &plci, nullptr, &layout_), "vkCreatePipelineLayout");
-
+  layout_ = create_strip_pipeline_layout(device, set_layout_, {VK_SHADER_STAGE_VERTEX_BIT, 0, 8 * sizeof(float)});
   pipeline_ = create_strip_pipeline(device, window.render_pass(), layout_, kVertexSpirv, kFragmentSpirv);
 }
 
 TextureRenderer::~TextureRenderer() {
-  VkDevice device = window_.device();
-  vkDeviceWaitIdle(device);
-  vkDestroyPipeline(device, pipeline_, nullptr);
-  vkDestroyPipelineLayout(device, layout_, nullptr);
-  vkDestroyDescriptorPool(device, pool_, nullptr);
-  vkDestroyDescriptorSetLayout(device, set_layout_, nullptr);
-  vkDestroySampler(device, sampler_, nullptr);
+  destroy_strip_drawer(window_.device(), pipeline_, layout_, pool_, set_layout_, sampler_);
 }
 
 std::unique_ptr<GpuTexture> TextureRenderer::create_texture() {

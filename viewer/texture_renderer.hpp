@@ -63,6 +63,14 @@ class GpuTexture {
 VkPipeline create_strip_pipeline(VkDevice device, VkRenderPass render_pass, VkPipelineLayout layout,
                                  std::span<const uint32_t> vertex_spirv, std::span<const uint32_t> fragment_spirv);
 
+// The layout of such a pipeline: one descriptor set layout and one push-constant range.
+VkPipelineLayout create_strip_pipeline_layout(VkDevice device, VkDescriptorSetLayout set_layout,
+                                              VkPushConstantRange push);
+
+// Waits for the device, then destroys what a strip-pipeline drawer owns (the pool frees its sets).
+void destroy_strip_drawer(VkDevice device, VkPipeline pipeline, VkPipelineLayout layout, VkDescriptorPool pool,
+                          VkDescriptorSetLayout set_layout, VkSampler sampler);
+
 // Where an ImDrawList callback draws: the framebuffer size, and the command's clip rectangle in
 // framebuffer pixels as the ImGui backend computes it for its own draws (empty: draw nothing).
 struct CallbackArea {
