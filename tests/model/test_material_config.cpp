@@ -2,6 +2,7 @@
 // written exactly as before, and a bad list names what is wrong.
 #include <gtest/gtest.h>
 
+#include "model/config_error.hpp"
 #include "tessera/error.hpp"
 #include "tessera/material_maps.hpp"
 #include "tessera/unet_config.hpp"
@@ -13,15 +14,6 @@ const std::string kRgbJson =
     R"({"attention_resolutions":[16],"base_channels":64,"channel_mult":[1,2,2,2],"dropout":0.0,"in_channels":3,)"
     R"("norm_groups":32,"num_classes":0,"num_heads":4,"num_res_blocks":2,"out_channels":3,"padding":"zeros",)"
     R"("prediction":"eps","schedule":"linear","timesteps":1000,"train_resolution":64})";
-
-std::string error_of(const std::string& json) {
-  try {
-    UNetConfig::from_json(json);
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 std::string with(std::string json, const std::string& from, const std::string& to) {
   return json.replace(json.find(from), from.size(), to);
@@ -52,13 +44,13 @@ TEST(MaterialConfigTest, TheMapListGivesTheChannelsAndRoundTrips) {
 
 TEST(MaterialConfigTest, ChannelCountsThatDisagreeWithTheMapsAreRefused) {
   std::string json = with(kRgbJson, R"("norm_groups")", R"("maps":["albedo","height"],"norm_groups")");
-  EXPECT_EQ(error_of(json),
+  EXPECT_EQ(config_error_of(json),
             "model config: in_channels 3 and out_channels 3 must both be 4, the channels of maps [albedo, height]");
 }
 
 TEST(MaterialConfigTest, BadMapListsNameTheProblem) {
   auto maps = [&](const std::string& list) {
-    return error_of(with(kRgbJson, R"("norm_groups")", R"("maps":)" + list + R"(,"norm_groups")"));
+    return config_error_of(with(kRgbJson, R"("norm_groups")", R"("maps":)" + list + R"(,"norm_groups")"));
   };
   EXPECT_NE(maps(R"(["albedo","normal"])")
                 .find("'maps' holds '\"normal\"', expected map names from: albedo, height, roughness"),

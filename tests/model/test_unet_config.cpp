@@ -1,19 +1,11 @@
 #include <gtest/gtest.h>
 
+#include "model/config_error.hpp"
 #include "tessera/error.hpp"
 #include "tessera/unet_config.hpp"
 
 namespace tessera {
 namespace {
-
-std::string error_of(const std::string& json) {
-  try {
-    UNetConfig::from_json(json);
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 TEST(UNetConfigTest, RoundTripsThroughJson) {
   UNetConfig c;
@@ -43,18 +35,20 @@ TEST(UNetConfigTest, ReadsThePythonReferenceDefaults) {
 }
 
 TEST(UNetConfigTest, BadValuesNameTheField) {
-  EXPECT_NE(error_of("[1,2]").find("not a JSON object"), std::string::npos);
-  EXPECT_NE(error_of("{").find("model config is not valid JSON"), std::string::npos);
-  EXPECT_NE(error_of(R"({"padding": "reflect"})").find("'padding' is 'reflect', expected one of: zeros, circular"),
+  EXPECT_NE(config_error_of("[1,2]").find("not a JSON object"), std::string::npos);
+  EXPECT_NE(config_error_of("{").find("model config is not valid JSON"), std::string::npos);
+  EXPECT_NE(
+      config_error_of(R"({"padding": "reflect"})").find("'padding' is 'reflect', expected one of: zeros, circular"),
+      std::string::npos);
+  EXPECT_NE(config_error_of(R"({"base_channels": "64"})").find("'base_channels' must be an integer"),
             std::string::npos);
-  EXPECT_NE(error_of(R"({"base_channels": "64"})").find("'base_channels' must be an integer"), std::string::npos);
-  EXPECT_NE(error_of(R"({"base_channels": 48})").find("norm_groups 32 does not divide base_channels 48"),
+  EXPECT_NE(config_error_of(R"({"base_channels": 48})").find("norm_groups 32 does not divide base_channels 48"),
             std::string::npos);
-  EXPECT_NE(error_of(R"({"train_resolution": 60})").find("not a multiple of 8"), std::string::npos);
-  EXPECT_NE(error_of(R"({"num_heads": 3})").find("num_heads 3 does not divide"), std::string::npos);
-  EXPECT_NE(error_of(R"({"channel_mult": []})").find("channel_mult"), std::string::npos);
-  EXPECT_NE(error_of(R"({"dropout": 1.5})").find("dropout"), std::string::npos);
-  EXPECT_NE(error_of(R"({"num_res_blocks": 99999999999})").find("out of range"), std::string::npos);
+  EXPECT_NE(config_error_of(R"({"train_resolution": 60})").find("not a multiple of 8"), std::string::npos);
+  EXPECT_NE(config_error_of(R"({"num_heads": 3})").find("num_heads 3 does not divide"), std::string::npos);
+  EXPECT_NE(config_error_of(R"({"channel_mult": []})").find("channel_mult"), std::string::npos);
+  EXPECT_NE(config_error_of(R"({"dropout": 1.5})").find("dropout"), std::string::npos);
+  EXPECT_NE(config_error_of(R"({"num_res_blocks": 99999999999})").find("out of range"), std::string::npos);
 }
 
 }  // namespace

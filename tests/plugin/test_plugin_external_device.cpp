@@ -29,11 +29,7 @@ TEST(PluginExternalDevice, UsesTheHostDeviceAndDeliversVkImages) {
   QueueLock queue_lock;
   LogSink sink;
   tsr_context_desc d = context_desc(&sink);
-  d.vulkan.instance = host.instance;
-  d.vulkan.physical_device = host.physical;
-  d.vulkan.device = host.device;
-  d.vulkan.queue_family_index = host.family;
-  d.vulkan.features = TSR_VULKAN_FEATURE_TIMELINE_SEMAPHORE;
+  d.vulkan = host.vulkan_device(TSR_VULKAN_FEATURE_TIMELINE_SEMAPHORE);
   d.vulkan.lock_queue = QueueLock::lock;
   d.vulkan.unlock_queue = QueueLock::unlock;
   d.vulkan.queue_lock_user_data = &queue_lock;

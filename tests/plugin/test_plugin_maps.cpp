@@ -239,11 +239,7 @@ TEST(PluginMapImages, EveryMapIsAVkImageOfItsOwn) {
   if (::testing::Test::HasFatalFailure()) return;
   LogSink sink;
   tsr_context_desc d = context_desc(&sink);
-  d.vulkan.instance = host.instance;
-  d.vulkan.physical_device = host.physical;
-  d.vulkan.device = host.device;
-  d.vulkan.queue_family_index = host.family;
-  d.vulkan.features = TSR_VULKAN_FEATURE_TIMELINE_SEMAPHORE;
+  d.vulkan = host.vulkan_device(TSR_VULKAN_FEATURE_TIMELINE_SEMAPHORE);
   tsr_context ctx = create_context(d);
   tsr_model model = load_model_file(ctx, material_model_path());
   tsr_job job = submit(ctx, generate_desc(model, 4, 2));
