@@ -4,7 +4,6 @@
 // tiny random material model, and the built `tessera` CLI to compare files with.
 #include <cstdlib>
 #include <fstream>
-#include <sstream>
 
 #include "plugin/plugin_test.hpp"
 #include "support/run_command.hpp"
@@ -20,14 +19,12 @@ bool python_has_numpy_and_pil(std::string& why) {
   return r.status == 0;
 }
 
+// "tsr_context_desc=SIZE,...": what test_struct_layout_matches_the_header compares ctypes' with.
 std::string struct_sizes() {
-  std::ostringstream s;
-  s << "tsr_context_desc=" << sizeof(tsr_context_desc) << ",tsr_vulkan_device=" << sizeof(tsr_vulkan_device)
-    << ",tsr_model_desc=" << sizeof(tsr_model_desc) << ",tsr_model_info=" << sizeof(tsr_model_info)
-    << ",tsr_generate_desc=" << sizeof(tsr_generate_desc) << ",tsr_tick_stats=" << sizeof(tsr_tick_stats)
-    << ",tsr_vk_image=" << sizeof(tsr_vk_image) << ",tsr_vk_image_copy_desc=" << sizeof(tsr_vk_image_copy_desc)
-    << ",tsr_memory_info=" << sizeof(tsr_memory_info);
-  return s.str();
+  std::string out;
+  for (const auto& [name, size] : header_struct_sizes())
+    out += (out.empty() ? "" : ",") + name + "=" + std::to_string(size);
+  return out;
 }
 
 TEST(PluginPython, BindingTestsPass) {

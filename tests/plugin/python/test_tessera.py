@@ -147,10 +147,12 @@ class BindingTest(unittest.TestCase):
         model_path, tessera_cli = need("TESSERA_TEST_BUNDLED_MATERIAL"), need("TESSERA_TEST_CLI")
         request = ["--model", model_path, "--class", "dirt", "--seed", "3", "--steps", "2", "--size", "32x32"]
         with tempfile.TemporaryDirectory() as out:
-            for name, command in (("cli", [tessera_cli, "sample"]), ("py", [sys.executable, "-m", "tessera", "sample"])):
+            runs = (("cli", [tessera_cli, "sample"]), ("py", [sys.executable, "-m", "tessera", "sample"]))
+            for name, command in runs:
                 r = subprocess.run(command + request + ["--out", f"{out}/{name}.png"], capture_output=True, text=True)
                 self.assertEqual(r.returncode, 0, f"{command}: {r.stdout}{r.stderr}")
-                self.assertEqual(r.stdout.split(), [f"{out}/{name}_{m}.png" for m in ("albedo", "height", "roughness", "normal")])
+                map_names = ("albedo", "height", "roughness", "normal")
+                self.assertEqual(r.stdout.split(), [f"{out}/{name}_{m}.png" for m in map_names])
             with self.ctx.load_model(model_path) as model:
                 maps = model.generate(class_name="dirt", seed=3, steps=2, width=32, height=32)
             for m in ("albedo", "roughness", "normal"):

@@ -80,6 +80,7 @@ class LogLevel(enum.IntEnum):
     ERROR = 2
 
 
+_MAP_NAMES = {m.name.lower(): m for m in Map}
 _SAMPLER_NAMES = {"default": Sampler.DEFAULT, "dpmpp2m": Sampler.DPMPP_2M, "ddim": Sampler.DDIM, "ddpm": Sampler.DDPM}
 # Channels of each map's array: colour maps (H, W, 3), scalar maps (H, W).
 _MAP_CHANNELS = {Map.ALBEDO: 3, Map.HEIGHT: 1, Map.ROUGHNESS: 1, Map.NORMAL: 3}
@@ -122,22 +123,22 @@ def _call(lib: ctypes.CDLL, function: str, *args) -> int:
     return _check(lib, function, getattr(lib, function)(*args))
 
 
+def _by_name(value, enum_type, names: Dict[str, enum.IntEnum]):
+    """A member of enum_type from itself, its value, or its name as ``names`` spells it."""
+    if not isinstance(value, str):
+        return enum_type(value)
+    try:
+        return names[value.lower()]
+    except KeyError:
+        raise ValueError(f"unknown {enum_type.__name__.lower()} {value!r} ({', '.join(names)})") from None
+
+
 def _as_map(m: Union[Map, str, int]) -> Map:
-    if isinstance(m, str):
-        try:
-            return Map[m.upper()]
-        except KeyError:
-            raise ValueError(f"unknown map {m!r} (albedo, height, roughness or normal)") from None
-    return Map(m)
+    return _by_name(m, Map, _MAP_NAMES)
 
 
 def _as_sampler(s: Union[Sampler, str, int]) -> Sampler:
-    if isinstance(s, str):
-        try:
-            return _SAMPLER_NAMES[s.lower()]
-        except KeyError:
-            raise ValueError(f"unknown sampler {s!r} (dpmpp2m, ddim or ddpm)") from None
-    return Sampler(s)
+    return _by_name(s, Sampler, _SAMPLER_NAMES)
 
 
 def _read_string(lib: ctypes.CDLL, function: str, *args) -> str:
@@ -260,7 +261,9 @@ class Context(_Handle):
         desc.pipeline_cache_dir = os.fsencode(pipeline_cache_dir) if pipeline_cache_dir is not None else None
         self._log = None
         if log is not None:
-            self._log = N.tsr_log_fn(lambda user, level, message: log(LogLevel(level), message.decode("utf-8", "replace")))
+            self._log = N.tsr_log_fn(
+                lambda user, level, message: log(LogLevel(level), message.decode("utf-8", "replace"))
+            )
             desc.log = self._log
         handle = N.tsr_context()
         _call(lib, "tsr_context_create", byref(desc), byref(handle))
@@ -380,9 +383,13 @@ class Context(_Handle):
     def _tick(self, function: str, budget_ms: float) -> TickStats:
         s = N.new_struct(N.tsr_tick_stats)
         _call(self._lib, function, self._h(), budget_ms, byref(s))
-        return TickStats(s.steps_run, s.jobs_finished, s.jobs_pending, s.gpu_ms, s.max_step_ms, s.steps_submitted, bool(s.busy))
+        return TickStats(
+            s.steps_run, s.jobs_finished, s.jobs_pending, s.gpu_ms, s.max_step_ms, s.steps_submitted, bool(s.busy)
+        )
 
-    def generate(self, model: "Model", maps: Optional[Iterable[Union[Map, str]]] = None, **options) -> Dict[str, np.ndarray]:
+    def generate(
+        self, model: "Model", maps: Optional[Iterable[Union[Map, str]]] = None, **options
+    ) -> Dict[str, np.ndarray]:
         """Generates one image and returns its maps as numpy arrays, keyed by map name.
 
         ``options`` are :meth:`submit`'s. ``maps`` picks which to return (default: every map the
@@ -514,7 +521,8 @@ class Job(_Handle):
         out = np.empty((self.height, self.width, 4), np.uint8)
         r = _call(self._lib, "tsr_job_read_map", self._h(), m, out.ctypes.data, out.nbytes, 0)
         if r == Result.NOT_READY:
-            raise TesseraError(Result.NOT_READY, f"the job is {self.status.name}: tick until it is done", "tsr_job_read_map")
+            message = f"the job is {self.status.name}: tick until it is done"
+            raise TesseraError(Result.NOT_READY, message, "tsr_job_read_map")
         return out
 
     def read_map(self, map: Union[Map, str] = Map.ALBEDO) -> np.ndarray:

@@ -19,7 +19,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ._api import Context, LogLevel, Map, TesseraError
+from ._api import _MAP_NAMES, Context, LogLevel, Map, TesseraError
 
 USAGE_NOTES = """\
 Not mirrored (use `tessera sample`): --variance, --no-clip, --init/--mask/--strength (img2img
@@ -75,8 +75,8 @@ def _chosen_maps(model_maps: Sequence[Map], option: Optional[str]) -> List[Map]:
     available = ", ".join(m.name.lower() for m in model_maps)
     chosen = set()
     for name in (item.strip() for item in option.split(",")):
-        m = Map.__members__.get(name.upper()) if name else None
-        if m is None or m not in model_maps:
+        m = _MAP_NAMES.get(name)
+        if m not in model_maps:
             why = " (normals are derived from height, which it has not)" if name == "normal" else ""
             raise ValueError(f"--maps: {name!r} is not a map of this model{why}; it gives: {available}")
         chosen.add(m)
@@ -127,7 +127,9 @@ def _map_file_pixels(m: Map, pixels: np.ndarray) -> np.ndarray:
 
 def _sample(args: argparse.Namespace) -> int:
     if args.eta is not None and args.sampler != "ddim":
-        raise ValueError(f"--eta is the ddim sampler's noise; this run's sampler is {args.sampler} (add --sampler ddim)")
+        raise ValueError(
+            f"--eta is the ddim sampler's noise; this run's sampler is {args.sampler} (add --sampler ddim)"
+        )
     if args.count < 1:
         raise ValueError(f"--count must be at least 1, got {args.count}")
     if args.out == "":
@@ -149,7 +151,9 @@ def _sample(args: argparse.Namespace) -> int:
         material = len(info.maps) > 1 or args.maps is not None
         chosen = _chosen_maps(info.maps, args.maps)
         if (args.normal_strength is not None or args.normal_convention is not None) and Map.NORMAL not in chosen:
-            raise ValueError("--normal-strength and --normal-convention shape the normal map, which this run does not write")
+            raise ValueError(
+                "--normal-strength and --normal-convention shape the normal map, which this run does not write"
+            )
         names = model.class_names
         if names and args.class_ == "all":
             labels = [c for c in range(len(names)) for _ in range(args.count)]
