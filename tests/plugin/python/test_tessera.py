@@ -18,6 +18,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 from pathlib import Path
 
@@ -114,6 +115,14 @@ class BindingTest(unittest.TestCase):
             self.assertEqual(job.status, tessera.JobStatus.DONE)
             np.testing.assert_array_equal(job.read_rgba("albedo"), expected)
             np.testing.assert_array_equal(job.read_preview(), expected[..., :3])
+        # Non-blocking ticks (tsr_tick_async): submitted, collected by a later tick.
+        with self.model.submit(class_name="wood", seed=77, steps=3) as job:
+            submitted, deadline = 0, time.monotonic() + 300  # a hang detector only
+            while job.pending and time.monotonic() < deadline:
+                submitted += self.ctx.tick_async(1e9).steps_submitted
+                time.sleep(0.002)  # the rest of a frame, while the GPU works
+            self.assertGreater(submitted, 0, "tick_async left steps running")
+            np.testing.assert_array_equal(job.read_rgba(), expected)
 
     def test_every_map_of_a_material_model(self):
         with self.ctx.load_model(need("TESSERA_TEST_MATERIAL_MODEL")) as model:
