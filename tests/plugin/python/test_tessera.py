@@ -205,6 +205,10 @@ class BindingTest(unittest.TestCase):
             self.assertTesseraError(tessera.Result.ERROR_JOB_CANCELLED, "", job.read_map)
         with self.assertRaises(ValueError):
             self.model.generate(sampler="euler")
+        for field in ("seed", "steps", "width"):
+            with self.assertRaises(ValueError) as e:  # ctypes would pass 2^64 - 1
+                self.model.submit(**{field: -1})
+            self.assertIn(f"{field} -1", str(e.exception))
         with self.assertRaises(ValueError):
             self.model.generate(init=np.zeros((16, 16), np.uint8))
 

@@ -141,6 +141,14 @@ def _as_sampler(s: Union[Sampler, str, int]) -> Sampler:
     return _by_name(s, Sampler, _SAMPLER_NAMES)
 
 
+def _unsigned(name: str, value: int, bits: int) -> int:
+    """An integer for a uint field: ctypes would wrap a negative or too large one silently."""
+    v = int(value)
+    if v != value or not 0 <= v < 1 << bits:
+        raise ValueError(f"{name} {value!r} is not an integer in [0, 2^{bits})")
+    return v
+
+
 def _read_string(lib: ctypes.CDLL, function: str, *args) -> str:
     buf = ctypes.create_string_buffer(1024)
     _call(lib, function, *args, buf, len(buf))
@@ -342,12 +350,12 @@ class Context(_Handle):
         desc = N.new_struct(N.tsr_generate_desc)
         desc.model = model._h()
         if isinstance(class_name, (int, np.integer)) and not isinstance(class_name, bool):
-            desc.class_index = int(class_name)
+            desc.class_index = _unsigned("class_name", class_name, 32)
         elif class_name is not None:
             desc.class_name = str(class_name).encode()
-        desc.seed = seed
+        desc.seed = _unsigned("seed", seed, 64)
         desc.sampler = _as_sampler(sampler)
-        desc.steps = steps
+        desc.steps = _unsigned("steps", steps, 32)
         desc.guidance = _FLT_MIN if guidance == 0 else guidance
         desc.eta = eta
         desc.strength = strength
@@ -366,7 +374,7 @@ class Context(_Handle):
                 raise ValueError(f"mask must be a (H, W) uint8 array, got shape {m.shape}")
             keep.append(m)
             desc.mask, desc.mask_size = m.ctypes.data, m.nbytes
-        desc.width, desc.height = width, height
+        desc.width, desc.height = _unsigned("width", width, 32), _unsigned("height", height, 32)
         info = model.info
         handle = N.tsr_job()
         _call(self._lib, "tsr_generate_submit", self._h(), byref(desc), byref(handle))

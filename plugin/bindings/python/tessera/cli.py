@@ -192,6 +192,9 @@ def _sample(args: argparse.Namespace) -> int:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of ``python3 -m tessera``; returns the exit status (1 on an error)."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in ("-h", "--help"):
+        print("usage: python3 -m tessera sample [options]   (sample --help lists them)")
+        return 0
     if not argv or argv[0] != "sample":
         print("usage: python3 -m tessera sample [options]   (sample --help lists them)", file=sys.stderr)
         return 2
