@@ -135,4 +135,13 @@ inline std::vector<uint8_t> run_to_end(tsr_context ctx, tsr_job job, uint32_t wi
 
 inline bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
+// The header's structs and their C sizes, which a binding's declarations must match.
+inline std::vector<std::pair<std::string, size_t>> header_struct_sizes() {
+  return {{"tsr_context_desc", sizeof(tsr_context_desc)},   {"tsr_vulkan_device", sizeof(tsr_vulkan_device)},
+          {"tsr_model_desc", sizeof(tsr_model_desc)},       {"tsr_model_info", sizeof(tsr_model_info)},
+          {"tsr_generate_desc", sizeof(tsr_generate_desc)}, {"tsr_tick_stats", sizeof(tsr_tick_stats)},
+          {"tsr_vk_image", sizeof(tsr_vk_image)},           {"tsr_vk_image_copy_desc", sizeof(tsr_vk_image_copy_desc)},
+          {"tsr_memory_info", sizeof(tsr_memory_info)}};
+}
+
 }  // namespace tessera::testing
