@@ -10,7 +10,7 @@
 --                         checkout if built, else the system's library search)
 --     --device NAME       Tessera's Vulkan device, index or name part (default: the best one)
 --     --steps N           sampler steps per chunk (default 12)
---     --size N            texture size in pixels (default: the model's training size)
+--     --size N            texture size in pixels (default or 0: the model's training size)
 --     --budget MS         GPU time per frame for Tessera (default 4)
 --     --in-flight N       jobs in Tessera at once (default 2)
 --     --fps N             frame cap, as vsync would give (default 60; 0 = none)
@@ -192,7 +192,7 @@ function love.load(args)
   ctx = tessera.create_context(options.device)
   local info, classes
   model, info, classes = tessera.load_model(ctx, model_path)
-  local size = options.size or info.train_resolution
+  local size = (options.size or 0) > 0 and options.size or info.train_resolution
   print(("device %s; model %s: %d classes, %dx%d, maps 0x%x"):format(tessera.device_name(ctx), model_path,
     info.class_count, size, size, info.map_mask))
 
