@@ -12,6 +12,7 @@ packages=(
   libglfw3-dev libimgui-dev xvfb
   python3 python3-numpy python3-pil python3-torch
   mono-mcs mono-runtime
+  love
 )
 
 missing=()
