@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "plugin/plugin_test.hpp"
 #include "support/random_model.hpp"
 #include "support/run_command.hpp"
 #include "tessera/error.hpp"
@@ -186,6 +187,33 @@ TEST_F(SplitFileTest, EachBadPartIsAnErrorNamingIt) {
   write_split_file(split(), as_span(junk), kPartBytes);
   EXPECT_NE(load_error(split()).find("header length"), std::string::npos) << load_error(split());
   EXPECT_EQ(run_tessera("model split " + split().string()).status, 1);
+}
+
+// The C API reads a split model by its path too, and a bad part is an I/O error naming it.
+TEST_F(SplitFileTest, TheCApiLoadsASplitModelAndNamesABadPart) {
+  write_split_file(split(), as_span(bytes_), kPartBytes);
+  LogSink sink;
+  tsr_context_desc cd = context_desc(&sink);
+  tsr_context ctx = create_context(cd);
+  const std::string path = split().string();
+  tsr_model_desc d = model_file_desc(path.c_str());
+  tsr_model model{0};
+  ASSERT_EQ(tsr_model_load(ctx, &d, &model), TSR_SUCCESS) << tsr_get_last_error();
+  tsr_model_info info;
+  std::memset(&info, 0, sizeof info);
+  info.struct_size = sizeof info;
+  ASSERT_EQ(tsr_model_get_info(model, &info), TSR_SUCCESS) << tsr_get_last_error();
+  EXPECT_EQ(info.class_count, 2u);
+  EXPECT_EQ(tsr_model_destroy(model), TSR_SUCCESS);
+
+  fs::remove(part(2));
+  EXPECT_EQ(tsr_model_load(ctx, &d, &model), TSR_ERROR_IO);
+  EXPECT_NE(std::string(tsr_get_last_error())
+                .find("part 3 of " + std::to_string(count()) + " '" + part(2).string() + "' is missing"),
+            std::string::npos)
+      << tsr_get_last_error();
+  EXPECT_EQ(tsr_context_destroy(ctx), TSR_SUCCESS);
+  sink.expect_no_validation_messages();
 }
 
 // The whole file is read when both are there; a path with neither gives the usual error.

@@ -104,7 +104,8 @@ std::vector<std::string> parts_lying_in(const fs::path& folder, const std::strin
   std::error_code ec;
   for (fs::directory_iterator it(folder.empty() ? "." : folder, ec), end; !ec && it != end; it.increment(ec)) {
     std::string name = it->path().filename().string();
-    if (name.rfind(prefix, 0) == 0 && !it->is_directory(ec)) found.push_back(std::move(name));
+    std::error_code type_ec;
+    if (name.rfind(prefix, 0) == 0 && !it->is_directory(type_ec)) found.push_back(std::move(name));
   }
   std::sort(found.begin(), found.end());
   return found;
@@ -166,7 +167,7 @@ std::string split_part_name(const std::string& file_name, int index, int count) 
 std::vector<fs::path> write_split_file(const fs::path& file, std::span<const std::byte> bytes,
                                        uint64_t max_part_bytes) {
   if (max_part_bytes == 0) throw Error("cannot split '" + file.string() + "': the part size is 0 bytes");
-  const uint64_t count = std::max<uint64_t>(1, (bytes.size() + max_part_bytes - 1) / max_part_bytes);
+  const uint64_t count = std::max<uint64_t>(1, bytes.size() / max_part_bytes + (bytes.size() % max_part_bytes != 0));
   if (count > static_cast<uint64_t>(kMaxSplitParts))
     throw Error("cannot split '" + file.string() + "' (" + std::to_string(bytes.size()) + " bytes) into parts of " +
                 std::to_string(max_part_bytes) + " bytes: it would take " + std::to_string(count) +
