@@ -1,5 +1,6 @@
 # The bundled models' training recipe, one copy for train-default.sh (CPU) and train-gpu.sh (GPU,
-# from the bundle). Sourced; defines arrays of `tessera train` options.
+# from the bundle). Sourced; defines arrays of `tessera train` options, each a pair
+# "--option value" (train-gpu.sh replaces a pair by an option given after its --).
 #
 # The model: base 32, two levels of downsampling (32 -> 16 -> 8 on the 32 px crops), attention
 # at 8x8, circular padding so results tile, cosine schedule, v prediction, min-SNR weighting.

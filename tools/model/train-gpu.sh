@@ -11,7 +11,7 @@
 #       ../shared/data/<set>/64px, else build-data/<set>/64px)
 #   BUNDLE/train-gpu.sh run --out OUT --minutes M [options] [-- more tessera train options]
 #       on the GPU machine, from the training bundle (or the check bundle, with --data or
-#       --dry-run), no network needed
+#       --dry-run), no network needed; an option after -- replaces the recipe's (--batch 64)
 #     --material      the material model (maps albedo, height, roughness on the material set); a
 #                     new run starts from the bundled default model's weights
 #     --resume CKPT   continue from CKPT, whole or split (its loss.csv, if beside it, continues
@@ -104,6 +104,18 @@ put_file() {
   fi
 }
 
+# The recipe less the options given again after --, which replace the recipe's values there
+# (tessera train refuses an option given twice). The recipe is pairs of --option value.
+recipe_less_overrides() {
+  local i given
+  for ((i = 0; i < ${#recipe[@]}; i += 2)); do
+    for given in "${extra[@]}"; do
+      [ "$given" = "${recipe[i]}" ] || [ "${given%%=*}" = "${recipe[i]}" ] && continue 2
+    done
+    printf '%s\n' "${recipe[i]}" "${recipe[i + 1]}"
+  done
+}
+
 # How many files and bytes FILE takes in OUT (put_file's way).
 out_files_of() { local s; s=$(stat -c %s "$1"); [ "$s" -le "$part_bytes" ] && echo 1 || echo $(((s + part_bytes - 1) / part_bytes + 1)); }
 
@@ -186,13 +198,14 @@ train_and_write() {
     start=(--init-from "$here/models/default.safetensors")
   fi
   say "bundle $(cat "$here/REVISION"), $(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -n); data $data; ${minutes} min"
-  local t0=$SECONDS status=0 trained=0 log_every=100
+  local t0=$SECONDS status=0 trained=0 log_every=100 own_recipe
+  mapfile -t own_recipe < <(recipe_less_overrides)
   [ "$dry" = 1 ] && log_every=1
   # The signal of a stop request (cli/stop_signals.hpp): the step finishes, a checkpoint is
   # saved. timeout exits 124 then; a run that ignores it for 5 minutes is killed (137).
   # --foreground: without it timeout signals its process group too, and a second SIGINT
   # stops tessera train at once, without saving.
-  timeout --foreground --signal=INT --kill-after=5m "${minutes}m" "$tessera" train --data "$data" --out "$run" "${recipe[@]}" \
+  timeout --foreground --signal=INT --kill-after=5m "${minutes}m" "$tessera" train --data "$data" --out "$run" "${own_recipe[@]}" \
     "${maps[@]}" --steps "$steps" --sample-every 0 --checkpoint-every 2000 --log-every "$log_every" "${start[@]}" \
     "${extra[@]}" || trained=$?
   case "$trained" in
