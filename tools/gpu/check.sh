@@ -6,7 +6,8 @@
 #                                          write a self-contained bundle (default: gpu-bundle/)
 #   DIR/check.sh run --out OUT [--dry-run] on the GPU machine, from the bundle: devices, the op
 #                                          and U-Net tests (validation off), the benchmarks beside
-#                                          PyTorch (CUDA when torch sees a GPU), memory; writes
+#                                          PyTorch (CUDA when torch sees a GPU), a 30 s training
+#                                          smoke run (train-gpu.sh --dry-run), memory; writes
 #                                          OUT/report.md and OUT/report.json (+ raw logs)
 #
 # --dry-run runs the same steps with small sizes, so that it finishes in a few minutes on
@@ -14,7 +15,7 @@
 set -euo pipefail
 
 usage() {
-  sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
