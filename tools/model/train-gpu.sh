@@ -188,8 +188,12 @@ train_and_write() {
   local run="$work/run" start=()
   mkdir -p "$run"
   if [ -n "$resume" ]; then
-    if [ -e "$resume" ]; then cp "$resume" "$run/checkpoint.safetensors"
-    else "$tessera" model join "$resume" --out "$run/checkpoint.safetensors" >/dev/null; fi
+    # tessera train --resume reads the whole file in its run folder: a split one is joined.
+    if [ -e "$resume" ] && [[ "$resume" != *.parts ]]; then
+      cp "$resume" "$run/checkpoint.safetensors"
+    else
+      "$tessera" model join "$resume" --out "$run/checkpoint.safetensors" >/dev/null
+    fi
     if [ -f "$(dirname "$resume")/loss.csv" ]; then cp "$(dirname "$resume")/loss.csv" "$run/loss.csv"; fi
     start=(--resume)
   elif [ -n "$init_from" ]; then
