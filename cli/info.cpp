@@ -8,6 +8,7 @@
 #include "commands.hpp"
 #include "tessera/error.hpp"
 #include "tessera/model_file.hpp"
+#include "tessera/split_file.hpp"
 
 namespace tessera::cli {
 
@@ -23,7 +24,7 @@ int info_main(const std::vector<std::string>& args) {
   const ModelInfo& info = summary.info;
 
   std::printf("%s: %s (%.2f MiB)\n", summary.is_checkpoint ? "training checkpoint" : "model", path.string().c_str(),
-              std::filesystem::file_size(path) / 1048576.0);
+              file_or_parts_size(path) / 1048576.0);
   if (summary.is_checkpoint) {
     std::printf("  read by `tessera train --out DIR --resume`; sample from DIR/model.safetensors\n");
     constexpr size_t kShown = 400;  // the options are the trainer's few keys; a hostile file's are cut

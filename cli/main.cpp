@@ -17,6 +17,7 @@ void usage() {
                "  sample             generate textures with a model (the bundled one by default)\n"
                "  train              train a texture model on a folder of images\n"
                "  info FILE          print a model's (or training checkpoint's) config, classes, provenance\n"
+               "  model split|join   a model or checkpoint as parts of at most 16 MiB, and back\n"
                "  devices            list Vulkan devices and the one Tessera would use\n"
                "  bench [what]       time kernels on this device and PyTorch CPU side by side\n"
                "run 'tessera <command> --help' for a command's options\n%s",
@@ -37,6 +38,7 @@ int main(int argc, char** argv) {
     if (command == "devices") return tessera::cli::devices_main(args);
     if (command == "train") return tessera::cli::train_main(args);
     if (command == "info") return tessera::cli::info_main(args);
+    if (command == "model") return tessera::cli::model_main(args);
     if (command == "sample") return tessera::cli::sample_main(args);
     std::fprintf(stderr, "tessera: unknown command '%s'\n", command.c_str());
     usage();

@@ -241,7 +241,9 @@ typedef enum tsr_map {
 
 typedef struct tsr_model_desc {
   uint32_t struct_size; /* sizeof(tsr_model_desc) */
-  const char* path;     /* a .safetensors model file, or NULL when data is given */
+  const char* path;     /* a .safetensors model file, or NULL when data is given; a file split in
+                           parts (PATH.parts beside PATH.part-000-of-NNN ...) is read whole when
+                           PATH itself is absent (docs/gpu.md) */
   const void* data;     /* the file's bytes in memory (copied during the call) */
   size_t data_size;
 } tsr_model_desc;

@@ -24,6 +24,7 @@
 #include "tessera/quote_name.hpp"
 #include "tessera/safetensors.hpp"
 #include "tessera/sampler_schedule.hpp"
+#include "tessera/split_file.hpp"
 #include "tessera/vulkan_error.hpp"
 
 using namespace tessera;
@@ -246,7 +247,7 @@ std::vector<std::byte> read_model_file(const char* path) {
   require(length <= kMaxPath, TSR_ERROR_IO,
           "tsr_model_desc.path " + quote_name(std::string_view(path, length)) + " is longer than any file path");
   try {
-    return read_file_bytes(path);
+    return read_file_or_parts(path);  // a split model too (tessera/split_file.hpp)
   } catch (const Error& e) {
     throw ApiError(TSR_ERROR_IO, e.what());
   }

@@ -18,6 +18,8 @@
 # model, the checkpoint and the documentation images into the repository.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
+# shellcheck source=recipe.sh
+. "$root/tools/model/recipe.sh"
 data="" out="" steps=20000 set=textures-train model=default extra=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -32,7 +34,7 @@ out="${out:-$root/runs/$model-model}"
 training="$root/models/training"
 if [ "$model" = material ]; then
   training="$root/models/training-material"
-  extra=(--maps albedo,height,roughness)
+  extra=("${material_recipe[@]}")
 fi
 if [ -z "$data" ]; then
   for candidate in "$root/../shared/data/$set/64px" "$root/build-data/$set/64px"; do
@@ -61,9 +63,6 @@ elif [ "$model" = material ]; then
   resume=(--init-from "$root/models/default.safetensors")
 fi
 
-# The model: base 32, two levels of downsampling (32 -> 16 -> 8 on the 32 px crops), attention
-# at 8x8, circular padding so results tile, cosine schedule, v prediction, min-SNR weighting.
-exec "$root/build/tessera" train --data "$data" --out "$out" --res 32 --base 32 --mult 1,2,2 --res-blocks 2 \
-  --attn 8 --heads 4 --groups 8 --padding circular --schedule cosine --prediction v --batch 8 --lr 2e-4 \
-  --warmup 200 --ema 0.999 --min-snr 5 --steps "$steps" --sample-every 1000 --checkpoint-every 250 \
-  --log-every 50 "${extra[@]}" "${resume[@]}"
+# The model and its training: tools/model/recipe.sh.
+exec "$root/build/tessera" train --data "$data" --out "$out" "${recipe[@]}" --steps "$steps" --sample-every 1000 \
+  --checkpoint-every 250 --log-every 50 "${extra[@]}" "${resume[@]}"

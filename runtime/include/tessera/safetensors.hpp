@@ -77,7 +77,8 @@ std::vector<std::byte> read_file_bytes(const std::filesystem::path& path);
 // as long as any copy of this object lives (copies share the bytes).
 class SafetensorsFile {
  public:
-  // Reads the whole file. Throws Error if it cannot be read, FormatError if it is malformed.
+  // Reads the whole file, or its parts when it was split (tessera/split_file.hpp: read_file_or_parts).
+  // Throws Error if it cannot be read, FormatError if it is malformed.
   static SafetensorsFile load(const std::filesystem::path& path);
   // Parses bytes already in memory (copied). `source` names them in error messages.
   static SafetensorsFile parse(std::span<const std::byte> bytes, const std::string& source = "<memory>");

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "tessera/atomic_file.hpp"
+#include "tessera/crc32.hpp"
 #include "tessera/error.hpp"
 #include "tessera/image_io.hpp"
 
@@ -46,15 +47,6 @@ std::vector<float> maps_side_by_side(std::span<const float> images, int count, i
 
 namespace {
 
-uint32_t crc32(const uint8_t* data, size_t n, uint32_t crc = 0) {
-  crc = ~crc;
-  for (size_t i = 0; i < n; ++i) {
-    crc ^= data[i];
-    for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
-  }
-  return ~crc;
-}
-
 void put_be32(std::vector<uint8_t>& out, uint32_t v) {
   for (int s = 24; s >= 0; s -= 8) out.push_back(uint8_t(v >> s));
 }
@@ -64,7 +56,7 @@ void put_chunk(std::vector<uint8_t>& png, const char type[4], std::span<const ui
   const size_t start = png.size();
   png.insert(png.end(), type, type + 4);
   png.insert(png.end(), data.begin(), data.end());
-  put_be32(png, crc32(png.data() + start, png.size() - start));
+  put_be32(png, crc32(std::as_bytes(std::span(png).subspan(start))));
 }
 
 uint8_t to_byte(float v) {

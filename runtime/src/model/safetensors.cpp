@@ -16,6 +16,7 @@
 #include "tessera/atomic_file.hpp"
 #include "tessera/error.hpp"
 #include "tessera/quote_name.hpp"
+#include "tessera/split_file.hpp"
 #include "tessera/utf8.hpp"
 
 namespace tessera {
@@ -438,7 +439,7 @@ std::vector<std::byte> read_file_bytes(const std::filesystem::path& path) {
 }
 
 SafetensorsFile SafetensorsFile::load(const std::filesystem::path& path) {
-  return from_bytes(read_file_bytes(path), path.string());
+  return from_bytes(read_file_or_parts(path), path.string());
 }
 
 SafetensorsFile SafetensorsFile::from_bytes(std::vector<std::byte> owned, const std::string& source) {
