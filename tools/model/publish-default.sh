@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Copies a training run (tools/model/train-default.sh) into the repository: the EMA model to
 # models/<name>.safetensors, the checkpoint and loss log to models/training[-material]/ (so the
-# next run continues from them), and the loss curve and a per-class sample grid to docs/images/
+# next run continues from them; the checkpoint is not tracked, see the end), and the loss curve and a per-class sample grid to docs/images/
 # for docs/default-model.md (docs/material-model.md). Run it while the trainer is stopped or
 # between checkpoints (the trainer writes its files atomically, so a copy is never half-written).
 # Usage: tools/model/publish-default.sh [--material] [--out DIR]
@@ -29,3 +29,9 @@ cp "$out/loss.png" "$root/docs/images/$model-model-loss.png"
 "$root/build/tessera" sample --model "$root/models/$model.safetensors" --class all "${grid[@]}" --seed 1 --guidance 3 \
   --grid --out "$root/docs/images/$model-model-classes.png"
 "$root/build/tessera" info "$root/models/$model.safetensors"
+# The checkpoint (25 MiB) stays out of the tree, which must stay under the 64 MiB a GPU-machine
+# call carries (docs/gpu.md); git history keeps it, and checkpoint-commit.txt names where.
+rel="${training#"$root"/}"
+echo "publish-default: to keep the checkpoint in git history, commit it alone and point to it:"
+echo "  git add -f $rel/checkpoint.safetensors && git commit -m 'checkpoint of models/$model.safetensors' &&"
+echo "  git rev-parse HEAD > $rel/checkpoint-commit.txt && git rm --cached $rel/checkpoint.safetensors"

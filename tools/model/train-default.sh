@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Trains (or continues training) the bundled default model, models/default.safetensors, with
 # Tessera's own trainer. The run is long on a machine without a GPU (about 1 s a step on a quiet
-# 2-core lavapipe machine), so it is made to be stopped and continued: the latest checkpoint is
-# kept in models/training/, and a run whose --out folder has no checkpoint starts from it.
+# 2-core lavapipe machine), so it is made to be stopped and continued: a run whose --out folder
+# has no checkpoint starts from the published one, models/training/checkpoint.safetensors where
+# it is present, else the commit that models/training/checkpoint-commit.txt names.
 #
 # Usage: tools/model/train-default.sh [--material] [--data DIR] [--out DIR] [--steps N]
 #   --material  train the bundled material model, models/material.safetensors, instead (maps
@@ -57,6 +58,13 @@ if [ -f "$out/checkpoint.safetensors" ]; then
   resume=(--resume)
 elif [ -f "$training/checkpoint.safetensors" ]; then
   cp "$training/checkpoint.safetensors" "$out/checkpoint.safetensors"
+  cp "$training/loss.csv" "$out/loss.csv" 2>/dev/null || true
+  resume=(--resume)
+elif [ -f "$training/checkpoint-commit.txt" ]; then
+  # The published checkpoint is kept in git history, not in the tree (see checkpoint-commit.txt).
+  commit="$(cat "$training/checkpoint-commit.txt")"
+  git -C "$root" show "$commit:${training#"$root"/}/checkpoint.safetensors" >"$out/checkpoint.safetensors.tmp"
+  mv "$out/checkpoint.safetensors.tmp" "$out/checkpoint.safetensors"
   cp "$training/loss.csv" "$out/loss.csv" 2>/dev/null || true
   resume=(--resume)
 elif [ "$model" = material ]; then
