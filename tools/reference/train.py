@@ -66,6 +66,10 @@ class UsageError(Exception):
     """A problem with the options or the data, reported as one line without a traceback."""
 
 
+class UnreadableImage(UsageError):
+    """A file the decoder refuses: skipped with a warning, as tessera train skips it."""
+
+
 # --- data ---------------------------------------------------------------------------------------
 
 def decode_image(path):
@@ -85,7 +89,7 @@ def decode_image(path):
                                  "maps in 8 bits (height maps are 16-bit grey)")
             return np.array(im.convert("RGB")), 8
     except (OSError, ValueError) as e:
-        raise UsageError(f"'{path}' cannot be decoded: {e}") from None
+        raise UnreadableImage(f"'{path}' cannot be decoded: {e}") from None
 
 
 def resize_bilinear(planes, width, height):
@@ -180,8 +184,15 @@ class TextureData:
             samples = group_samples(folder, files, maps, warn)
             if not samples:
                 raise UsageError(f"class folder '{folder}' holds no {'material sample' if len(maps) > 1 else 'image'}")
+            loaded = 0
             for files_of_sample in samples:
-                self.items.append((self._load_sample(files_of_sample), label))
+                try:
+                    self.items.append((self._load_sample(files_of_sample), label))
+                    loaded += 1
+                except UnreadableImage as e:
+                    warn(f"skipped: {e}")
+            if not loaded:
+                raise UsageError(f"class folder '{folder}' holds no readable image")
             self.classes.append(name)
         # Model channel -> (layer, channel of its file), as Dataset::channel_source_.
         self.channel_source = [(m, c) for m, kind in enumerate(maps) for c in range(unet.MAP_CHANNELS[kind])]
@@ -320,7 +331,10 @@ def parse_args(argv):
                    help="auto: CUDA when available (NCCL), else CPU (gloo)")
     r.add_argument("--replay", metavar="FILE", help=argparse.SUPPRESS)
     a = p.parse_args(argv)
-    a.maps = [s.strip() for s in a.maps.split(",")]
+    a.maps, a.argv = [s.strip() for s in a.maps.split(",")], argv
+    for name in a.maps:
+        if name not in unet.MAP_CHANNELS:
+            p.error(f"--maps: '{name}' is not a map (maps: {', '.join(unet.MAP_CHANNELS)})")
     checks = [(a.batch >= 1, "--batch must be at least 1"), (a.steps >= 1, "--steps must be at least 1"),
               (a.lr > 0, "--lr must be positive"), (a.warmup >= 0, "--warmup must be >= 0"),
               (0 <= a.label_dropout <= 1, "--label-dropout must be in [0, 1]"), (0 <= a.ema <= 1, "--ema must be in [0, 1]"),
@@ -512,7 +526,10 @@ def build_model(a, data, source):
               "num_classes": len(classes), "padding": a.padding, "train_resolution": a.res,
               "schedule": a.schedule, "prediction": a.prediction, "maps": a.maps}
     torch.manual_seed(a.seed)  # the same initial weights in every process (DDP also broadcasts them)
-    model = unet.UNet(config)
+    try:
+        model = unet.UNet(config)
+    except ValueError as e:  # e.g. --groups not dividing a width, --heads an attention width
+        raise UsageError(f"the model options do not make a U-Net: {e}") from None
     zero_init_residual_outputs(model)
     return model, classes
 
@@ -549,7 +566,7 @@ def train(a):
     if source:  # the model's maps and resolution are the file's
         a.maps, a.res = source[2].get("maps", ["albedo"]), source[2]["train_resolution"]
     if a.resume:
-        apply_recorded_options(a, source[1], sys.argv[1:])
+        apply_recorded_options(a, source[1], a.argv)
     data = None
     if a.replay:
         batches = ReplayBatches(a.replay, procs)
