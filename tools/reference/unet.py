@@ -257,14 +257,21 @@ def flops_per_image(config, resolution):
     return total
 
 
-def save_model(model, path, classes=None, provenance=None):
-    from safetensors_io import save
+def model_metadata(config, classes=None, provenance=None):
+    """The metadata of a model file (docs/model-format.md); a checkpoint adds its own keys."""
     meta = {"tessera.format_version": FORMAT_VERSION,
-            "tessera.config": json.dumps(model.config, sort_keys=True),
+            "tessera.config": json.dumps(config, sort_keys=True),
             "tessera.classes": json.dumps(list(classes or []))}
     for k, v in (provenance or {}).items():
         meta[f"tessera.provenance.{k}"] = str(v)
-    save(path, {k: v.float() for k, v in model.state_dict().items()}, meta)
+    return meta
+
+
+def save_model(model, path, classes=None, provenance=None, weights=None):
+    """Writes `model`'s config with its own weights, or with `weights` (name -> tensor, e.g. EMA)."""
+    from safetensors_io import save
+    weights = model.state_dict() if weights is None else weights
+    save(path, {k: v.float() for k, v in weights.items()}, model_metadata(model.config, classes, provenance))
 
 
 def load_model(path):

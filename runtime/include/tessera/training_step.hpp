@@ -72,6 +72,16 @@ class TrainingStep {
   // for unconditional models; label dropout is applied here).
   StepResult run(std::span<const float> images, std::span<const uint32_t> labels);
 
+  // What step t (1-based) draws from the seed for a batch with `labels`: each sample's timestep
+  // and its label after label dropout (labels are not checked here). run() uses exactly these,
+  // and its noise is rng::normal(seed, kNoiseStreamBase + t, i), so another trainer can replay
+  // a step (tools/reference/train.py --replay, tests/training).
+  struct Draws {
+    std::vector<int> timesteps;
+    std::vector<uint32_t> labels;
+  };
+  Draws draws(int64_t t, std::span<const uint32_t> labels) const;
+
   // Full optimizer state for checkpoints (flat layouts of params().entries()).
   struct State {
     int64_t step = 0;

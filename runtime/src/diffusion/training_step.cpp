@@ -95,41 +95,46 @@ double TrainingStep::learning_rate(int64_t t) const {
 
 double TrainingStep::ema_decay(int64_t t) const { return std::min(hp_.ema_decay, (1.0 + t) / (10.0 + t)); }
 
+TrainingStep::Draws TrainingStep::draws(int64_t t, std::span<const uint32_t> labels) const {
+  const size_t n = static_cast<size_t>(batch_);
+  Draws d{std::vector<int>(n), std::vector<uint32_t>(labels.begin(), labels.end())};
+  for (size_t i = 0; i < n; ++i) {
+    const uint64_t index = static_cast<uint64_t>(t) * n + i;
+    float u = rng::uniform(hp_.seed, kTimestepStream, index);
+    d.timesteps[i] = std::min(config_.timesteps - 1, static_cast<int>(u * config_.timesteps));
+    if (i < labels.size() && rng::uniform(hp_.seed, kLabelDropoutStream, index) < hp_.label_dropout)
+      d.labels[i] = static_cast<uint32_t>(config_.num_classes);
+  }
+  return d;
+}
+
 StepResult TrainingStep::run(std::span<const float> images, std::span<const uint32_t> labels) {
   const int64_t n = batch_;
   if (static_cast<int64_t>(images.size()) != x0_.numel())
     throw ShapeError("training step: batch has " + std::to_string(images.size()) + " values, expected " +
                      std::to_string(x0_.numel()) + " (" + shape_string(x0_.shape()) + ")");
   const int64_t t = step_ + 1;
-  const uint64_t seed = hp_.seed;
+  const bool conditional = config_.num_classes > 0;
+  if (conditional && static_cast<int64_t>(labels.size()) != n)
+    throw ShapeError("training step: " + std::to_string(labels.size()) + " labels for a batch of " + std::to_string(n));
+  const Draws d = draws(t, conditional ? labels : std::span<const uint32_t>());
   std::vector<float> coefs(2 * n), weights(n), timesteps(n);
   for (int64_t i = 0; i < n; ++i) {
-    float u = rng::uniform(seed, kTimestepStream, static_cast<uint64_t>(t) * n + i);
-    int ts = std::min(config_.timesteps - 1, static_cast<int>(u * config_.timesteps));
+    if (conditional && labels[i] > static_cast<uint32_t>(config_.num_classes))
+      throw Error("training step: label " + std::to_string(labels[i]) + " out of range for " +
+                  std::to_string(config_.num_classes) + " classes");
+    const int ts = d.timesteps[i];
     timesteps[i] = float(ts);
     coefs[2 * i] = float(schedule_.sqrt_alpha_bar(ts));
     coefs[2 * i + 1] = float(schedule_.sqrt_one_minus_alpha_bar(ts));
     weights[i] = float(schedule_.min_snr_weight(ts, hp_.min_snr_gamma, config_.prediction));
   }
-  if (config_.num_classes > 0) {
-    if (static_cast<int64_t>(labels.size()) != n)
-      throw ShapeError("training step: " + std::to_string(labels.size()) + " labels for a batch of " + std::to_string(n));
-    std::vector<uint32_t> dropped(labels.begin(), labels.end());
-    for (int64_t i = 0; i < n; ++i) {
-      if (dropped[i] > static_cast<uint32_t>(config_.num_classes))
-        throw Error("training step: label " + std::to_string(dropped[i]) + " out of range for " +
-                    std::to_string(config_.num_classes) + " classes");
-      if (rng::uniform(seed, kLabelDropoutStream, static_cast<uint64_t>(t) * n + i) < hp_.label_dropout)
-        dropped[i] = static_cast<uint32_t>(config_.num_classes);
-    }
-    upload_u32(unet_->labels(), dropped);
-  }
+  if (conditional) upload_u32(unet_->labels(), d.labels);
   upload_f32(x0_, images);
   upload_f32(coefs_, coefs);
   upload_f32(loss_weights_, weights);
   upload_f32(unet_->timesteps(), timesteps);
-  auto key = rng::key_words(seed, kNoiseStreamBase + static_cast<uint32_t>(t));
-  upload_u32(keys_, key);
+  upload_u32(keys_, rng::key_words(hp_.seed, kNoiseStreamBase + static_cast<uint32_t>(t)));
   ops::OptimizerHyperParams h;
   h.lr = learning_rate(t);
   h.beta1 = hp_.beta1;
@@ -138,8 +143,7 @@ StepResult TrainingStep::run(std::span<const float> images, std::span<const uint
   h.weight_decay = hp_.weight_decay;
   h.step = t;
   h.ema_decay = ema_decay(t);
-  auto block = ops::pack_optimizer_block(h);
-  upload_f32(hyper_, block);
+  upload_f32(hyper_, ops::pack_optimizer_block(h));
   seq_->run();
   step_ = t;
   auto loss = download_f32(loss_);
