@@ -5,6 +5,12 @@
 #ifndef TESSERA_PORTABLE_MATH_GLSL
 #define TESSERA_PORTABLE_MATH_GLSL
 
+// Kernels with a portable build have two rows in shaders/variants.txt (PORTABLE=0 / 1); a
+// kernel compiled without the define is the fast one.
+#ifndef PORTABLE
+#define PORTABLE 0
+#endif
+
 #define pm_abs abs
 #include "portable_math.h"
 
@@ -17,5 +23,9 @@ vec4 pm_mul4(vec4 a, vec4 b) {
   precise vec4 r = a * b;
   return pm_flush4(r);
 }
+
+// acc + a * b as the contract's add(acc, mul(a, b)).
+float pm_acc(float acc, float a, float b) { return pm_add(acc, pm_mul(a, b)); }
+vec4 pm_acc4(vec4 acc, vec4 a, vec4 b) { return pm_add4(acc, pm_mul4(a, b)); }
 
 #endif
