@@ -166,7 +166,7 @@ TEST_F(PortableTest, MathMatchesCppTwinBitForBitAndDoubleWithinUlps) {
               exp_ulps, silu_ulps);
   // The bounds docs/portable.md states.
   EXPECT_LE(recip_ulps, 1.5);
-  EXPECT_LE(rsqrt_ulps, 2.0);
+  EXPECT_LE(rsqrt_ulps, 1.5);
   EXPECT_LE(exp_ulps, 1.5);
   EXPECT_LE(silu_ulps, 4.0);
 }
