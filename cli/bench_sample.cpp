@@ -40,11 +40,12 @@ double median(std::vector<double> v) {
 
 int bench_sample_main(const std::vector<std::string>& argv) {
   Args a(argv, {"model", "config", "res", "steps", "iters", "gen-iters", "guidance", "threads", "torch-script"},
-         {"no-torch", "help"});
+         {"no-torch", "portable", "help"});
   if (a.has("help")) {
     std::printf(
         "usage: tessera bench sample [--model FILE | --config JSON] [--res 64,256] [--steps 25] [--iters 5]\n"
-        "                            [--gen-iters 1] [--guidance 1] [--threads N] [--no-torch]\n"
+        "                            [--gen-iters 1] [--guidance 1] [--threads N] [--no-torch] [--portable]\n"
+        "--portable: time portable mode (docs/portable.md) instead of the fast kernels\n"
         "Without --model or --config: random weights of %s\n",
         kDefaultConfig);
     return 0;
@@ -56,7 +57,9 @@ int bench_sample_main(const std::vector<std::string>& argv) {
   double guidance = a.number("guidance", 1.0, 0.0, 100.0);
   int threads = static_cast<int>(a.integer("threads", std::max(1u, std::thread::hardware_concurrency()), 1, 1024));
 
-  auto ctx = Context::create();
+  ContextOptions context_options;
+  context_options.portable = a.has("portable");
+  auto ctx = Context::create(context_options);
   UNetConfig config;
   std::unique_ptr<ParameterSet> weights;
   std::string source;
@@ -84,8 +87,9 @@ int bench_sample_main(const std::vector<std::string>& argv) {
     if (s < 1 || s % config.size_multiple())
       throw Error("bench sample: --res " + std::to_string(s) + " is not a multiple of " +
                   std::to_string(config.size_multiple()));
-  std::printf("device: %s (%s), kernel variant %s\ndate: %s, load average %s\nmodel: %s, %s\n",
+  std::printf("device: %s (%s), kernel variant %s, %s mode\ndate: %s, load average %s\nmodel: %s, %s\n",
               ctx->info().name.c_str(), ctx->info().driver.c_str(), kernel_variant_name(ctx->variant()),
+              ctx->portable() ? "portable" : "fast",
               bench_date().c_str(), load_average().c_str(), source.c_str(), config.to_json().c_str());
   std::printf("batch 1, dpmpp2m, %d steps, guidance %g (%s)\n\n", steps, guidance,
               guidance != 1.0 ? "conditional and null passes in one batch of 2" : "one pass");

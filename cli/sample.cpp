@@ -43,6 +43,8 @@ const char* kUsage =
     "  --eta E               DDIM noise, 0..1 (default 0); only with --sampler ddim\n"
     "  --variance beta|beta_tilde  DDPM noise variance (default beta_tilde); only with --sampler ddpm\n"
     "  --no-clip             do not clamp the x0 estimate to [-1, 1]\n"
+    "  --portable            portable mode: the same bytes on every conformant Vulkan device\n"
+    "                        (docs/portable.md); slower, see docs/PERF.md\n"
     "  --init IMG --strength S   img2img: noise IMG to strength S (0..1) and denoise\n"
     "  --mask IMG            inpainting: white = generate, black = keep --init's pixel\n"
     "material models (maps albedo, height, roughness; SPEC §12): each image is written as\n"
@@ -156,7 +158,7 @@ int sample_main(const std::vector<std::string>& argv) {
          {"model", "class", "seed", "count", "size", "sampler", "steps", "guidance", "eta", "variance", "init",
           "strength", "mask", "out", "batch", "maps", "normal-strength", "normal-convention", "init-height",
           "init-roughness"},
-         {"grid", "no-clip", "help"});
+         {"grid", "no-clip", "portable", "help"});
   if (a.has("help")) {
     std::fputs(kUsage, stdout);
     return 0;
@@ -258,8 +260,11 @@ int sample_main(const std::vector<std::string>& argv) {
   for (const fs::path& path : paths) folders.insert(path.parent_path().empty() ? fs::path(".") : path.parent_path());
   remove_stale_temporaries({folders.begin(), folders.end()});
 
-  auto ctx = Context::create();
-  std::fprintf(stderr, "device: %s (%s)\n", ctx->info().name.c_str(), ctx->info().selection_reason.c_str());
+  ContextOptions context_options;
+  context_options.portable = a.has("portable");
+  auto ctx = Context::create(context_options);
+  std::fprintf(stderr, "device: %s (%s)%s\n", ctx->info().name.c_str(), ctx->info().selection_reason.c_str(),
+               ctx->portable() ? ", portable mode" : "");
   LoadedModel model = load_model(*ctx, *model_path);
   std::fprintf(stderr, "model: %s (%s, %lld parameters); %d image%s %dx%d, %s %d steps, guidance %g\n",
                model_path->string().c_str(), run_name.c_str(), (long long)model.params->parameter_count(), images_total,

@@ -5,6 +5,7 @@
 // Indexing: one invocation per row, three passes over it in increasing j: each row's result is
 // the same run to run (no cross-invocation reduction at all).
 #include "common.glsl"
+#include "portable_math.glsl"
 
 layout(std430, binding = 0) buffer Scores { float p[]; };
 
@@ -17,6 +18,19 @@ void main() {
   uint row = flat_global_index();
   if (row >= pc.rows) return;
   uint base = row * pc.len;
+#if PORTABLE
+  // docs/portable.md's softmax: portable exp and reciprocal, flushed sequential sum.
+  float row_max = pm_flush(p[base]);
+  for (uint j = 1; j < pc.len; ++j) row_max = max(row_max, pm_flush(p[base + j]));
+  float sum = 0.0;
+  for (uint j = 0; j < pc.len; ++j) {
+    float e = pm_exp(pm_sub(pm_flush(p[base + j]), row_max));
+    p[base + j] = e;
+    sum = pm_add(sum, e);
+  }
+  float inv = pm_recip(sum);
+  for (uint j = 0; j < pc.len; ++j) p[base + j] = pm_mul(p[base + j], inv);
+#else
   float row_max = p[base];
   for (uint j = 1; j < pc.len; ++j) row_max = max(row_max, p[base + j]);
   float sum = 0.0;
@@ -27,4 +41,5 @@ void main() {
   }
   float inv = 1.0 / sum;
   for (uint j = 0; j < pc.len; ++j) p[base + j] *= inv;
+#endif
 }

@@ -5,6 +5,7 @@
 // plane, x the position in it. No per-element integer division (lavapipe runs those lane by
 // lane): the plane is uniform over the workgroup.
 #include "common.glsl"
+#include "portable_math.glsl"
 
 layout(std430, binding = 0) buffer H { float h[]; };
 layout(std430, binding = 1) readonly buffer V { float v[]; };
@@ -22,5 +23,10 @@ void main() {
   uint row = pc.row_offset + gl_WorkGroupID.y;  // n * C + c
   uint n = row / pc.channels;
   uint c = row - n * pc.channels;
+#if PORTABLE
+  uint i = n * pc.stride_h + c * pc.hw + p;
+  h[i] = pm_add(pm_flush(h[i]), pm_flush(v[row]));
+#else
   h[n * pc.stride_h + c * pc.hw + p] += v[row];
+#endif
 }

@@ -14,7 +14,11 @@
 // devices without subgroup operations.
 #include "common.glsl"
 #include "conv2d.glsl"
+#include "portable_math.glsl"
 
+// PORTABLE=1 (conv2d_gemm_shared_tiles_portable, forward only): docs/portable.md's conv2d; the
+// k index is decoded tap-major (k = tap * Ci + c) so a lane's sequential sum over k has the
+// contract's order (ky, kx, then channel), with flushed add/mul instead of fma.
 layout(constant_id = 6) const int MODE = 0;
 
 layout(std430, binding = 0) readonly buffer Src { float src[]; };  // x (modes 0, 2) or dy (1)
@@ -74,12 +78,21 @@ void main() {
       float va = 0.0, vb = 0.0;
       if (k < k_end) {
         if (MODE == 0) {
+#if PORTABLE
+          // docs/portable.md's order: taps (ky, kx) outer, input channel inner.
+          int tap = k / pc.in_channels, c = k % pc.in_channels;
+          if (m_ok) va = pm_flush(aux[load_m * k_end + c * TAPS + tap]);
+#else
           int c = k / TAPS, tap = k % TAPS;
           if (m_ok) va = aux[load_m * k_end + k];
+#endif
           int sy, sx;
           bool vy = conv_tap_forward(bn_y, tap / KSIZE, pc.in_h, sy);
           bool vx = conv_tap_forward(bn_x, tap % KSIZE, pc.in_w, sx);
           if (n_ok && vy && vx) vb = src[bn_img * pc.in_batch_stride + c * in_hw + sy * pc.in_w + sx];
+#if PORTABLE
+          vb = pm_flush(vb);
+#endif
         } else if (MODE == 1) {
           int c = k / TAPS, tap = k % TAPS;
           if (m_ok) va = aux[(c * pc.in_channels + load_m) * TAPS + tap];
@@ -106,7 +119,11 @@ void main() {
       for (int i = 0; i < 4; ++i) a[i] = tile_a[kk][ty + 16 * i];
       for (int j = 0; j < 4; ++j) b[j] = tile_b[kk][tx + 16 * j];
       for (int i = 0; i < 4; ++i)
+#if PORTABLE
+        for (int j = 0; j < 4; ++j) acc[i][j] = pm_acc(acc[i][j], a[i], b[j]);
+#else
         for (int j = 0; j < 4; ++j) acc[i][j] = fma(a[i], b[j], acc[i][j]);
+#endif
     }
     barrier();
   }
@@ -123,7 +140,11 @@ void main() {
       float v = acc[i][j];
       if (MODE == 0) {
         int idx = img * pc.out_batch_stride + m * out_hw + py * pc.out_w + px;
+#if PORTABLE
+        if ((pc.flags & kConvBias) != 0) v = pm_add(v, pm_flush(bias[m]));
+#else
         if ((pc.flags & kConvBias) != 0) v += bias[m];
+#endif
         dst[idx] = v;
       } else if (MODE == 1) {
         int idx = img * pc.in_batch_stride + m * in_hw + py * pc.in_w + px;

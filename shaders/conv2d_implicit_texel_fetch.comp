@@ -18,7 +18,11 @@
 // kernel else.
 #include "common.glsl"
 #include "conv2d.glsl"
+#include "portable_math.glsl"
 
+// PORTABLE=1 (kernel conv2d_implicit_texel_fetch_portable): docs/portable.md's conv2d, whose
+// order (ky, kx, then channel ascending) is this kernel's loop order; only the arithmetic
+// changes (flushed add/mul instead of fma).
 layout(constant_id = 6) const int TRANSPOSED = 0;
 const int ROWS = 8;  // written channels per lane
 const int COLS = 4;  // pixels per lane
@@ -113,16 +117,25 @@ void main() {
         // Weights of rows m0..m0+7 for channel c0 + (lane & 7); zero past the ends.
         int wi = w_base + my_c * w_c_stride;
         bool cv = my_c < red;
+#if PORTABLE
+#define LOAD_W(name, row) float name = (cv && m0 + row < m_count) ? pm_flush(texelFetch(weight, wi + row * w_m_stride).r) : 0.0;
+#else
 #define LOAD_W(name, row) float name = (cv && m0 + row < m_count) ? texelFetch(weight, wi + row * w_m_stride).r : 0.0;
+#endif
         LOAD_W(a0, 0) LOAD_W(a1, 1) LOAD_W(a2, 2) LOAD_W(a3, 3) LOAD_W(a4, 4) LOAD_W(a5, 5) LOAD_W(a6, 6) LOAD_W(a7, 7)
 #undef LOAD_W
         // Channels past `red` have zero weights; their fetches are clamped to a valid channel.
+#if PORTABLE
+#define ROW(acc, a, lane) acc = pm_acc4(acc, vec4(subgroupBroadcast(a, lane)), b);
+#else
 #define ROW(acc, a, lane) acc = fma(vec4(subgroupBroadcast(a, lane)), b, acc);
+#endif
 #define CONV_STEP(j)                                                              \
         {                                                                         \
           int cc = min(c0 + j, red - 1) * src_hw;                                 \
           vec4 b = vec4(texelFetch(src, off.x + cc).r, texelFetch(src, off.y + cc).r, \
                         texelFetch(src, off.z + cc).r, texelFetch(src, off.w + cc).r) * keep; \
+          if (PORTABLE != 0) b = pm_flush4(b);                                    \
           ROW(acc0, a0, j) ROW(acc1, a1, j) ROW(acc2, a2, j) ROW(acc3, a3, j)                 \
           ROW(acc4, a4, j) ROW(acc5, a5, j) ROW(acc6, a6, j) ROW(acc7, a7, j)                 \
         }
@@ -143,8 +156,13 @@ void main() {
       if (m >= m_count) break;
       int i = pix + m * dst_hw;
       float v = acc[r][c];
+#if PORTABLE
+      if ((pc.flags & kConvBias) != 0) v = pm_add(v, pm_flush(texelFetch(bias, m).r));
+      if ((pc.flags & kConvAccumulate) != 0) v = pm_add(v, pm_flush(dst[i]));
+#else
       if ((pc.flags & kConvBias) != 0) v += texelFetch(bias, m).r;
       if ((pc.flags & kConvAccumulate) != 0) v += dst[i];
+#endif
       dst[i] = v;
     }
   }

@@ -3,6 +3,7 @@
 // (the host validates the labels it uploads; the shader only guarantees it never reads out
 // of bounds). Indexing: one invocation per output element (n, c), 1-D over x/y.
 #include "common.glsl"
+#include "portable_math.glsl"
 
 layout(std430, binding = 0) readonly buffer Table { float table[]; };
 layout(std430, binding = 1) readonly buffer Labels { uint labels[]; };
@@ -21,4 +22,7 @@ void main() {
   uint column = index - sample_index * pc.dim;
   uint label = labels[sample_index];
   result[index] = label < pc.rows ? table[label * pc.dim + column] : 0.0;
+#if PORTABLE
+  result[index] = pm_flush(result[index]);
+#endif
 }

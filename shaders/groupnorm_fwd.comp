@@ -30,6 +30,7 @@ layout(push_constant) uniform Push {
   uint y_batch_stride;
   float eps;
   uint fused_silu;
+  float inv_count;  // f32(1 / (C/G * H * W)) from the host's double (PORTABLE)
 } pc;
 
 void main() {
@@ -44,6 +45,35 @@ void main() {
   uint lane = gl_LocalInvocationID.x;
   uint lanes = gl_WorkGroupSize.x;
 
+#if PORTABLE
+  // docs/portable.md's groupnorm (scalar width, 64 lanes).
+  {
+    float sum = 0.0;
+    for (uint i = lane; i < m; i += lanes) sum = pm_add(sum, pm_flush(gn_load(x, x_base + i)));
+    float mean = pm_mul(workgroup_sum_portable(sum), pc.inv_count);
+    float sum_sq = 0.0;
+    for (uint i = lane; i < m; i += lanes) {
+      float d = pm_sub(pm_flush(gn_load(x, x_base + i)), mean);
+      sum_sq = pm_add(sum_sq, pm_mul(d, d));
+    }
+    float rstd = pm_rsqrt(pm_add(pm_mul(workgroup_sum_portable(sum_sq), pc.inv_count), pc.eps));
+    if (lane == 0) {
+      stats[2 * group_id] = mean;
+      stats[2 * group_id + 1] = rstd;
+    }
+    for (uint k = 0; k < channels_per_group; ++k) {
+      uint c = g * channels_per_group + k;
+      float scale = pm_mul(pm_flush(gamma[c]), rstd);
+      float shift = pm_flush(beta[c]);
+      uint offset = k * hw;
+      for (uint p = lane; p < hw; p += lanes) {
+        float z = pm_add(pm_mul(pm_sub(pm_flush(gn_load(x, x_base + offset + p)), mean), scale), shift);
+        y[y_base + offset + p] = pc.fused_silu != 0u ? pm_silu(z) : z;
+      }
+    }
+    return;
+  }
+#endif
   float sum = 0.0;
   for (uint i = lane; i < m; i += lanes) sum += gn_hsum(gn_load(x, x_base + i));
   float mean = workgroup_sum(sum) / float(channels_per_group * pc.hw);

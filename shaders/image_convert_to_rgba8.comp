@@ -7,6 +7,7 @@
 // side. NaN maps to 0.
 // Indexing: one invocation per pixel (n, y, x), 1-D over x/y.
 #include "common.glsl"
+#include "portable_math.glsl"
 
 layout(std430, binding = 0) readonly buffer Image { float image[]; };
 layout(std430, binding = 1) writeonly buffer Packed { uint packed_pixels[]; };
@@ -18,7 +19,11 @@ layout(push_constant) uniform Push {
 } pc;
 
 uint to_byte(float x) {
+#if PORTABLE
+  float v = pm_add(pm_mul(pm_flush(x), 127.5), 127.5);  // fma may round once or twice: not portable
+#else
   float v = fma(x, 127.5, 127.5);
+#endif
   if (isnan(v)) return 0u;
   v = clamp(v, 0.0, 255.0);
   float whole = floor(v);

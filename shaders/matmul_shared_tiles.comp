@@ -41,7 +41,7 @@ void main() {
       uint m = tile_m + mm, k = k0 + ka;
       float av = 0.0;
       if (m < pc.M && k < pc.K) av = a_data[a_base + (TRANS_A ? k * pc.M + m : m * pc.K + k)];
-      a_tile[ka][mm] = av;
+      a_tile[ka][mm] = MATMUL_LOAD(av);
       // Stored B is [N,K] (contiguous along k) or [K,N] (contiguous along n).
       uint nn = TRANS_B ? idx / DEPTH : idx % TILE;
       uint kb = TRANS_B ? idx % DEPTH : idx / TILE;
@@ -49,7 +49,7 @@ void main() {
       k = k0 + kb;
       float bv = 0.0;
       if (n < pc.N && k < pc.K) bv = b_data[b_base + (TRANS_B ? n * pc.K + k : k * pc.N + n)];
-      b_tile[kb][nn] = bv;
+      b_tile[kb][nn] = MATMUL_LOAD(bv);
     }
     barrier();
     for (uint kk = 0; kk < DEPTH; ++kk) {
@@ -57,7 +57,7 @@ void main() {
       for (uint i = 0; i < 4; ++i) a[i] = a_tile[kk][ty + 16 * i];
       for (uint j = 0; j < 4; ++j) b[j] = b_tile[kk][tx + 16 * j];
       for (uint i = 0; i < 4; ++i)
-        for (uint j = 0; j < 4; ++j) acc[i][j] += a[i] * b[j];
+        for (uint j = 0; j < 4; ++j) MATMUL_ACC1(acc[i][j], a[i], b[j]);
     }
     barrier();
   }

@@ -36,7 +36,7 @@ void load_a_column(uint a_base, uint m0, uint k, out float column[TM]) {
     for (uint j = 0; j < TM / 4; ++j) {
       vec4 quad;
       if (VEC4_A) {
-        quad = texelFetch(a_tex, int((row + min(m0 + 4 * j, pc.M - 4)) >> 2));
+        quad = MATMUL_LOAD4(texelFetch(a_tex, int((row + min(m0 + 4 * j, pc.M - 4)) >> 2)));
       } else {
         for (uint c = 0; c < 4; ++c) quad[c] = a_at(row + min(m0 + 4 * j + c, pc.M - 1));
       }
@@ -73,7 +73,7 @@ void main() {
       for (uint q = 0; q < 4; ++q)
         for (uint r = 0; r < TM; ++r) {
           float a = subgroupBroadcast(a_mine[r], 4 * j + q);
-          for (uint g = 0; g < TN4; ++g) acc[g][r] += a * b_rows[g][q];
+          for (uint g = 0; g < TN4; ++g) MATMUL_ACC(acc[g][r], a, b_rows[g][q]);
         }
     }
   }

@@ -33,7 +33,7 @@ void main() {
         uint k = kq + q;
         if (k >= pc.K) break;
         float a = TRANS_A ? a_at(a_base + k * pc.M + m) : a_at(a_base + m * pc.K + k);
-        acc[r] += a * b_rows[q];
+        MATMUL_ACC(acc[r], a, b_rows[q]);
       }
     }
   }

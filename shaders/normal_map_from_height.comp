@@ -9,6 +9,7 @@
 // allowed). One invocation per pixel i = y * W + x of sample n (gl_WorkGroupID.z): four texel
 // fetches (lavapipe vectorizes texel fetches, not storage loads), three plane stores.
 #include "common.glsl"
+#include "portable_math.glsl"
 
 layout(binding = 0) uniform samplerBuffer height;
 layout(std430, binding = 1) writeonly buffer Normal { float normal[]; };
@@ -36,6 +37,20 @@ void main() {
   uint up = row == 0 ? pc.rows - 1 : row - 1;
   uint down = row + 1 == pc.rows ? 0 : row + 1;
   uint base = n * pc.height_batch_stride;
+#if PORTABLE
+  // docs/portable.md's normal_map_from_height: portable rsqrt, flushed add/mul.
+  {
+    float p = pm_mul(pm_sub(pm_flush(at(base, row, right)), pm_flush(at(base, row, left))), pc.slope_scale);
+    float q = pm_mul(pm_sub(pm_flush(at(base, down, column)), pm_flush(at(base, up, column))), pc.slope_scale);
+    float vx = pm_neg(p), vy = pm_mul(pc.y_sign, q);
+    float r = pm_rsqrt(pm_add(pm_add(pm_mul(vx, vx), pm_mul(vy, vy)), 1.0));
+    uint o = n * pc.normal_batch_stride + i;
+    normal[o] = pm_mul(vx, r);
+    normal[o + plane] = pm_mul(vy, r);
+    normal[o + 2 * plane] = r;
+    return;
+  }
+#endif
   float p = (at(base, row, right) - at(base, row, left)) * pc.slope_scale;
   float q = (at(base, down, column) - at(base, up, column)) * pc.slope_scale;
   vec3 v = vec3(-p, pc.y_sign * q, 1.0);

@@ -7,6 +7,7 @@
 // bit for bit. known is one image [C, H, W] shared by the whole batch.
 // Indexing: one invocation per element of x [N, C, H, W] (dense), 1-D dispatch.
 #include "common.glsl"
+#include "portable_math.glsl"
 
 layout(constant_id = 3) const uint USE_KEEP = 1;
 
@@ -26,12 +27,20 @@ void main() {
   uint i = flat_global_index();
   if (i >= pc.total) return;
   uint in_image = i % pc.image_elements;
+#if PORTABLE
+  float noised = pm_add(pm_mul(pc.a, pm_flush(known[in_image])), pm_mul(pc.b, pm_flush(zk[i])));
+#else
   float noised = pc.a * known[in_image] + pc.b * zk[i];
+#endif
   if (USE_KEEP == 0) {
     x[i] = noised;
     return;
   }
   float k = keep[in_image % pc.plane_elements];
   if (k >= 1.0) x[i] = noised;          // exact, whatever x holds
+#if PORTABLE
+  else if (k > 0.0) x[i] = pm_add(pm_mul(pm_flush(x[i]), pm_sub(1.0, k)), pm_mul(noised, k));
+#else
   else if (k > 0.0) x[i] = x[i] * (1.0 - k) + noised * k;
+#endif
 }

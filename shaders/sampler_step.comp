@@ -12,6 +12,7 @@
 // and this step's x0 on exit (the history for the next step, and the preview image).
 // Indexing: one invocation per element of x [N, C, H, W] (dense), 1-D dispatch; in place.
 #include "common.glsl"
+#include "portable_math.glsl"
 
 layout(constant_id = 3) const uint PREDICT_V = 0;
 layout(constant_id = 4) const uint CLIP_X0 = 1;
@@ -28,11 +29,38 @@ layout(push_constant) uniform Push {
   float guidance;
   float a_t, b_t;
   float c_x, c_x0, c_x0_last, c_eps, sigma;
+  float inv_a_t, inv_b_t;  // f32(1 / a_t), f32(1 / b_t) from the host's doubles (PORTABLE)
 } pc;
 
 void main() {
   uint i = flat_global_index();
   if (i >= pc.total) return;
+#if PORTABLE
+  // docs/portable.md's sampler_step: no division, flushed add/mul in the stated order.
+  float xt = pm_flush(x[i]);
+  float o = pm_flush(model_out[i]);
+  if (GUIDED != 0) {
+    float uncond = pm_flush(model_out[i + pc.total]);
+    o = pm_add(uncond, pm_mul(pc.guidance, pm_sub(o, uncond)));
+  }
+  float x0, eps;
+  if (PREDICT_V != 0) {
+    x0 = pm_sub(pm_mul(pc.a_t, xt), pm_mul(pc.b_t, o));
+    eps = pm_add(pm_mul(pc.b_t, xt), pm_mul(pc.a_t, o));
+  } else {
+    eps = o;
+    x0 = pm_mul(pm_sub(xt, pm_mul(pc.b_t, eps)), pc.inv_a_t);
+  }
+  if (CLIP_X0 != 0) {
+    x0 = min(max(x0, -1.0), 1.0);
+    eps = pm_mul(pm_sub(xt, pm_mul(pc.a_t, x0)), pc.inv_b_t);
+  }
+  float next = pm_add(pm_add(pm_add(pm_mul(pc.c_x, xt), pm_mul(pc.c_x0, x0)), pm_mul(pc.c_eps, eps)),
+                      pm_mul(pc.sigma, pm_flush(z[i])));
+  if (USE_HISTORY != 0) next = pm_add(next, pm_mul(pc.c_x0_last, pm_flush(x0_buf[i])));
+  x[i] = next;
+  x0_buf[i] = x0;
+#else
   float xt = x[i];
   float o = model_out[i];
   if (GUIDED != 0) {
@@ -55,4 +83,5 @@ void main() {
   if (USE_HISTORY != 0) next += pc.c_x0_last * x0_buf[i];
   x[i] = next;
   x0_buf[i] = x0;
+#endif
 }

@@ -7,6 +7,7 @@
 // DENSE = 1 (all three tensors dense): the flat index is the element's address, and the
 // per-element integer division, which lavapipe runs lane by lane, is skipped.
 #include "common.glsl"
+#include "portable_math.glsl"
 
 layout(constant_id = 3) const uint DENSE = 0;
 
@@ -22,14 +23,22 @@ layout(push_constant) uniform Push {
   float beta;
 } pc;
 
+float combine(float a, float b) {
+#if PORTABLE
+  return pm_add(pm_mul(pc.alpha, pm_flush(a)), pm_mul(pc.beta, pm_flush(b)));
+#else
+  return pc.alpha * a + pc.beta * b;
+#endif
+}
+
 void main() {
   uint i = flat_global_index();
   if (i >= pc.total) return;
   if (DENSE != 0) {
-    result[i] = pc.alpha * a[i] + pc.beta * b[i];
+    result[i] = combine(a[i], b[i]);
     return;
   }
   uint n = i / pc.per_sample;
   uint r = i - n * pc.per_sample;
-  result[n * pc.stride_out + r] = pc.alpha * a[n * pc.stride_a + r] + pc.beta * b[n * pc.stride_b + r];
+  result[n * pc.stride_out + r] = combine(a[n * pc.stride_a + r], b[n * pc.stride_b + r]);
 }

@@ -17,6 +17,7 @@
 // Result: absolute error < 3e-7 (measured 7.6e-8) against a double reference for
 // |t * freq| < 1e5, the same on every device. Indexing: one invocation per output element (n, column), 1-D over x/y.
 #include "common.glsl"
+#include "portable_math.glsl"
 
 layout(constant_id = 3) const uint kTimestepsAreU32 = 0;
 
@@ -53,6 +54,10 @@ void main() {
   float freq_hi = frequencies[2 * i];
   float freq_lo = frequencies[2 * i + 1];
 
+#if PORTABLE
+  result[index] = pm_sin_cos_of_product(pm_flush(t), pm_flush(freq_hi), pm_flush(freq_lo), is_sin);
+  return;
+#endif
   // Exact product t * freq_hi = p + e.
   float t_hi, t_lo, f_hi, f_lo;
   split(t, t_hi, t_lo);

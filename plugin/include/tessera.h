@@ -190,6 +190,16 @@ typedef enum tsr_context_flag_bits {
   TSR_CONTEXT_FLAG_MAX_ENUM = 0x7fffffff
 } tsr_context_flag_bits;
 
+/* How a context's inference computes (tsr_context_desc.arithmetic). */
+typedef enum tsr_arithmetic {
+  TSR_ARITHMETIC_DEFAULT = 0,  /* = TSR_ARITHMETIC_FAST */
+  TSR_ARITHMETIC_FAST = 1,     /* each device's fastest kernels; results differ in the last bits between devices */
+  /* The same bytes on every conformant Vulkan device for a given model, class, seed, size,
+   * sampler and steps (docs/portable.md); slower (docs/PERF.md). */
+  TSR_ARITHMETIC_PORTABLE = 2,
+  TSR_ARITHMETIC_MAX_ENUM = 0x7fffffff
+} tsr_arithmetic;
+
 typedef struct tsr_context_desc {
   uint32_t struct_size; /* sizeof(tsr_context_desc) */
   uint32_t flags;       /* tsr_context_flag_bits */
@@ -204,6 +214,9 @@ typedef struct tsr_context_desc {
   /* Messages: which device was chosen and why, Vulkan validation output. NULL = stderr. */
   tsr_log_fn log;
   void* log_user_data;
+  /* tsr_arithmetic; 0 = TSR_ARITHMETIC_DEFAULT. (A host whose struct_size ends before this
+   * field gets the default.) */
+  uint32_t arithmetic;
 } tsr_context_desc;
 
 TSR_API tsr_result tsr_context_create(const tsr_context_desc* desc, tsr_context* out_context);

@@ -537,8 +537,12 @@ TSR_API tsr_result tsr_context_create(const tsr_context_desc* desc, tsr_context*
         TSR_VULKAN_FEATURE_TIMELINE_SEMAPHORE | TSR_VULKAN_FEATURE_SHADER_FLOAT16 | TSR_VULKAN_FEATURE_STORAGE_16BIT;
     require((d.vulkan.features & ~known_features) == 0, TSR_ERROR_UNSUPPORTED,
             "tsr_vulkan_device.features has unknown bits " + std::to_string(d.vulkan.features));
+    require(d.arithmetic <= TSR_ARITHMETIC_PORTABLE, TSR_ERROR_INVALID_ARGUMENT,
+            "tsr_context_desc.arithmetic " + std::to_string(d.arithmetic) +
+                " is not a tsr_arithmetic (0 default, 1 fast, 2 portable)");
     ContextOptions options;
     options.validation = d.flags & TSR_CONTEXT_VALIDATION;
+    options.portable = d.arithmetic == TSR_ARITHMETIC_PORTABLE;
     if (d.device) options.device_selector = d.device;
     if (d.pipeline_cache_dir) {
       options.pipeline_cache_dir = d.pipeline_cache_dir;
@@ -588,7 +592,8 @@ TSR_API tsr_result tsr_context_create(const tsr_context_desc* desc, tsr_context*
     }
     auto state = std::make_shared<ContextState>(std::move(ctx), d);
     state->log_message(TSR_LOG_INFO, "device " + state->ctx->info().name + " (" + state->ctx->info().selection_reason +
-                                         "), kernel variant " + kernel_variant_name(state->ctx->variant()));
+                                         "), kernel variant " + kernel_variant_name(state->ctx->variant()) +
+                                         (state->ctx->portable() ? ", portable arithmetic" : ""));
     const std::string& cache_file = state->ctx->kernels().cache_file();
     if (!d.pipeline_cache_dir && !cache_file.empty())
       if (std::string why = unwritable(std::filesystem::path(cache_file).parent_path()); !why.empty())

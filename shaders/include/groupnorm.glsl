@@ -10,6 +10,7 @@
 #define TESSERA_GROUPNORM_GLSL
 
 #include "activation.glsl"
+#include "portable_math.glsl"
 
 #if GROUPNORM_WIDTH == 4
 #define gn_value vec4
@@ -47,5 +48,25 @@ vec2 workgroup_sum2(float a, float b) {
 }
 
 float workgroup_sum(float a) { return workgroup_sum2(a, 0.0).x; }
+
+#if PORTABLE
+#if GROUPNORM_WIDTH != 1
+#error "the portable groupnorm kernels are scalar (docs/portable.md sums element by element)"
+#endif
+// docs/portable.md's groupnorm sum: the same halving tree with flushed adds; with the 64 lanes
+// the host gives portable kernels, the tree is the contract's.
+float workgroup_sum_portable(float a) {
+  uint lane = gl_LocalInvocationID.x;
+  groupnorm_sum_a[lane] = a;
+  barrier();
+  for (uint half_size = gl_WorkGroupSize.x / 2; half_size > 0; half_size >>= 1) {
+    if (lane < half_size) groupnorm_sum_a[lane] = pm_add(groupnorm_sum_a[lane], groupnorm_sum_a[lane + half_size]);
+    barrier();
+  }
+  float total = groupnorm_sum_a[0];
+  barrier();
+  return total;
+}
+#endif
 
 #endif

@@ -75,6 +75,10 @@ struct ContextOptions {
   // Features to leave unused even when present (to test fallback paths).
   bool disable_subgroups = false;
   bool disable_float16 = false;
+  // Portable mode (docs/portable.md): the inference kernels compute the same bits on every
+  // conformant device and in the C++ oracle, whatever the variant. Slower; training is
+  // unaffected (its kernels are the fast ones either way).
+  bool portable = false;
 };
 
 // Handles given by a host engine. Tessera never destroys them and never creates a second
@@ -104,6 +108,12 @@ class Context {
   const DeviceInfo& info() const { return info_; }
   KernelVariant variant() const { return variant_; }
   void set_variant(KernelVariant v) { variant_ = v; }
+  // Portable mode (ContextOptions::portable); ops read it when they record.
+  bool portable() const { return portable_; }
+  void set_portable(bool portable) { portable_ = portable; }
+  // The kernel ops dispatch for `name`: its portable build (`name`_portable, a row of
+  // shaders/variants.txt) in portable mode, else `name`. Only for kernels that have one.
+  std::string mode_kernel(const std::string& name) const { return portable_ ? name + "_portable" : name; }
   bool owns_device() const { return owns_device_; }
 
   VkInstance instance() const { return instance_; }
@@ -140,6 +150,7 @@ class Context {
 
   DeviceInfo info_;
   KernelVariant variant_ = KernelVariant::SharedTiles;
+  bool portable_ = false;
   bool owns_instance_ = false;
   bool owns_device_ = false;
   bool validation_enabled_ = false;

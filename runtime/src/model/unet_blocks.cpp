@@ -1,5 +1,6 @@
 #include "model/unet_blocks.hpp"
 
+#include "tessera/context.hpp"
 #include "tessera/error.hpp"
 #include "tessera/ops/activation.hpp"
 #include "tessera/ops/attention.hpp"
@@ -203,10 +204,12 @@ class AttentionBlock final : public Block {
         proj_conv_(b, p + ".proj", o_, proj_out_, {1, 1, ops::Padding::Zeros}, Init::Zero) {
     // Training keeps the T x T probabilities for the backward pass; inference runs the fused
     // kernel, which never stores them (N * heads * T^2 floats: 256 MiB at 64x64 tokens, 4 heads).
-    if (b.training) {
+    // Portable mode runs the unfused path for inference too: the fused kernels' online softmax
+    // rescales per key tile, an order docs/portable.md cannot fix across variants.
+    if (b.training || (b.ctx && b.ctx->portable())) {
       auto shapes = ops::attention_scratch_shapes(qkv_.v.shape(), heads);
       probs_ = b.scratch(shapes.probs, p + ".probs");
-      grad_scores_ = b.scratch(shapes.grad_scores, p + ".grad_scores");
+      if (b.training) grad_scores_ = b.scratch(shapes.grad_scores, p + ".grad_scores");
     }
   }
 

@@ -32,7 +32,7 @@ void silu_forward(CommandSequence& seq, const Tensor& x, const Tensor& y) {
   require_operand(op, ctx, x);
   require_operand(op, ctx, y);
   require_same_shape(op, x, y);
-  const Kernel& k = ctx.kernels().get({"activation_silu_fwd", {BindAs::TexelF32, BindAs::Storage}, {kLocalSize, 1, 1}});
+  const Kernel& k = ctx.kernels().get({ctx.mode_kernel("activation_silu_fwd"), {BindAs::TexelF32, BindAs::Storage}, {kLocalSize, 1, 1}});
   struct {
     uint32_t per_sample, x_batch_stride, y_batch_stride;
   } push{static_cast<uint32_t>(x.numel() / x.dim(0)), static_cast<uint32_t>(x.batch_stride()),

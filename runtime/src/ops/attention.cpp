@@ -73,7 +73,7 @@ struct HeadLayout {
   }
 };
 
-void dispatch_rows(CommandSequence& seq, const char* shader, std::initializer_list<Arg> args,
+void dispatch_rows(CommandSequence& seq, const std::string& shader, std::initializer_list<Arg> args,
                    std::vector<BindAs> bindings, const AttentionDims& d) {
   constexpr uint32_t kLocal = 64;
   const Kernel& k = seq.context().kernels().get({shader, std::move(bindings), {kLocal, 1, 1}});
@@ -98,7 +98,11 @@ void attention_forward(CommandSequence& seq, const Tensor& qkv, const Tensor& pr
   const Shape& s = qkv.shape();
   require_f32_shape(op, probs, {d.samples, d.heads, d.tokens, d.tokens});
   require_f32_shape(op, o, {d.samples, d.channels, s[2], s[3]});
-  const float scale = 1.0f / std::sqrt(static_cast<float>(d.head_dim));
+  // Portable mode: 1/sqrt(d) in double, rounded once (docs/portable.md).
+  const bool portable = seq.context().portable();
+  const float scale = portable ? static_cast<float>(1.0 / std::sqrt(static_cast<double>(d.head_dim)))
+                               : 1.0f / std::sqrt(static_cast<float>(d.head_dim));
+  const std::string softmax = seq.context().mode_kernel("attention_softmax");
   const uint64_t score_bytes = static_cast<uint64_t>(d.tokens * d.tokens) * 4;
   const uint64_t max_range = seq.context().info().max_storage_buffer_range;
   if (static_cast<uint64_t>(probs.numel()) * 4 <= max_range) {
@@ -106,7 +110,7 @@ void attention_forward(CommandSequence& seq, const Tensor& qkv, const Tensor& pr
     // scores[t, s] = scale * sum_c q[c, t] k[c, s]
     matmul(seq, L.qkv_part(qkv, 0), L.qkv_part(qkv, 1), L.scores(probs),
            L.params(d.tokens, d.tokens, d.head_dim, true, false, scale, 0.0f));
-    dispatch_rows(seq, "attention_softmax", {inout(probs)}, {BindAs::Storage}, d);
+    dispatch_rows(seq, softmax, {inout(probs)}, {BindAs::Storage}, d);
     // o[c, t] = sum_s v[c, s] P[t, s]
     matmul(seq, L.qkv_part(qkv, 2), L.scores(probs), L.channels(o),
            L.params(d.head_dim, d.tokens, d.tokens, false, true, 1.0f, 0.0f));
@@ -132,7 +136,7 @@ void attention_forward(CommandSequence& seq, const Tensor& qkv, const Tensor& pr
       p.m = T, p.n = T, p.k = D, p.transpose_a = true, p.alpha = scale;
       matmul(seq, part(qkv, 0), part(qkv, C), MatrixBatch{chunk, 0, T * T, 0}, p);
       AttentionDims cd{count, C, T, 1, D};
-      dispatch_rows(seq, "attention_softmax", {inout(chunk)}, {BindAs::Storage}, cd);
+      dispatch_rows(seq, softmax, {inout(chunk)}, {BindAs::Storage}, cd);
       p = MatmulParams{};
       p.batch = count;
       p.m = D, p.n = T, p.k = T, p.transpose_b = true;

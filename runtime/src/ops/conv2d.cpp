@@ -90,10 +90,11 @@ ConvPush make_push(const Tensor& x, const Tensor& y) {
   return push;
 }
 
+// Portable mode changes the forward pass only (mode 0; docs/portable.md).
 const Kernel& shared_tiles_gemm_kernel(Context& ctx, const Conv2dParams& p, uint32_t mode) {
   std::vector<uint32_t> constants = shape_constants(p);
   constants.push_back(mode);
-  return ctx.kernels().get({"conv2d_gemm_shared_tiles",
+  return ctx.kernels().get({mode == 0 ? ctx.mode_kernel("conv2d_gemm_shared_tiles") : "conv2d_gemm_shared_tiles",
                             {BindAs::Storage, BindAs::Storage, BindAs::Storage, BindAs::Storage},
                             {kTileLanes, 1, 1},
                             constants});
@@ -113,7 +114,10 @@ void record_texel_fetch_implicit(CommandSequence& seq, const Tensor& src, const 
   std::vector<uint32_t> constants = shape_constants(p);
   constants.push_back(transposed ? 1u : 0u);
   Context& ctx = seq.context();
-  if (vec4_path_fits(src, push, p)) {
+  // Portable mode: the vec4 kernel's order (ky, channel, kx) is not the contract's (ky, kx,
+  // channel), so the forward pass takes the implicit kernel, built with PORTABLE=1.
+  const bool portable_forward = ctx.portable() && !transposed;
+  if (!portable_forward && vec4_path_fits(src, push, p)) {
     constexpr uint32_t rows = 4;  // fixed in the shader
     // Even heights: a lane owns two pixel rows, so each weight broadcast feeds twice the work.
     uint32_t pixel_rows = push.in_h % 2 == 0 ? 2 : 1;
@@ -135,7 +139,8 @@ void record_texel_fetch_implicit(CommandSequence& seq, const Tensor& src, const 
   // (even rows, even columns) sets the grid.
   bool parity_split = transposed && p.stride == 2;
   if (parity_split) pixels = int64_t(push.batch) * ((push.in_h + 1) / 2) * ((push.in_w + 1) / 2);
-  const Kernel& k = ctx.kernels().get({"conv2d_implicit_texel_fetch",
+  const Kernel& k = ctx.kernels().get({portable_forward ? ctx.mode_kernel("conv2d_implicit_texel_fetch")
+                                                        : std::string("conv2d_implicit_texel_fetch"),
                                        {BindAs::TexelF32, BindAs::TexelF32, BindAs::TexelF32, BindAs::Storage},
                                        {kTexelLanes, 1, 1},
                                        constants});

@@ -46,15 +46,17 @@ void sampler_step(CommandSequence& seq, const Tensor& x, const Tensor& model_out
     require_same_shape(op, x, model_out);
   }
   const Kernel& k = seq.context().kernels().get(
-      {"sampler_step",
+      {seq.context().mode_kernel("sampler_step"),
        std::vector<BindAs>(4, BindAs::Storage),
        {kLocal, 1, 1},
        {flags.v_prediction ? 1u : 0u, flags.clip_x0 ? 1u : 0u, flags.guided ? 1u : 0u, c.uses_history ? 1u : 0u}});
   struct {
     uint32_t total;
     float guidance, a_t, b_t, c_x, c_x0, c_x0_last, c_eps, sigma;
-  } push{static_cast<uint32_t>(x.numel()), float(guidance), float(c.a_t),     float(c.b_t),    float(c.c_x),
-         float(c.c_x0),                    float(c.c_x0_last), float(c.c_eps), float(c.sigma)};
+    float inv_a_t, inv_b_t;  // the portable kernel multiplies by these instead of dividing
+  } push{static_cast<uint32_t>(x.numel()), float(guidance),      float(c.a_t),          float(c.b_t),
+         float(c.c_x),                     float(c.c_x0),        float(c.c_x0_last),    float(c.c_eps),
+         float(c.sigma),                   float(1.0 / c.a_t),   float(1.0 / c.b_t)};
   seq.dispatch(k, {inout(x), in(model_out), in(z), inout(x0)}, push, groups_1d(push.total, kLocal));
 }
 
@@ -74,7 +76,7 @@ void sampler_blend_known(CommandSequence& seq, const Tensor& x, const Tensor& kn
     require_shape(op, *keep, {x.dim(2), x.dim(3)});
   }
   const Kernel& kernel = seq.context().kernels().get(
-      {"sampler_blend_known", std::vector<BindAs>(4, BindAs::Storage), {kLocal, 1, 1}, {keep ? 1u : 0u}});
+      {seq.context().mode_kernel("sampler_blend_known"), std::vector<BindAs>(4, BindAs::Storage), {kLocal, 1, 1}, {keep ? 1u : 0u}});
   struct {
     uint32_t total, image_elements, plane_elements;
     float a, b;

@@ -29,7 +29,7 @@ void scale_add(CommandSequence& seq, const Tensor& a, const Tensor& b, const Ten
   if (a.numel() > UINT32_MAX / 2) throw ShapeError(std::string(op) + ": " + a.describe() + " is too large");
   bool dense = a.is_dense() && b.is_dense() && out.is_dense();
   const Kernel& k = seq.context().kernels().get(
-      {"scale_add", {BindAs::Storage, BindAs::Storage, BindAs::Storage}, {kLocal, 1, 1}, {dense ? 1u : 0u}});
+      {seq.context().mode_kernel("scale_add"), {BindAs::Storage, BindAs::Storage, BindAs::Storage}, {kLocal, 1, 1}, {dense ? 1u : 0u}});
   uint32_t rows = a.rank() == 0 ? 1 : static_cast<uint32_t>(a.dim(0));
   uint32_t ps = a.rank() == 0 ? 1 : per_sample(a);
   struct {
@@ -50,7 +50,7 @@ void channel_bias_add(CommandSequence& seq, const Tensor& h, const Tensor& v) {
   require_dense(op, v);
   constexpr uint32_t kPlaneLocal = 64;
   const Kernel& k =
-      seq.context().kernels().get({"channel_bias_add", {BindAs::Storage, BindAs::Storage}, {kPlaneLocal, 1, 1}});
+      seq.context().kernels().get({seq.context().mode_kernel("channel_bias_add"), {BindAs::Storage, BindAs::Storage}, {kPlaneLocal, 1, 1}});
   struct {
     uint32_t row_offset, channels, hw, stride_h;
   } push{0, static_cast<uint32_t>(h.dim(1)), static_cast<uint32_t>(h.dim(2) * h.dim(3)), batch_stride(h)};

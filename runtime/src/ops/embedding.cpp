@@ -29,7 +29,7 @@ void validate(const char* op, const Tensor& table, const Tensor& labels, const T
 void embedding_forward(CommandSequence& seq, const Tensor& table, const Tensor& labels, const Tensor& out) {
   validate("embedding_forward", table, labels, out);
   const Kernel& k = seq.context().kernels().get(
-      {"embedding_forward", {BindAs::Storage, BindAs::Storage, BindAs::Storage}, {kLocal, 1, 1}});
+      {seq.context().mode_kernel("embedding_forward"), {BindAs::Storage, BindAs::Storage, BindAs::Storage}, {kLocal, 1, 1}});
   struct {
     uint32_t n, dim, rows;
   } push{uint32_t(out.numel()), uint32_t(table.dim(1)), uint32_t(table.dim(0))};

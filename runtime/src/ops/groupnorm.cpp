@@ -95,18 +95,28 @@ void groupnorm_forward(CommandSequence& seq, const Tensor& x, const Tensor& gamm
   require_small(op, ctx, beta, {shape[1]});
   require_small(op, ctx, stats, groupnorm_stats_shape(shape, params));
 
-  uint32_t lanes = local_size(ctx);
-  Width width = element_width(shape[2] * shape[3], {&x, &y});
+  // Portable mode: the scalar kernel on 64 lanes whatever the variant and device, the sum's
+  // tree of docs/portable.md.
+  const bool portable = ctx.portable();
+  uint32_t lanes = portable ? 64 : local_size(ctx);
+  Width width = portable ? Width{"", BindAs::TexelF32} : element_width(shape[2] * shape[3], {&x, &y});
   const Kernel& k = ctx.kernels().get(
-      {std::string("groupnorm_fwd") + width.suffix,
+      {portable ? ctx.mode_kernel("groupnorm_fwd") : std::string("groupnorm_fwd") + width.suffix,
        {width.texel, BindAs::Storage, BindAs::Storage, BindAs::Storage, BindAs::Storage},
        {lanes, 1, 1}});
   struct {
     uint32_t channels, hw, groups, x_batch_stride, y_batch_stride;
     float eps;
     uint32_t fused_silu;
-  } push{u32(shape[1]), u32(shape[2] * shape[3]), u32(params.groups), u32(x.batch_stride()), u32(y.batch_stride()),
-         params.eps, params.fused_silu ? 1u : 0u};
+    float inv_count;
+  } push{u32(shape[1]),
+         u32(shape[2] * shape[3]),
+         u32(params.groups),
+         u32(x.batch_stride()),
+         u32(y.batch_stride()),
+         params.eps,
+         params.fused_silu ? 1u : 0u,
+         static_cast<float>(1.0 / (double(shape[1] / params.groups) * double(shape[2] * shape[3])))};
   seq.dispatch(k, {Arg{&x, Access::Read, width.texel}, in(gamma), in(beta), out(y), out(stats)}, push,
                Groups{u32(shape[0] * params.groups), 1, 1});
 }

@@ -32,7 +32,7 @@ Push validate(const char* op, const Tensor& image, const Tensor& rgba) {
 void image_to_rgba8(CommandSequence& seq, const Tensor& image, const Tensor& rgba) {
   Push push = validate("image_to_rgba8", image, rgba);
   const Kernel& k =
-      seq.context().kernels().get({"image_convert_to_rgba8", {BindAs::Storage, BindAs::Storage}, {kLocal, 1, 1}});
+      seq.context().kernels().get({seq.context().mode_kernel("image_convert_to_rgba8"), {BindAs::Storage, BindAs::Storage}, {kLocal, 1, 1}});
   seq.dispatch(k, {in(image), out(rgba)}, push, groups_1d(push.n, kLocal));
 }
 

@@ -113,7 +113,7 @@ void matmul(CommandSequence& seq, const MatrixBatch& a, const MatrixBatch& b, co
   groups.z = u32(p.batch);
   if (broadcast) {
     uint32_t sg = info.subgroup_size;
-    spec = {"matmul_texel_fetch",
+    spec = {ctx.mode_kernel("matmul_texel_fetch"),
             {texel_kind(vec4_a), texel_kind(vec4_b), BindAs::Storage, BindAs::Storage},
             {sg * kTexelFetchSubgroupsPerGroup, 1, 1},
             constants};
@@ -121,14 +121,14 @@ void matmul(CommandSequence& seq, const MatrixBatch& a, const MatrixBatch& b, co
     groups.x = div_up(p.m, kTexelFetchRowsPerLane * kTexelFetchSubgroupsPerGroup);
     groups.y = div_up(p.n, kTexelFetchColumnsPerLane * sg);
   } else if (texel_fetch) {
-    spec = {"matmul_texel_fetch_nosubgroup",
+    spec = {ctx.mode_kernel("matmul_texel_fetch_nosubgroup"),
             {BindAs::TexelF32, texel_kind(vec4_b), BindAs::Storage, BindAs::Storage},
             {64, 1, 1},
             constants};
     groups.x = div_up(p.n, 64);
     groups.y = div_up(p.m, 4 * kFallbackRowsPerInvocation);
   } else {
-    spec = {"matmul_shared_tiles",
+    spec = {ctx.mode_kernel("matmul_shared_tiles"),
             {BindAs::Storage, BindAs::Storage, BindAs::Storage, BindAs::Storage},
             {16, 16, 1},
             constants};

@@ -43,7 +43,7 @@ void normal_map_from_height(CommandSequence& seq, const Tensor& height, const Te
     throw ShapeError(std::string(kOp) + ": normal " + normal.describe() + " shares elements with height " +
                      height.describe());
   const Kernel& k =
-      ctx.kernels().get({"normal_map_from_height", {BindAs::TexelF32, BindAs::Storage}, {kLocalSize, 1, 1}});
+      ctx.kernels().get({ctx.mode_kernel("normal_map_from_height"), {BindAs::TexelF32, BindAs::Storage}, {kLocalSize, 1, 1}});
   struct {
     uint32_t width, rows, height_batch_stride, normal_batch_stride;
     float slope_scale, y_sign;

@@ -40,7 +40,7 @@ void TimestepEmbedding::record(CommandSequence& seq, const Tensor& timesteps, co
   constexpr uint32_t kLocal = 256;
   uint32_t is_u32 = timesteps.dtype() == DType::U32 ? 1 : 0;
   const Kernel& k = seq.context().kernels().get(
-      {"timestep_embedding", {BindAs::Storage, BindAs::Storage, BindAs::Storage}, {kLocal, 1, 1}, {is_u32}});
+      {seq.context().mode_kernel("timestep_embedding"), {BindAs::Storage, BindAs::Storage, BindAs::Storage}, {kLocal, 1, 1}, {is_u32}});
   struct {
     uint32_t n, dim, half_dim;
   } push{uint32_t(out.numel()), uint32_t(dim_), uint32_t(dim_ / 2)};

@@ -278,6 +278,7 @@ std::unique_ptr<Context> Context::create(const ContextOptions& options) {
   ctx->variant_ = options.force_variant ? options.variant
                   : ctx->info_.type == VK_PHYSICAL_DEVICE_TYPE_CPU ? KernelVariant::TexelFetch
                                                                    : KernelVariant::SharedTiles;
+  ctx->portable_ = options.portable;
   ctx->init_queue_and_pool();
   ctx->kernels_ = std::make_unique<KernelRegistry>(
       *ctx, options.pipeline_cache_dir.empty() ? default_cache_dir() : options.pipeline_cache_dir);
@@ -315,6 +316,7 @@ std::unique_ptr<Context> Context::adopt(const ExternalDevice& ext, const Context
   ctx->variant_ = options.force_variant ? options.variant
                   : ctx->info_.type == VK_PHYSICAL_DEVICE_TYPE_CPU ? KernelVariant::TexelFetch
                                                                    : KernelVariant::SharedTiles;
+  ctx->portable_ = options.portable;
   ctx->init_queue_and_pool();
   ctx->kernels_ = std::make_unique<KernelRegistry>(
       *ctx, options.pipeline_cache_dir.empty() ? default_cache_dir() : options.pipeline_cache_dir);
