@@ -12,6 +12,7 @@ int train_main(const std::vector<std::string>& args);    // cli/train.cpp
 int bench_train_main(const std::vector<std::string>& args);  // cli/bench_train.cpp
 int bench_sample_main(const std::vector<std::string>& args);  // cli/bench_sample.cpp
 int info_main(const std::vector<std::string>& args);     // cli/info.cpp
+int hash_main(const std::vector<std::string>& args);     // cli/hash.cpp
 int sample_main(const std::vector<std::string>& args);   // cli/sample.cpp
 
 }  // namespace tessera::cli

@@ -18,6 +18,7 @@ void usage() {
                "  train              train a texture model on a folder of images\n"
                "  info FILE          print a model's (or training checkpoint's) config, classes, provenance\n"
                "  devices            list Vulkan devices and the one Tessera would use\n"
+               "  hash               portable-mode hashes of images, to check a device (docs/portable-hashes.md)\n"
                "  bench [what]       time kernels on this device and PyTorch CPU side by side\n"
                "run 'tessera <command> --help' for a command's options\n%s",
                tessera::cli::kArgumentRules);
@@ -38,6 +39,7 @@ int main(int argc, char** argv) {
     if (command == "train") return tessera::cli::train_main(args);
     if (command == "info") return tessera::cli::info_main(args);
     if (command == "sample") return tessera::cli::sample_main(args);
+    if (command == "hash") return tessera::cli::hash_main(args);
     std::fprintf(stderr, "tessera: unknown command '%s'\n", command.c_str());
     usage();
     return 2;
