@@ -38,11 +38,14 @@ const char* kUsage =
     "single image (without --table): --model (default the bundled model), --class (default 0),\n"
     "  --seed (0), --size (the training size), --sampler (dpmpp2m), --steps (25), --guidance (1)\n";
 
-// One generation on the device: batch 1, as a row names it.
-HashRow generate_row(Context& ctx, const LoadedModel& model, const HashCase& generation) {
-  const GenerationRequest request = hash_case_request(generation, model.info);
-  Sampler sampler(ctx, model.info.config, *model.params, 1, request.height, request.width, request.options);
-  return hash_image(generation, sampler.sample(request.sample_request()));
+// The request a row names, checked against its model. A value the runtime refuses is named as
+// the option (single image) or with the table's row.
+GenerationRequest checked_request(const HashRow& row, const ModelInfo& model, bool from_table) {
+  try {
+    return hash_case_request(row.generation, model);
+  } catch (const Error& e) {
+    throw Error(from_table ? "table row '" + format_hash_row(row) + "': " + e.what() : "--" + std::string(e.what()));
+  }
 }
 
 }  // namespace
@@ -91,6 +94,14 @@ int hash_main(const std::vector<std::string>& argv) {
     table.push_back({g, 0, 0});
   }
 
+  // Every row is checked (its model file read, its values validated) before the device starts.
+  std::map<std::string, ModelInfo> infos;
+  for (const HashRow& row : table) {
+    const HashCase& g = row.generation;
+    if (!infos.count(g.model)) infos.emplace(g.model, read_model_info(models_dir / g.model));
+    checked_request(row, infos.at(g.model), a.has("table"));
+  }
+
   ContextOptions options;
   options.portable = !a.has("fast");
   auto ctx = Context::create(options);
@@ -102,7 +113,10 @@ int hash_main(const std::vector<std::string>& argv) {
     const HashCase& g = want.generation;
     auto it = models.find(g.model);
     if (it == models.end()) it = models.emplace(g.model, load_model(*ctx, models_dir / g.model)).first;
-    const HashRow got = generate_row(*ctx, it->second, g);
+    const GenerationRequest request = checked_request(want, it->second.info, a.has("table"));
+    Sampler sampler(*ctx, it->second.info.config, *it->second.params, 1, request.height, request.width,
+                    request.options);
+    const HashRow got = hash_image(g, sampler.sample(request.sample_request()));
     std::string line = format_hash_row(got);
     if (a.has("table")) {
       const bool same = got.f32 == want.f32 && got.rgba8 == want.rgba8;

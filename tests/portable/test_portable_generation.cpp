@@ -119,6 +119,25 @@ TEST(PortableHashCliTest, TableRowsAreCheckedOnTheDevice) {
   EXPECT_NE(r.output.find("1 of 2 rows differ from the table"), std::string::npos) << r.output;
 }
 
+// Refusals come before the device starts and name what is wrong: the row, the option.
+TEST(PortableHashCliTest, BadRowsAndOptionsAreNamed) {
+  const fs::path table = fs::temp_directory_path() / ("tessera-bad-hashes-" + std::to_string(::getpid()) + ".txt");
+  std::ofstream(table) << "default.safetensors nope 0 32x32 ddpm 3 1 0123456789abcdef 0123456789abcdef\n";
+  CommandResult r = run_tessera("hash --table " + table.string() + " --models " + (source_dir() / "models").string());
+  fs::remove(table);
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("table row 'default.safetensors nope 0 32x32 ddpm 3 1 0123456789abcdef 0123456789abcdef': "
+                          "class: unknown class 'nope'"),
+            std::string::npos)
+      << r.output;
+  r = run_tessera("hash --table " + hash_table().string() + " --seed 3");
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("--seed names a single image; --table gives every row"), std::string::npos) << r.output;
+  r = run_tessera("hash --size 33x32");
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("--size 33x32 is not a multiple of 4"), std::string::npos) << r.output;
+}
+
 TEST(PortableHashTableTest, RowsRoundTripAndBadRowsNameTheField) {
   HashRow row{{"default.safetensors", "grass", 7, 64, 32, SamplerKind::Ddim, 3, 2.5}, 0x0123456789abcdefull, 42};
   const std::string text = format_hash_row(row);

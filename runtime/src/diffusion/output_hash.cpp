@@ -112,7 +112,11 @@ GenerationRequest hash_case_request(const HashCase& generation, const ModelInfo&
   request.width = generation.width;
   request.height = generation.height;
   request.seed = generation.seed;
-  request.label = resolve_class(model, generation.class_name);
+  try {
+    request.label = resolve_class(model, generation.class_name);
+  } catch (const Error& e) {
+    throw Error("class: " + std::string(e.what()));
+  }
   request.validate(model);
   return request;
 }
