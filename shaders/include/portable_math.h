@@ -60,8 +60,9 @@ PM_FN float pm_recip(float x) {
   return uintBitsToFloat(sign | (uint(field) << 23u) | (yb & 0x007FFFFFu));
 }
 
-// 1/sqrt(x): x = m * 4^k with m in [1, 4); the bit-trick guess (relative error < 0.2%) and three
-// Newton steps y *= 1.5 - (m/2) y^2; the exponent -k put back by integer arithmetic.
+// 1/sqrt(x): x = m * 4^k with m in [1, 4); the bit-trick guess (relative error < 0.2%), two
+// Newton steps y *= 1.5 - (m/2) y^2 and a last one as y += y (1/2 - (m/2) y y), whose small
+// residual rounds better (exact at powers of 4); the exponent -k put back by integer arithmetic.
 PM_FN float pm_rsqrt(float x) {
   uint bits = floatBitsToUint(x);
   if (x != x) return x;
@@ -73,7 +74,8 @@ PM_FN float pm_rsqrt(float x) {
   float m = uintBitsToFloat((bits & 0x007FFFFFu) | (uint(127 + e - 2 * k) << 23u));
   float y = uintBitsToFloat(0x5F3759DFu - (floatBitsToUint(m) >> 1u));
   float h = pm_mul(0.5f, m);
-  for (int i = 0; i < 3; ++i) y = pm_mul(y, pm_sub(1.5f, pm_mul(h, pm_mul(y, y))));
+  for (int i = 0; i < 2; ++i) y = pm_mul(y, pm_sub(1.5f, pm_mul(h, pm_mul(y, y))));
+  y = pm_add(y, pm_mul(y, pm_sub(0.5f, pm_mul(pm_mul(h, y), y))));
   uint yb = floatBitsToUint(y);
   return uintBitsToFloat((uint(int(yb >> 23u) - k) << 23u) | (yb & 0x007FFFFFu));
 }

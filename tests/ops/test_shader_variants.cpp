@@ -68,7 +68,7 @@ TEST(ShaderVariants, EveryKernelOfTheTableIsEmbeddedAndNothingElse) {
   // otherwise a define was not applied.
   std::map<std::string, std::vector<std::string>> by_source;
   for (const auto& [name, k] : table) by_source[k.source].push_back(name);
-  ASSERT_EQ(by_source["groupnorm_fwd.comp"].size(), 2u);
+  ASSERT_EQ(by_source["groupnorm_fwd.comp"].size(), 3u);  // widths 1 and 4, and portable
   EXPECT_EQ(table["groupnorm_fwd_vec4"].defines, "GROUPNORM_WIDTH=4");
   for (const auto& [source, kernels] : by_source)
     for (size_t i = 0; i + 1 < kernels.size(); ++i)
@@ -155,7 +155,9 @@ TEST(ShaderVariants, ConvPushMatchesEveryConvKernel) {
     checked.insert(name);
   }
   EXPECT_TRUE(checked.count("conv2d_gemm_shared_tiles") && checked.count("conv2d_implicit_texel_fetch"));
-  EXPECT_EQ(checked.size(), 6u);
+  EXPECT_TRUE(checked.count("conv2d_gemm_shared_tiles_portable") &&
+              checked.count("conv2d_implicit_texel_fetch_portable"));
+  EXPECT_EQ(checked.size(), 8u);
 }
 
 // A variant is named for what its kernels do, not for a device class: `cpu` read as "CPU

@@ -13,6 +13,10 @@ Context& context() {
     ContextOptions o;
     const char* v = std::getenv("TESSERA_VALIDATION");
     o.validation = !(v && std::string(v) == "0");
+    // TESSERA_TEST_PORTABLE=1 runs the suite's ops in portable mode (docs/portable.md): the op
+    // tests then check the portable kernels against their double references.
+    const char* portable = std::getenv("TESSERA_TEST_PORTABLE");
+    o.portable = portable && std::string(portable) == "1";
     auto c = Context::create(o);
     std::printf("%s\n  kernel variant: %s\n", c->info().describe().c_str(), kernel_variant_name(c->variant()));
     return c;
