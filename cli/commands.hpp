@@ -13,6 +13,7 @@ int bench_train_main(const std::vector<std::string>& args);  // cli/bench_train.
 int bench_sample_main(const std::vector<std::string>& args);  // cli/bench_sample.cpp
 int info_main(const std::vector<std::string>& args);     // cli/info.cpp
 int model_main(const std::vector<std::string>& args);    // cli/model_parts.cpp
+int hash_main(const std::vector<std::string>& args);     // cli/hash.cpp
 int sample_main(const std::vector<std::string>& args);   // cli/sample.cpp
 
 }  // namespace tessera::cli

@@ -19,6 +19,7 @@ void usage() {
                "  info FILE          print a model's (or training checkpoint's) config, classes, provenance\n"
                "  model split|join   a model or checkpoint as parts of at most 16 MiB, and back\n"
                "  devices            list Vulkan devices and the one Tessera would use\n"
+               "  hash               portable-mode hashes of images, to check a device (docs/portable-hashes.md)\n"
                "  bench [what]       time kernels on this device and PyTorch CPU side by side\n"
                "run 'tessera <command> --help' for a command's options\n%s",
                tessera::cli::kArgumentRules);
@@ -40,6 +41,7 @@ int main(int argc, char** argv) {
     if (command == "info") return tessera::cli::info_main(args);
     if (command == "model") return tessera::cli::model_main(args);
     if (command == "sample") return tessera::cli::sample_main(args);
+    if (command == "hash") return tessera::cli::hash_main(args);
     std::fprintf(stderr, "tessera: unknown command '%s'\n", command.c_str());
     usage();
     return 2;
