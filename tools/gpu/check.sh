@@ -7,7 +7,8 @@
 #   DIR/check.sh run --out OUT [--dry-run] on the GPU machine, from the bundle: devices, the op
 #                                          and U-Net tests (validation off), the benchmarks beside
 #                                          PyTorch (CUDA when torch sees a GPU), a 30 s training
-#                                          smoke run (train-gpu.sh --dry-run), memory; writes
+#                                          smoke run (train-gpu.sh --dry-run), memory, the
+#                                          portable-mode hashes against lavapipe's; writes
 #                                          OUT/report.md and OUT/report.json (+ raw logs)
 #
 # --dry-run runs the same steps with small sizes, so that it finishes in a few minutes on
@@ -15,7 +16,7 @@
 set -euo pipefail
 
 usage() {
-  sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -30,7 +31,7 @@ make_bundle() {
   ninja -C build tessera tessera_tests tessera_plugin
   local tmp="$out.partial"
   rm -rf "$tmp"
-  mkdir -p "$tmp"/{bin,lib,models,tools/reference}
+  mkdir -p "$tmp"/{bin,lib,models,portable,tools/reference}
   cp build/tessera build/tessera_tests "$tmp/bin/"
   cp -P build/libtessera.so* "$tmp/lib/"
   # What a bare machine may lack, taken from this machine's Debian packages: the Vulkan loader
@@ -43,6 +44,7 @@ make_bundle() {
     cp -L "$path" "$tmp/lib/$lib"
   done
   cp models/default.safetensors "$tmp/models/"
+  cp tests/portable/hashes.txt "$tmp/portable/"  # lavapipe's portable-mode hashes (docs/portable-hashes.md)
   cp tools/bench_torch.py "$tmp/tools/"
   cp tools/reference/*.py "$tmp/tools/reference/"
   cp tools/gpu/check.sh tools/gpu/bundle-env.sh tools/model/train-gpu.sh tools/model/recipe.sh "$tmp/"
@@ -97,14 +99,14 @@ run_check() {
   # Sizes: the GPU targets of SPEC §10 (conv at batch 32, 512x512 sampling), or small ones.
   local tests bench_conv bench_train bench_sample
   if [ "$dry" = 1 ]; then
-    tests='ActivationTest.*:UNetInferenceTest.*'
+    tests='ActivationTest.*:UNetInferenceTest.*:PortableOpsTest.*'
     bench_conv=(conv --batch 1 --channels 64 --pass fwd --iters 1)
     bench_train=(train --steps 1 --batch 2)
     bench_sample=(sample --res 32 --steps 2 --iters 1)
   else
     tests='Activation*:AdamW*:Attention*:Concat*:Conv2d*:Elementwise*:Ema*:Embedding*:GradNorm*:GroupNorm*'
     tests+=':ImageConvert*:Linear*:Matmul*:MseLoss*:TimestepEmbedding*:Upsample*:Rng*:Arena*:CommandSequence*'
-    tests+=':DiffusionOps*:TrainingStep*:UNet*:*/UNetReferenceTest.*'
+    tests+=':DiffusionOps*:TrainingStep*:UNet*:*/UNetReferenceTest.*:PortableTest.*:PortableOpsTest.*'
     bench_conv=(conv --batch 1,8,32 --iters 5)
     bench_train=(train --steps 10 --batch 32 --profile)
     bench_sample=(sample --res 64,256,512 --steps 25 --iters 5 --guidance 3)
@@ -127,6 +129,9 @@ run_check() {
     "$here/bin/tessera" bench "${bench_train[@]}" || status=1
     step "tessera bench ${bench_sample[*]} (bundled model)"
     "$here/bin/tessera" bench "${bench_sample[@]}" --model "$here/models/default.safetensors" || status=1
+    step "tessera bench ${bench_sample[*]} --portable (the same, in portable mode: docs/portable.md)"
+    "$here/bin/tessera" bench "${bench_sample[@]}" --portable --no-torch \
+      --model "$here/models/default.safetensors" || status=1
     if [ "$torch_device" = cuda ]; then
       step "PyTorch torch.compile (same cases as above, CUDA)"
       "$python" "$here/tools/bench_torch.py" train --compile --iters 10 --batch 32 --res 32 || true
@@ -147,10 +152,10 @@ run_check() {
     rm -rf "$smoke"
     step "memory"
     command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=memory.used,memory.total --format=csv || true
-    step "portable-mode hashes"
-    # --- portable-mode hashes (issue 15 A): the comparison with lavapipe's published hashes
-    # (docs/portable-hashes.md / tests/portable/) goes here, in its own change. ---
-    echo "not available in this build: portable mode is not implemented yet (issue 15 A)"
+    step "portable-mode hashes: this device against lavapipe's (docs/portable-hashes.md)"
+    # Every row must print 'ok': the same bits as lavapipe and the C++ oracle. A MISMATCH row
+    # fails the check; `tessera_tests --gtest_filter='PortableOps*'` above names the op.
+    "$here/bin/tessera" hash --table "$here/portable/hashes.txt" --models "$here/models" || status=1
     step "done in $((SECONDS - t0)) s, status $status"
   } 2>&1 | tee "$out/check.log"
   status=$(tail -1 "$out/check.log" | sed -n 's/.*status \([0-9]*\) ===$/\1/p')
