@@ -51,10 +51,12 @@ step "tests (ASan + UBSan)"
 export LSAN_OPTIONS="suppressions=$PWD/tools/lsan.supp:print_suppressions=0"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:strict_string_checks=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
-# Suites that only measure output quality (seams of the bundled models, sampled distributions)
-# run the same code as the sampling tests, at length; in the release pass they cost a minute,
-# here three, and find nothing the other suites' memory checks do not.
-ctest --test-dir build-asan --output-on-failure -E '^(SeamlessTest|GaussianSamplerTest)$'
+# Suites that run whole generations at length to measure their output (seams of the bundled
+# models, sampled distributions, portable mode's bits against the oracle and across variants)
+# run the same code as the sampling tests; in the release pass they cost two minutes, here
+# five, and find nothing the other suites' memory checks do not.
+ctest --test-dir build-asan --output-on-failure \
+  -E '^(SeamlessTest|GaussianSamplerTest|PortableSamplesTest|PortableGenerationTest)$'
 
 step "fuzzing the model-file parser (bounded)"
 unset LSAN_OPTIONS

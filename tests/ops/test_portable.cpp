@@ -240,7 +240,9 @@ TEST_F(PortableTest, LinearAttentionAndGroupNormVariantsGiveTheSameBytes) {
 }
 
 // Whole samples of the bundled model at 32x32, every sampler: the same bytes from both variants.
-TEST_F(PortableTest, BundledModelSamplesAreTheSameBytesInBothVariants) {
+// A suite of its own so that tools/test.sh can leave this minute-long run out of the ASan pass.
+using PortableSamplesTest = PortableTest;
+TEST_F(PortableSamplesTest, BundledModelSamplesAreTheSameBytesInBothVariants) {
   LoadedModel m = load_model(ctx(), std::filesystem::path(TESSERA_SOURCE_DIR) / "models" / "default.safetensors");
   const std::vector<uint64_t> seeds{11};
   const std::vector<uint32_t> labels{1};

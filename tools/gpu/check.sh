@@ -106,7 +106,7 @@ run_check() {
   else
     tests='Activation*:AdamW*:Attention*:Concat*:Conv2d*:Elementwise*:Ema*:Embedding*:GradNorm*:GroupNorm*'
     tests+=':ImageConvert*:Linear*:Matmul*:MseLoss*:TimestepEmbedding*:Upsample*:Rng*:Arena*:CommandSequence*'
-    tests+=':DiffusionOps*:TrainingStep*:UNet*:*/UNetReferenceTest.*:PortableTest.*:PortableOpsTest.*'
+    tests+=':DiffusionOps*:TrainingStep*:UNet*:*/UNetReferenceTest.*:PortableTest.*:PortableSamplesTest.*:PortableOpsTest.*'
     bench_conv=(conv --batch 1,8,32 --iters 5)
     bench_train=(train --steps 10 --batch 32 --profile)
     bench_sample=(sample --res 64,256,512 --steps 25 --iters 5 --guidance 3)
