@@ -27,6 +27,7 @@ typedef struct tsr_vulkan_device {
 typedef struct tsr_context_desc {
   uint32_t struct_size; uint32_t flags; tsr_vulkan_device vulkan;
   const char* device; const char* pipeline_cache_dir; tsr_log_fn log; void* log_user_data;
+  uint32_t arithmetic;
 } tsr_context_desc;
 typedef enum tsr_map {
   TSR_MAP_ALBEDO = 0, TSR_MAP_HEIGHT = 1, TSR_MAP_ROUGHNESS = 2, TSR_MAP_NORMAL = 3,

@@ -82,7 +82,7 @@ extern "C" {
 
 /* ---- version -------------------------------------------------------------------------- */
 #define TSR_VERSION_MAJOR 1 /* changes when the ABI breaks */
-#define TSR_VERSION_MINOR 3 /* additions (new functions, fields appended to descs) */
+#define TSR_VERSION_MINOR 4 /* additions (new functions, fields appended to descs) */
 #define TSR_VERSION_PATCH 0
 #define TSR_MAKE_VERSION(major, minor, patch) \
   ((((uint32_t)(major)) << 22) | (((uint32_t)(minor)) << 12) | ((uint32_t)(patch)))
@@ -190,7 +190,7 @@ typedef enum tsr_context_flag_bits {
   TSR_CONTEXT_FLAG_MAX_ENUM = 0x7fffffff
 } tsr_context_flag_bits;
 
-/* How a context's inference computes (tsr_context_desc.arithmetic). */
+/* Since 1.4: how a context's inference computes (tsr_context_desc.arithmetic). */
 typedef enum tsr_arithmetic {
   TSR_ARITHMETIC_DEFAULT = 0,  /* = TSR_ARITHMETIC_FAST */
   TSR_ARITHMETIC_FAST = 1,     /* each device's fastest kernels; results differ in the last bits between devices */
@@ -214,8 +214,8 @@ typedef struct tsr_context_desc {
   /* Messages: which device was chosen and why, Vulkan validation output. NULL = stderr. */
   tsr_log_fn log;
   void* log_user_data;
-  /* tsr_arithmetic; 0 = TSR_ARITHMETIC_DEFAULT. (A host whose struct_size ends before this
-   * field gets the default.) */
+  /* Since 1.4: tsr_arithmetic; 0 = TSR_ARITHMETIC_DEFAULT. (A host whose struct_size ends
+   * before this field gets the default.) */
   uint32_t arithmetic;
 } tsr_context_desc;
 

@@ -36,18 +36,24 @@ TEST(PluginPython, BindingTestsPass) {
   }
   const fs::path dir = plugin_model_path().parent_path();
 
-  // The C API's bytes for the request the binding repeats: class wood, seed 77, 3 steps, 16x16.
-  LogSink sink;
-  tsr_context ctx = create_context(context_desc(&sink));
-  tsr_model model = load_test_model(ctx);
-  tsr_generate_desc g = generate_desc(model, 77, 3);
-  g.class_name = "wood";
-  std::vector<uint8_t> pixels = run_to_end(ctx, submit(ctx, g), 16, 16);
-  EXPECT_EQ(tsr_context_destroy(ctx), TSR_SUCCESS);
-  sink.expect_no_validation_messages();
-  const fs::path capi = dir / "python_capi.rgba";
-  std::ofstream(capi, std::ios::binary)
-      .write(reinterpret_cast<const char*>(pixels.data()), std::streamsize(pixels.size()));
+  // The C API's bytes for the request the binding repeats: class wood, seed 77, 3 steps, 16x16,
+  // in the fast and in portable mode (at this size their 8-bit bytes may agree: the binding's
+  // test sees which mode it got in the context's log).
+  const fs::path capi = dir / "python_capi.rgba", capi_portable = dir / "python_capi_portable.rgba";
+  std::vector<uint8_t> pixels[2];
+  for (int portable : {0, 1}) {
+    LogSink sink;
+    tsr_context_desc d = context_desc(&sink);
+    d.arithmetic = portable ? TSR_ARITHMETIC_PORTABLE : TSR_ARITHMETIC_FAST;
+    tsr_context ctx = create_context(d);
+    tsr_generate_desc g = generate_desc(load_test_model(ctx), 77, 3);
+    g.class_name = "wood";
+    pixels[portable] = run_to_end(ctx, submit(ctx, g), 16, 16);
+    EXPECT_EQ(tsr_context_destroy(ctx), TSR_SUCCESS);
+    sink.expect_no_validation_messages();
+    std::ofstream(portable ? capi_portable : capi, std::ios::binary)
+        .write(reinterpret_cast<const char*>(pixels[portable].data()), std::streamsize(pixels[portable].size()));
+  }
 
   // The test model with albedo, height and roughness: small enough for many generations.
   ModelInfo info;
@@ -64,6 +70,7 @@ TEST(PluginPython, BindingTestsPass) {
       {"TESSERA_TEST_BUNDLED_MATERIAL", TESSERA_SOURCE_DIR "/models/material.safetensors"},
       {"TESSERA_TEST_CLI", TESSERA_BINARY_DIR "/tessera"},
       {"TESSERA_TEST_CAPI_PIXELS", capi.string()},
+      {"TESSERA_TEST_CAPI_PORTABLE_PIXELS", capi_portable.string()},
       {"TESSERA_TEST_STRUCT_SIZES", struct_sizes()},
   };
   std::string env;

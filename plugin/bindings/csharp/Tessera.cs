@@ -44,6 +44,9 @@ namespace Tessera
     [Flags]
     public enum ContextFlags : uint { None = 0, Validation = 1 }
 
+    // tsr_arithmetic (since 1.4): Portable gives the same bits on every conformant device.
+    public enum Arithmetic : uint { Default = 0, Fast = 1, Portable = 2 }
+
     public static class Native
     {
         const string Lib = "tessera";
@@ -79,6 +82,7 @@ namespace Tessera
             public IntPtr pipelineCacheDir; // const char* (UTF-8), may be zero
             public IntPtr log;              // tsr_log_fn
             public IntPtr logUserData;
+            public Arithmetic arithmetic;   // since 1.4
         }
 
         [StructLayout(LayoutKind.Sequential)]

@@ -243,6 +243,8 @@ class Context(_Handle):
         pipeline_cache_dir: where compiled pipelines are cached; None = ``$TESSERA_PIPELINE_CACHE``
             or ``~/.cache/tessera``; "none" = off.
         validation: enable the Vulkan validation layer (also ``TESSERA_VALIDATION=1``).
+        portable: portable mode (docs/portable.md, library 1.4): the same bits on every
+            conformant device, at some cost in speed; False = the device's fastest kernels.
         log: called with (LogLevel, message) for the context's messages (which device was chosen,
             validation output); None = stderr. Called on the thread of the call that logs, with
             the context locked: it must not call into Tessera.
@@ -259,12 +261,16 @@ class Context(_Handle):
         device: Optional[str] = None,
         pipeline_cache_dir: Optional[PathLike] = None,
         validation: bool = False,
+        portable: bool = False,
         log: Optional[Callable[[LogLevel, str], None]] = None,
         library: Optional[PathLike] = None,
     ) -> None:
         lib = N.load_library(library)
         desc = N.new_struct(N.tsr_context_desc)
         desc.flags = 1 if validation else 0
+        # Left 0 (the default) unless asked, so that a 1.3 library, which does not know the
+        # field, still accepts the desc (its unknown tail must be zero).
+        desc.arithmetic = N.ARITHMETIC_PORTABLE if portable else 0
         desc.device = device.encode() if device is not None else None
         desc.pipeline_cache_dir = os.fsencode(pipeline_cache_dir) if pipeline_cache_dir is not None else None
         self._log = None

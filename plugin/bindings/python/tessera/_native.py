@@ -28,6 +28,7 @@ from typing import Dict, List, Union
 # The header this module mirrors. A library with another major is refused; an older minor
 # lacks functions used here (tsr_job_read_map, tsr_model_find_class: 1.3).
 VERSION_MAJOR = 1
+ARITHMETIC_PORTABLE = 2  # tsr_arithmetic (1.4)
 VERSION_MINOR = 3
 
 LIBRARY_ENV = "TESSERA_LIBRARY"
@@ -87,6 +88,7 @@ class tsr_context_desc(Structure):
         ("pipeline_cache_dir", c_char_p),
         ("log", tsr_log_fn),
         ("log_user_data", c_void_p),
+        ("arithmetic", c_uint32),  # since 1.4: ARITHMETIC_DEFAULT / _FAST / _PORTABLE
     ]
 
 
