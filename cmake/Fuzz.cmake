@@ -11,7 +11,10 @@ if(CMAKE_CXX_COMPILER_ID MATCHES "Clang")
                                     ${CMAKE_SOURCE_DIR}/runtime/src/model/safetensors.cpp
                                     ${CMAKE_SOURCE_DIR}/runtime/src/data/atomic_file.cpp
                                     ${CMAKE_SOURCE_DIR}/runtime/src/data/quote_name.cpp
-                                    ${CMAKE_SOURCE_DIR}/runtime/src/data/utf8.cpp)
+                                    ${CMAKE_SOURCE_DIR}/runtime/src/data/utf8.cpp
+                                    # SafetensorsFile::load also reads split files (FILE.parts)
+                                    ${CMAKE_SOURCE_DIR}/runtime/src/data/split_file.cpp
+                                    ${CMAKE_SOURCE_DIR}/runtime/src/data/crc32.cpp)
     target_include_directories(fuzz_safetensors PRIVATE ${CMAKE_SOURCE_DIR}/runtime/include)
     target_link_libraries(fuzz_safetensors PRIVATE Vulkan::Headers)
     target_compile_options(fuzz_safetensors PRIVATE ${TESSERA_FUZZ_FLAGS} -Wall -Wextra)
