@@ -12,6 +12,7 @@
 #include <limits>
 #include <map>
 
+#include "portable/portable_test_support.hpp"
 #include "support/vulkan_test.hpp"
 #include "tessera/model_file.hpp"
 #include "tessera/ops/attention.hpp"
@@ -26,19 +27,6 @@ namespace tessera::testing {
 namespace {
 
 namespace pm = tessera::portable;
-
-// Sets the shared context's mode for one scope.
-class ModeScope {
- public:
-  ModeScope(Context& ctx, bool portable) : ctx_(ctx), saved_(ctx.portable()) { ctx.set_portable(portable); }
-  ~ModeScope() { ctx_.set_portable(saved_); }
-  ModeScope(const ModeScope&) = delete;
-  ModeScope& operator=(const ModeScope&) = delete;
-
- private:
-  Context& ctx_;
-  bool saved_;
-};
 
 // Elements whose bits differ (NaN payloads aside: the C++ twin and a GPU may make different NaNs).
 size_t differing(const std::vector<float>& a, const std::vector<float>& b) {
@@ -55,7 +43,7 @@ class PortableTest : public VulkanTest {
   // in the given mode and returns their results.
   std::pair<std::vector<float>, std::vector<float>> both_variants(bool portable,
                                                                   const std::function<Tensor(CommandSequence&)>& op) {
-    ModeScope mode(ctx(), portable);
+    PortableModeScope mode(ctx(), portable);
     std::vector<std::vector<float>> results;
     for_each_variant([&](KernelVariant) {
       CommandSequence seq(ctx());
@@ -254,7 +242,7 @@ TEST_F(PortableSamplesTest, BundledModelSamplesAreTheSameBytesInBothVariants) {
     std::span<const uint32_t> label_span =
         m.info.config.num_classes > 0 ? std::span<const uint32_t>(labels) : std::span<const uint32_t>{};
     auto sample = [&](bool portable) {
-      ModeScope mode(ctx(), portable);
+      PortableModeScope mode(ctx(), portable);
       std::vector<std::vector<float>> images;
       for_each_variant([&](KernelVariant) {
         Sampler sampler(ctx(), m.info.config, *m.params, 1, 32, 32, o);
@@ -276,7 +264,7 @@ TEST_F(PortableSamplesTest, BundledModelSamplesAreTheSameBytesInBothVariants) {
 TEST_F(PortableTest, DISABLED_ForwardProfile) {
   LoadedModel m = load_model(ctx(), std::filesystem::path(TESSERA_SOURCE_DIR) / "models" / "default.safetensors");
   for (bool portable : {false, true}) {
-    ModeScope mode(ctx(), portable);
+    PortableModeScope mode(ctx(), portable);
     UNet unet(ctx(), m.info.config, *m.params, 1, 32, 32, false);
     CommandSequence seq(ctx());
     seq.profile_each_dispatch();

@@ -6,13 +6,14 @@
 // means the table is stale (regenerate it with `tessera hash`, docs/portable-hashes.md).
 #include <unistd.h>
 
-#include <bit>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <optional>
 
 #include "portable/oracle.hpp"
+#include "portable/portable_test_support.hpp"
 #include "support/run_command.hpp"
 #include "support/vulkan_test.hpp"
 #include "tessera/error.hpp"
@@ -27,25 +28,14 @@ fs::path source_dir() { return reference_source_dir(); }  // $TESSERA_SOURCE_DIR
 fs::path hash_table() { return source_dir() / "tests/portable/hashes.txt"; }
 
 // The number of elements whose bits differ, and a description of the first.
-std::string bit_differences(std::span<const float> got, std::span<const float> want) {
-  size_t differ = 0, first = 0;
-  for (size_t i = 0; i < got.size(); ++i)
-    if (std::bit_cast<uint32_t>(got[i]) != std::bit_cast<uint32_t>(want[i]) && differ++ == 0) first = i;
-  if (differ == 0) return "";
-  char text[160];
-  std::snprintf(text, sizeof text, "%zu of %zu values differ; first at %zu: device %a, oracle %a", differ, got.size(),
-                first, double(got[first]), double(want[first]));
-  return text;
-}
-
 class PortableGenerationTest : public VulkanTest {
  protected:
   void SetUp() override {
     VulkanTest::SetUp();
-    saved_ = ctx().portable();
+    mode_.emplace(ctx(), ctx().portable());  // generate() sets the mode; TearDown restores it
   }
   void TearDown() override {
-    ctx().set_portable(saved_);
+    mode_.reset();
     VulkanTest::TearDown();
   }
   const LoadedModel& device_model(const std::string& name) {
@@ -63,7 +53,7 @@ class PortableGenerationTest : public VulkanTest {
   }
 
  private:
-  bool saved_ = false;
+  std::optional<PortableModeScope> mode_;
   std::map<std::string, LoadedModel> device_models_;
 };
 

@@ -3,11 +3,11 @@
 // shapes of the bundled model. These localise a mismatch of the whole generation
 // (test_portable_generation.cpp) to one op. Inputs include subnormals and -0 where the op
 // reads parameters, so the contract's flushing is exercised.
-#include <bit>
-#include <cstdio>
 #include <limits>
+#include <optional>
 
 #include "portable/oracle.hpp"
+#include "portable/portable_test_support.hpp"
 #include "support/vulkan_test.hpp"
 #include "tessera/ops/activation.hpp"
 #include "tessera/ops/attention.hpp"
@@ -25,25 +25,10 @@
 namespace tessera::testing {
 namespace {
 
-// Fails unless every element of `got` has the bits of `want`; reports how many differ, the
-// first one (index, both values in hex float) and the largest distance in ulps.
+// Fails unless every element of `got` has the bits of `want` (see bit_differences).
 void expect_same_bits(std::span<const float> got, std::span<const float> want, const std::string& what) {
-  ASSERT_EQ(got.size(), want.size()) << what << ": element counts differ";
-  size_t differ = 0, first = 0;
-  int64_t max_ulps = 0;
-  for (size_t i = 0; i < got.size(); ++i) {
-    const auto g = std::bit_cast<int32_t>(got[i]), w = std::bit_cast<int32_t>(want[i]);
-    if (g == w) continue;
-    if (differ++ == 0) first = i;
-    // Distance on the ordered integer line of floats (sign-magnitude to two's complement).
-    auto ordered = [](int32_t b) { return b < 0 ? int64_t(INT32_MIN) - b : int64_t(b); };
-    max_ulps = std::max(max_ulps, std::abs(ordered(g) - ordered(w)));
-  }
-  if (differ == 0) return;
-  char detail[160];
-  std::snprintf(detail, sizeof detail, "first at %zu: device %a, oracle %a; largest difference %lld ulp", first,
-                double(got[first]), double(want[first]), static_cast<long long>(max_ulps));
-  ADD_FAILURE() << what << ": " << differ << " of " << got.size() << " elements differ from the oracle; " << detail;
+  const std::string report = bit_differences(got, want);
+  if (!report.empty()) ADD_FAILURE() << what << ": differs from the oracle: " << report;
 }
 
 oracle::Tensor4 host(const Tensor& t) {
@@ -56,11 +41,10 @@ class PortableOpsTest : public VulkanTest {
  protected:
   void SetUp() override {
     VulkanTest::SetUp();
-    saved_ = ctx().portable();
-    ctx().set_portable(true);
+    mode_.emplace(ctx(), true);
   }
   void TearDown() override {
-    ctx().set_portable(saved_);
+    mode_.reset();
     VulkanTest::TearDown();
   }
   // Parameters as a model file may hold them: some subnormal and some -0, which the contract
@@ -86,7 +70,7 @@ class PortableOpsTest : public VulkanTest {
   }
 
  private:
-  bool saved_ = false;
+  std::optional<PortableModeScope> mode_;
 };
 
 TEST_F(PortableOpsTest, Conv2dMatchesOracle) {
