@@ -46,7 +46,7 @@ class ReferenceTrainerTest : public VulkanTest {
     const std::string launcher = processes == 1 ? ""
                                                 : " -m torch.distributed.run --standalone --nproc_per_node " +
                                                       std::to_string(processes) + " --redirects 2 --tee 2";
-    return run_command("OMP_NUM_THREADS=1 timeout -k 10 300 " + reference_python() + launcher + " " +
+    return run_command("OMP_NUM_THREADS=1 timeout -k 10 150 " + reference_python() + launcher + " " +
                        reference_source_dir() + "/tools/reference/train.py --device cpu " + args);
   }
 

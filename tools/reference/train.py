@@ -46,6 +46,7 @@ import os
 import signal
 import sys
 import time
+import traceback
 
 import numpy as np
 import torch
@@ -384,13 +385,20 @@ class Processes:
             dist.all_reduce(t)
         return (t / self.world).tolist()
 
-    def close(self):
-        # Every process reaches the barrier before any destroys the group: a process that
-        # destroys it while another still finishes (process 0 saving the files) can leave that
-        # one hanging in its own destroy (pytorch/pytorch#75097; seen here with gloo).
-        if self.distributed:
-            dist.barrier()
-            dist.destroy_process_group()
+    def exit(self, code):
+        """Ends a distributed process once every process has finished its work; returns `code`
+        when there is one process. The barrier makes process 0's saved files final before anyone
+        leaves. The process group is then not destroyed: gloo's destroy_process_group stalls now
+        and then when a peer has already gone (pytorch/pytorch#75097, which a barrier before it
+        does not cure, and which left a worker here waiting forever after its last step), and it
+        frees nothing that the end of the process does not. os._exit skips the interpreter's
+        teardown of the group for the same reason, so the output streams are flushed first."""
+        if not self.distributed:
+            return code
+        dist.barrier()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
 
 
 # --- checkpoints --------------------------------------------------------------------------------
@@ -660,8 +668,7 @@ def train(a):
         save()
     log(f"done: {step} steps; model {model_path} (EMA weights), checkpoint {checkpoint_path}; "
         f"sample it with: tessera sample --model {model_path} ...")
-    procs.close()
-    return 128 + stop_signal[0] if stop_signal else 0
+    return procs.exit(128 + stop_signal[0] if stop_signal else 0)
 
 
 def main(argv):
@@ -671,7 +678,15 @@ def main(argv):
         return train(a)
     except UsageError as e:
         print(f"error: {e}", file=sys.stderr)
-        return 2
+        code = 2
+    except Exception:  # noqa: BLE001 - reported, then the process ends as below
+        traceback.print_exc()
+        code = 1
+    if dist.is_initialized():  # a failed process leaves without tearing the group down (Processes.exit)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
 
 
 if __name__ == "__main__":
