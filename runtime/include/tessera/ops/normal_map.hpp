@@ -30,11 +30,10 @@
 // height_range_texels_128 / _64 (README table: medians 1-10 texels at 128 px); at another
 // resolution, scale it with the size (the range is in texels of the stored image).
 //
-// Writing an 8-bit normal PNG: normals are unit vectors in [-1, 1], the range image_to_rgba8
-// (tessera/ops/image_convert.hpp, on the GPU) and planes_to_rgba8 (tessera/image_io.hpp, on the
-// host) already encode as round-half-up((n + 1) * 127.5) = round((n * 0.5 + 0.5) * 255) with
-// alpha 255, so a [N, 3, H, W] normal tensor goes through either unchanged; a flat height gives
-// (0, 0, 1) = RGB (128, 128, 255).
+// Writing an 8-bit normal PNG: normals are unit vectors in [-1, 1], the range planes_to_rgba8
+// (tessera/image_io.hpp) encodes as round-half-up((n + 1) * 127.5) with alpha 255, so a
+// [N, 3, H, W] normal tensor goes through it unchanged; a flat height gives (0, 0, 1) = RGB
+// (128, 128, 255).
 #pragma once
 #include <cstdint>
 
