@@ -17,10 +17,6 @@ const uint32_t kFragmentSpirv[] =
 #include "material_lit.frag.inc"
     ;
 
-void check(VkResult r, const char* what) {
-  if (r != VK_SUCCESS) throw std::runtime_error(std::string(what) + " failed (VkResult " + std::to_string(r) + ")");
-}
-
 // The scene, in the shaders' world (material_lit.vert): the quad spans [-1, 1]^2 at z = 0.
 struct Scene {
   float light[4], eye[4], target[4];
@@ -50,7 +46,7 @@ MaterialPreview::MaterialPreview(VulkanWindow& window) : window_(window) {
   sci.mipmapMode = VK_SAMPLER_MIPMAP_MODE_NEAREST;
   sci.addressModeU = sci.addressModeV = sci.addressModeW = VK_SAMPLER_ADDRESS_MODE_REPEAT;
   sci.maxLod = 0.0f;
-  check(vkCreateSampler(device, &sci, nullptr, &sampler_), "vkCreateSampler");
+  check_vk(vkCreateSampler(device, &sci, nullptr, &sampler_), "vkCreateSampler");
 
   VkDescriptorSetLayoutBinding bindings[3] = {};
   for (uint32_t i = 0; i < 3; ++i) {
@@ -62,20 +58,20 @@ MaterialPreview::MaterialPreview(VulkanWindow& window) : window_(window) {
   VkDescriptorSetLayoutCreateInfo lci{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO};
   lci.bindingCount = 3;
   lci.pBindings = bindings;
-  check(vkCreateDescriptorSetLayout(device, &lci, nullptr, &set_layout_), "vkCreateDescriptorSetLayout");
+  check_vk(vkCreateDescriptorSetLayout(device, &lci, nullptr, &set_layout_), "vkCreateDescriptorSetLayout");
   VkDescriptorPoolSize size{VK_DESCRIPTOR_TYPE_COMBINED_IMAGE_SAMPLER, 3 * VulkanWindow::kFramesInFlight};
   VkDescriptorPoolCreateInfo pci{VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO};
   pci.maxSets = VulkanWindow::kFramesInFlight;
   pci.poolSizeCount = 1;
   pci.pPoolSizes = &size;
-  check(vkCreateDescriptorPool(device, &pci, nullptr, &pool_), "vkCreateDescriptorPool");
+  check_vk(vkCreateDescriptorPool(device, &pci, nullptr, &pool_), "vkCreateDescriptorPool");
   VkDescriptorSetLayout layouts[VulkanWindow::kFramesInFlight];
   for (auto& l : layouts) l = set_layout_;
   VkDescriptorSetAllocateInfo ai{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO};
   ai.descriptorPool = pool_;
   ai.descriptorSetCount = VulkanWindow::kFramesInFlight;
   ai.pSetLayouts = layouts;
-  check(vkAllocateDescriptorSets(device, &ai, sets_), "vkAllocateDescriptorSets");
+  check_vk(vkAllocateDescriptorSets(device, &ai, sets_), "vkAllocateDescriptorSets");
 
   layout_ = create_strip_pipeline_layout(device, set_layout_, {kPushStages, 0, sizeof(Scene)});
   pipeline_ = create_strip_pipeline(device, window.render_pass(), layout_, kVertexSpirv, kFragmentSpirv);

@@ -19,10 +19,6 @@ const uint32_t kFragmentSpirv[] =
 #include "texture_quad.frag.inc"
     ;
 
-void check(VkResult r, const char* what) {
-  if (r != VK_SUCCESS) throw std::runtime_error(std::string(what) + " failed (VkResult " + std::to_string(r) + ")");
-}
-
 constexpr uint32_t kMaxTextures = 64;
 
 }  // namespace
@@ -64,20 +60,20 @@ void GpuTexture::create_image(int width, int height) {
   ici.tiling = VK_IMAGE_TILING_OPTIMAL;
   ici.usage = VK_IMAGE_USAGE_SAMPLED_BIT | VK_IMAGE_USAGE_TRANSFER_DST_BIT;
   ici.initialLayout = VK_IMAGE_LAYOUT_UNDEFINED;
-  check(vkCreateImage(device, &ici, nullptr, &image_), "vkCreateImage");
+  check_vk(vkCreateImage(device, &ici, nullptr, &image_), "vkCreateImage");
   VkMemoryRequirements req;
   vkGetImageMemoryRequirements(device, image_, &req);
   VkMemoryAllocateInfo mai{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO};
   mai.allocationSize = req.size;
   mai.memoryTypeIndex = window_.find_memory_type(req.memoryTypeBits, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT);
-  check(vkAllocateMemory(device, &mai, nullptr, &image_memory_), "vkAllocateMemory");
-  check(vkBindImageMemory(device, image_, image_memory_, 0), "vkBindImageMemory");
+  check_vk(vkAllocateMemory(device, &mai, nullptr, &image_memory_), "vkAllocateMemory");
+  check_vk(vkBindImageMemory(device, image_, image_memory_, 0), "vkBindImageMemory");
   VkImageViewCreateInfo vci{VK_STRUCTURE_TYPE_IMAGE_VIEW_CREATE_INFO};
   vci.image = image_;
   vci.viewType = VK_IMAGE_VIEW_TYPE_2D;
   vci.format = VK_FORMAT_R8G8B8A8_UNORM;
   vci.subresourceRange = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 0, 1};
-  check(vkCreateImageView(device, &vci, nullptr, &view_), "vkCreateImageView");
+  check_vk(vkCreateImageView(device, &vci, nullptr, &view_), "vkCreateImageView");
   VkDescriptorImageInfo info{sampler_, view_, VK_IMAGE_LAYOUT_SHADER_READ_ONLY_OPTIMAL};
   VkWriteDescriptorSet write{VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET};
   write.dstSet = set_;
@@ -141,7 +137,7 @@ VkPipelineLayout create_strip_pipeline_layout(VkDevice device, VkDescriptorSetLa
   plci.pushConstantRangeCount = 1;
   plci.pPushConstantRanges = &push;
   VkPipelineLayout layout = VK_NULL_HANDLE;
-  check(vkCreatePipelineLayout(device, &plci, nullptr, &layout), "vkCreatePipelineLayout");
+  check_vk(vkCreatePipelineLayout(device, &plci, nullptr, &layout), "vkCreatePipelineLayout");
   return layout;
 }
 
@@ -163,7 +159,7 @@ VkPipeline create_strip_pipeline(VkDevice device, VkRenderPass render_pass, VkPi
     VkShaderModuleCreateInfo smci{VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO};
     smci.codeSize = code[i].size_bytes();
     smci.pCode = code[i].data();
-    check(vkCreateShaderModule(device, &smci, nullptr, &modules[i]), "vkCreateShaderModule");
+    check_vk(vkCreateShaderModule(device, &smci, nullptr, &modules[i]), "vkCreateShaderModule");
   }
   VkPipelineShaderStageCreateInfo stages[2] = {{VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO},
                                                {VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO}};
@@ -210,7 +206,7 @@ VkPipeline create_strip_pipeline(VkDevice device, VkRenderPass render_pass, VkPi
   VkPipeline pipeline = VK_NULL_HANDLE;
   VkResult r = vkCreateGraphicsPipelines(device, VK_NULL_HANDLE, 1, &gci, nullptr, &pipeline);
   for (VkShaderModule m : modules) vkDestroyShaderModule(device, m, nullptr);
-  check(r, "vkCreateGraphicsPipelines");
+  check_vk(r, "vkCreateGraphicsPipelines");
   return pipeline;
 }
 
@@ -239,7 +235,7 @@ TextureRenderer::TextureRenderer(VulkanWindow& window) : window_(window) {
   sci.mipmapMode = VK_SAMPLER_MIPMAP_MODE_NEAREST;
   sci.addressModeU = sci.addressModeV = sci.addressModeW = VK_SAMPLER_ADDRESS_MODE_REPEAT;
   sci.maxLod = 0.0f;
-  check(vkCreateSampler(device, &sci, nullptr, &sampler_), "vkCreateSampler");
+  check_vk(vkCreateSampler(device, &sci, nullptr, &sampler_), "vkCreateSampler");
 
   VkDescriptorSetLayoutBinding binding{};
   binding.binding = 0;
@@ -249,14 +245,14 @@ TextureRenderer::TextureRenderer(VulkanWindow& window) : window_(window) {
   VkDescriptorSetLayoutCreateInfo lci{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO};
   lci.bindingCount = 1;
   lci.pBindings = &binding;
-  check(vkCreateDescriptorSetLayout(device, &lci, nullptr, &set_layout_), "vkCreateDescriptorSetLayout");
+  check_vk(vkCreateDescriptorSetLayout(device, &lci, nullptr, &set_layout_), "vkCreateDescriptorSetLayout");
   VkDescriptorPoolSize size{VK_DESCRIPTOR_TYPE_COMBINED_IMAGE_SAMPLER, kMaxTextures};
   VkDescriptorPoolCreateInfo pci{VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO};
   pci.flags = VK_DESCRIPTOR_POOL_CREATE_FREE_DESCRIPTOR_SET_BIT;
   pci.maxSets = kMaxTextures;
   pci.poolSizeCount = 1;
   pci.pPoolSizes = &size;
-  check(vkCreateDescriptorPool(device, &pci, nullptr, &pool_), "vkCreateDescriptorPool");
+  check_vk(vkCreateDescriptorPool(device, &pci, nullptr, &pool_), "vkCreateDescriptorPool");
 
   layout_ = create_strip_pipeline_layout(device, set_layout_, {VK_SHADER_STAGE_VERTEX_BIT, 0, 8 * sizeof(float)});
   pipeline_ = create_strip_pipeline(device, window.render_pass(), layout_, kVertexSpirv, kFragmentSpirv);
@@ -272,7 +268,7 @@ std::unique_ptr<GpuTexture> TextureRenderer::create_texture() {
   ai.descriptorSetCount = 1;
   ai.pSetLayouts = &set_layout_;
   VkDescriptorSet set;
-  check(vkAllocateDescriptorSets(window_.device(), &ai, &set), "vkAllocateDescriptorSets");
+  check_vk(vkAllocateDescriptorSets(window_.device(), &ai, &set), "vkAllocateDescriptorSets");
   return std::make_unique<GpuTexture>(window_, pool_, set, sampler_);
 }
 

@@ -15,10 +15,6 @@ namespace {
 
 std::string g_glfw_error;
 
-void check(VkResult r, const char* what) {
-  if (r != VK_SUCCESS) throw std::runtime_error(std::string(what) + " failed (VkResult " + std::to_string(r) + ")");
-}
-
 bool has_layer(const char* name) {
   uint32_t n = 0;
   vkEnumerateInstanceLayerProperties(&n, nullptr);
@@ -42,6 +38,10 @@ bool has_device_extension(VkPhysicalDevice pd, const char* name) {
 constexpr const char* kValidationLayer = "VK_LAYER_KHRONOS_validation";
 
 }  // namespace
+
+void check_vk(VkResult r, const char* what) {
+  if (r != VK_SUCCESS) throw std::runtime_error(std::string(what) + " failed (VkResult " + std::to_string(r) + ")");
+}
 
 VKAPI_ATTR VkBool32 VKAPI_CALL VulkanWindow::on_message(VkDebugUtilsMessageSeverityFlagBitsEXT severity,
                                                         VkDebugUtilsMessageTypeFlagsEXT,
@@ -77,7 +77,7 @@ VulkanWindow::VulkanWindow(const WindowOptions& options) {
   });
   try {
     create_instance(options.validation);
-    check(glfwCreateWindowSurface(instance_, window_, nullptr, &surface_), "glfwCreateWindowSurface");
+    check_vk(glfwCreateWindowSurface(instance_, window_, nullptr, &surface_), "glfwCreateWindowSurface");
     pick_device();
     create_device();
     create_swapchain();
@@ -143,7 +143,7 @@ void VulkanWindow::create_instance(bool validation) {
   ici.ppEnabledExtensionNames = extensions.data();
   VkResult r = vkCreateInstance(&ici, nullptr, &instance_);
   if (r == VK_ERROR_INCOMPATIBLE_DRIVER) throw std::runtime_error("no Vulkan 1.2 driver found");
-  check(r, "vkCreateInstance");
+  check_vk(r, "vkCreateInstance");
   if (validation) {
     auto create = reinterpret_cast<PFN_vkCreateDebugUtilsMessengerEXT>(
         vkGetInstanceProcAddr(instance_, "vkCreateDebugUtilsMessengerEXT"));
@@ -154,7 +154,7 @@ void VulkanWindow::create_instance(bool validation) {
                      VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT;
     ci.pfnUserCallback = on_message;
     ci.pUserData = this;
-    if (create) check(create(instance_, &ci, nullptr, &messenger_), "vkCreateDebugUtilsMessengerEXT");
+    if (create) check_vk(create(instance_, &ci, nullptr, &messenger_), "vkCreateDebugUtilsMessengerEXT");
   }
 }
 
@@ -163,9 +163,9 @@ void VulkanWindow::create_instance(bool validation) {
 // surface; TESSERA_DEVICE (index or name substring) overrides, as in Tessera's own context.
 void VulkanWindow::pick_device() {
   uint32_t n = 0;
-  check(vkEnumeratePhysicalDevices(instance_, &n, nullptr), "vkEnumeratePhysicalDevices");
+  check_vk(vkEnumeratePhysicalDevices(instance_, &n, nullptr), "vkEnumeratePhysicalDevices");
   std::vector<VkPhysicalDevice> devices(n);
-  check(vkEnumeratePhysicalDevices(instance_, &n, devices.data()), "vkEnumeratePhysicalDevices");
+  check_vk(vkEnumeratePhysicalDevices(instance_, &n, devices.data()), "vkEnumeratePhysicalDevices");
   const char* selector = std::getenv("TESSERA_DEVICE");
   auto rank = [](VkPhysicalDeviceType t) {
     switch (t) {
@@ -259,24 +259,24 @@ void VulkanWindow::create_device() {
   dci.pQueueCreateInfos = &qci;
   dci.enabledExtensionCount = static_cast<uint32_t>(extensions.size());
   dci.ppEnabledExtensionNames = extensions.data();
-  check(vkCreateDevice(physical_device_, &dci, nullptr, &device_), "vkCreateDevice");
+  check_vk(vkCreateDevice(physical_device_, &dci, nullptr, &device_), "vkCreateDevice");
   vkGetDeviceQueue(device_, queue_family_, 0, &queue_);
 
   for (Frame& f : frames_) {
     VkCommandPoolCreateInfo pci{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
     pci.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
     pci.queueFamilyIndex = queue_family_;
-    check(vkCreateCommandPool(device_, &pci, nullptr, &f.pool), "vkCreateCommandPool");
+    check_vk(vkCreateCommandPool(device_, &pci, nullptr, &f.pool), "vkCreateCommandPool");
     VkCommandBufferAllocateInfo ai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
     ai.commandPool = f.pool;
     ai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
     ai.commandBufferCount = 1;
-    check(vkAllocateCommandBuffers(device_, &ai, &f.cmd), "vkAllocateCommandBuffers");
+    check_vk(vkAllocateCommandBuffers(device_, &ai, &f.cmd), "vkAllocateCommandBuffers");
     VkFenceCreateInfo fci{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
     fci.flags = VK_FENCE_CREATE_SIGNALED_BIT;
-    check(vkCreateFence(device_, &fci, nullptr, &f.fence), "vkCreateFence");
+    check_vk(vkCreateFence(device_, &fci, nullptr, &f.fence), "vkCreateFence");
     VkSemaphoreCreateInfo sci{VK_STRUCTURE_TYPE_SEMAPHORE_CREATE_INFO};
-    check(vkCreateSemaphore(device_, &sci, nullptr, &f.image_acquired), "vkCreateSemaphore");
+    check_vk(vkCreateSemaphore(device_, &sci, nullptr, &f.image_acquired), "vkCreateSemaphore");
   }
 
   // UNORM, not sRGB: ImGui's colours are authored for a UNORM target, and the screenshot then
@@ -323,12 +323,12 @@ void VulkanWindow::create_device() {
   rci.pSubpasses = &subpass;
   rci.dependencyCount = 1;
   rci.pDependencies = &dep;
-  check(vkCreateRenderPass(device_, &rci, nullptr, &render_pass_), "vkCreateRenderPass");
+  check_vk(vkCreateRenderPass(device_, &rci, nullptr, &render_pass_), "vkCreateRenderPass");
 }
 
 void VulkanWindow::create_swapchain() {
   VkSurfaceCapabilitiesKHR caps;
-  check(vkGetPhysicalDeviceSurfaceCapabilitiesKHR(physical_device_, surface_, &caps),
+  check_vk(vkGetPhysicalDeviceSurfaceCapabilitiesKHR(physical_device_, surface_, &caps),
         "vkGetPhysicalDeviceSurfaceCapabilitiesKHR");
   if (caps.currentExtent.width != UINT32_MAX) {
     extent_ = caps.currentExtent;
@@ -359,7 +359,7 @@ void VulkanWindow::create_swapchain() {
   sci.clipped = VK_TRUE;
   sci.oldSwapchain = swapchain_;
   VkSwapchainKHR created = VK_NULL_HANDLE;
-  check(vkCreateSwapchainKHR(device_, &sci, nullptr, &created), "vkCreateSwapchainKHR");
+  check_vk(vkCreateSwapchainKHR(device_, &sci, nullptr, &created), "vkCreateSwapchainKHR");
   if (swapchain_) vkDestroySwapchainKHR(device_, swapchain_, nullptr);
   swapchain_ = created;
 
@@ -374,7 +374,7 @@ void VulkanWindow::create_swapchain() {
     vci.format = format_;
     vci.subresourceRange = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 0, 1};
     VkImageView view;
-    check(vkCreateImageView(device_, &vci, nullptr, &view), "vkCreateImageView");
+    check_vk(vkCreateImageView(device_, &vci, nullptr, &view), "vkCreateImageView");
     views_.push_back(view);
     VkFramebufferCreateInfo fci{VK_STRUCTURE_TYPE_FRAMEBUFFER_CREATE_INFO};
     fci.renderPass = render_pass_;
@@ -384,11 +384,11 @@ void VulkanWindow::create_swapchain() {
     fci.height = extent_.height;
     fci.layers = 1;
     VkFramebuffer fb;
-    check(vkCreateFramebuffer(device_, &fci, nullptr, &fb), "vkCreateFramebuffer");
+    check_vk(vkCreateFramebuffer(device_, &fci, nullptr, &fb), "vkCreateFramebuffer");
     framebuffers_.push_back(fb);
     VkSemaphoreCreateInfo semci{VK_STRUCTURE_TYPE_SEMAPHORE_CREATE_INFO};
     VkSemaphore done;
-    check(vkCreateSemaphore(device_, &semci, nullptr, &done), "vkCreateSemaphore");
+    check_vk(vkCreateSemaphore(device_, &semci, nullptr, &done), "vkCreateSemaphore");
     render_done_.push_back(done);
   }
 }
@@ -450,7 +450,7 @@ VulkanWindow::HostBuffer VulkanWindow::create_host_buffer(VkDeviceSize bytes, Vk
   VkBufferCreateInfo bci{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
   bci.size = bytes;
   bci.usage = usage;
-  check(vkCreateBuffer(device_, &bci, nullptr, &b.buffer), "vkCreateBuffer");
+  check_vk(vkCreateBuffer(device_, &bci, nullptr, &b.buffer), "vkCreateBuffer");
   VkMemoryRequirements req;
   vkGetBufferMemoryRequirements(device_, b.buffer, &req);
   VkMemoryAllocateInfo mai{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO};
@@ -462,7 +462,7 @@ VulkanWindow::HostBuffer VulkanWindow::create_host_buffer(VkDeviceSize bytes, Vk
   if (r == VK_SUCCESS) r = vkMapMemory(device_, b.memory, 0, VK_WHOLE_SIZE, 0, &b.mapped);
   if (r != VK_SUCCESS) {
     destroy_host_buffer(b);
-    check(r, "allocating a host-visible buffer");
+    check_vk(r, "allocating a host-visible buffer");
   }
   b.size = bytes;
   return b;
@@ -476,18 +476,18 @@ void VulkanWindow::destroy_host_buffer(HostBuffer& b) const {
 
 void VulkanWindow::run_once(const std::function<void(VkCommandBuffer)>& record) {
   Frame& f = frames_[frame_index_];
-  check(vkWaitForFences(device_, 1, &f.fence, VK_TRUE, UINT64_MAX), "vkWaitForFences");
+  check_vk(vkWaitForFences(device_, 1, &f.fence, VK_TRUE, UINT64_MAX), "vkWaitForFences");
   vkResetCommandPool(device_, f.pool, 0);
   VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
   bi.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
-  check(vkBeginCommandBuffer(f.cmd, &bi), "vkBeginCommandBuffer");
+  check_vk(vkBeginCommandBuffer(f.cmd, &bi), "vkBeginCommandBuffer");
   record(f.cmd);
-  check(vkEndCommandBuffer(f.cmd), "vkEndCommandBuffer");
+  check_vk(vkEndCommandBuffer(f.cmd), "vkEndCommandBuffer");
   VkSubmitInfo si{VK_STRUCTURE_TYPE_SUBMIT_INFO};
   si.commandBufferCount = 1;
   si.pCommandBuffers = &f.cmd;
-  check(vkQueueSubmit(queue_, 1, &si, VK_NULL_HANDLE), "vkQueueSubmit");
-  check(vkQueueWaitIdle(queue_), "vkQueueWaitIdle");
+  check_vk(vkQueueSubmit(queue_, 1, &si, VK_NULL_HANDLE), "vkQueueSubmit");
+  check_vk(vkQueueWaitIdle(queue_), "vkQueueWaitIdle");
 }
 
 bool VulkanWindow::draw_frame(const std::function<void(VkCommandBuffer)>& before_pass,
@@ -500,20 +500,20 @@ bool VulkanWindow::draw_frame(const std::function<void(VkCommandBuffer)>& before
   if (images_.empty()) return false;
 
   Frame& f = frames_[frame_index_];
-  check(vkWaitForFences(device_, 1, &f.fence, VK_TRUE, UINT64_MAX), "vkWaitForFences");
+  check_vk(vkWaitForFences(device_, 1, &f.fence, VK_TRUE, UINT64_MAX), "vkWaitForFences");
   uint32_t image = 0;
   VkResult r = vkAcquireNextImageKHR(device_, swapchain_, UINT64_MAX, f.image_acquired, VK_NULL_HANDLE, &image);
   if (r == VK_ERROR_OUT_OF_DATE_KHR) {
     recreate_swapchain();
     return false;
   }
-  if (r != VK_SUBOPTIMAL_KHR) check(r, "vkAcquireNextImageKHR");
-  check(vkResetFences(device_, 1, &f.fence), "vkResetFences");
+  if (r != VK_SUBOPTIMAL_KHR) check_vk(r, "vkAcquireNextImageKHR");
+  check_vk(vkResetFences(device_, 1, &f.fence), "vkResetFences");
   vkResetCommandPool(device_, f.pool, 0);
 
   VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
   bi.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
-  check(vkBeginCommandBuffer(f.cmd, &bi), "vkBeginCommandBuffer");
+  check_vk(vkBeginCommandBuffer(f.cmd, &bi), "vkBeginCommandBuffer");
   if (before_pass) before_pass(f.cmd);
   VkClearValue clear{};
   clear.color = {{0.09f, 0.09f, 0.10f, 1.0f}};
@@ -561,7 +561,7 @@ bool VulkanWindow::draw_frame(const std::function<void(VkCommandBuffer)>& before
                          VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT | VK_PIPELINE_STAGE_HOST_BIT, 0, 0, nullptr, 1, &to_host,
                          1, &to_present);
   }
-  check(vkEndCommandBuffer(f.cmd), "vkEndCommandBuffer");
+  check_vk(vkEndCommandBuffer(f.cmd), "vkEndCommandBuffer");
 
   VkPipelineStageFlags wait_stage = VK_PIPELINE_STAGE_COLOR_ATTACHMENT_OUTPUT_BIT;
   VkSubmitInfo si{VK_STRUCTURE_TYPE_SUBMIT_INFO};
@@ -572,10 +572,10 @@ bool VulkanWindow::draw_frame(const std::function<void(VkCommandBuffer)>& before
   si.pCommandBuffers = &f.cmd;
   si.signalSemaphoreCount = 1;
   si.pSignalSemaphores = &render_done_[image];
-  check(vkQueueSubmit(queue_, 1, &si, f.fence), "vkQueueSubmit");
+  check_vk(vkQueueSubmit(queue_, 1, &si, f.fence), "vkQueueSubmit");
 
   if (capture) {
-    check(vkWaitForFences(device_, 1, &f.fence, VK_TRUE, UINT64_MAX), "vkWaitForFences");
+    check_vk(vkWaitForFences(device_, 1, &f.fence, VK_TRUE, UINT64_MAX), "vkWaitForFences");
     const auto* mapped = static_cast<const uint8_t*>(readback.mapped);
     std::vector<uint8_t> rgba(mapped, mapped + bytes);
     destroy_host_buffer(readback);
@@ -597,7 +597,7 @@ bool VulkanWindow::draw_frame(const std::function<void(VkCommandBuffer)>& before
   if (r == VK_ERROR_OUT_OF_DATE_KHR || r == VK_SUBOPTIMAL_KHR)
     resized_ = true;
   else
-    check(r, "vkQueuePresentKHR");
+    check_vk(r, "vkQueuePresentKHR");
   frame_index_ = (frame_index_ + 1) % kFramesInFlight;
   return true;
 }

@@ -15,6 +15,10 @@ struct GLFWwindow;
 
 namespace tessera::viewer {
 
+// Throws std::runtime_error "<what> failed (VkResult N)" unless r is VK_SUCCESS: the viewer's
+// Vulkan calls all report this way.
+void check_vk(VkResult r, const char* what);
+
 struct WindowOptions {
   int width = 1280, height = 800;
   std::string title = "tessera-viewer";

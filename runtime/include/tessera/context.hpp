@@ -143,7 +143,7 @@ class Context {
 
  private:
   Context() = default;
-  void init_queue_and_pool();
+  void start(const ContextOptions& options);
   void query_device_info(bool float16_enabled, bool storage16_enabled, bool timeline_enabled);
   static void install_messenger(Context& ctx);
   void queue_submit(const VkSubmitInfo& submit, VkFence fence);  // caller holds submit_mutex_

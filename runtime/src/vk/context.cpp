@@ -272,16 +272,7 @@ std::unique_ptr<Context> Context::create(const ContextOptions& options) {
   VK_CHECK(vkCreateDevice(ctx->physical_device_, &dci, nullptr, &ctx->device_));
   vkGetDeviceQueue(ctx->device_, ctx->queue_family_, 0, &ctx->queue_);
   ctx->query_device_info(fp16, st16, f12.timelineSemaphore);
-  if (options.disable_subgroups) {
-    ctx->info_.subgroup_basic = ctx->info_.subgroup_shuffle = ctx->info_.subgroup_arithmetic = false;
-  }
-  ctx->variant_ = options.force_variant ? options.variant
-                  : ctx->info_.type == VK_PHYSICAL_DEVICE_TYPE_CPU ? KernelVariant::TexelFetch
-                                                                   : KernelVariant::SharedTiles;
-  ctx->portable_ = options.portable;
-  ctx->init_queue_and_pool();
-  ctx->kernels_ = std::make_unique<KernelRegistry>(
-      *ctx, options.pipeline_cache_dir.empty() ? default_cache_dir() : options.pipeline_cache_dir);
+  ctx->start(options);
   return ctx;
 }
 
@@ -309,17 +300,8 @@ std::unique_ptr<Context> Context::adopt(const ExternalDevice& ext, const Context
   vkGetDeviceQueue(ctx->device_, ext.queue_family, ext.queue_index, &ctx->queue_);
   ctx->query_device_info(ext.shader_float16_enabled && !options.disable_float16,
                          ext.storage_16bit_enabled && !options.disable_float16, ext.timeline_semaphore_enabled);
-  if (options.disable_subgroups) {
-    ctx->info_.subgroup_basic = ctx->info_.subgroup_shuffle = ctx->info_.subgroup_arithmetic = false;
-  }
   ctx->info_.selection_reason = "adopted from host";
-  ctx->variant_ = options.force_variant ? options.variant
-                  : ctx->info_.type == VK_PHYSICAL_DEVICE_TYPE_CPU ? KernelVariant::TexelFetch
-                                                                   : KernelVariant::SharedTiles;
-  ctx->portable_ = options.portable;
-  ctx->init_queue_and_pool();
-  ctx->kernels_ = std::make_unique<KernelRegistry>(
-      *ctx, options.pipeline_cache_dir.empty() ? default_cache_dir() : options.pipeline_cache_dir);
+  ctx->start(options);
   return ctx;
 }
 
@@ -378,13 +360,22 @@ void Context::query_device_info(bool float16_enabled, bool storage16_enabled, bo
   }
 }
 
-void Context::init_queue_and_pool() {
+// What an owned and an adopted device share once the device is known: the options that
+// narrow what it offers, the kernel variant, the command pool, the fence and the kernels.
+void Context::start(const ContextOptions& options) {
+  if (options.disable_subgroups) info_.subgroup_basic = info_.subgroup_shuffle = info_.subgroup_arithmetic = false;
+  variant_ = options.force_variant                      ? options.variant
+             : info_.type == VK_PHYSICAL_DEVICE_TYPE_CPU ? KernelVariant::TexelFetch
+                                                        : KernelVariant::SharedTiles;
+  portable_ = options.portable;
   VkCommandPoolCreateInfo pci{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
   pci.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
   pci.queueFamilyIndex = queue_family_;
   VK_CHECK(vkCreateCommandPool(device_, &pci, nullptr, &command_pool_));
   VkFenceCreateInfo fci{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
   VK_CHECK(vkCreateFence(device_, &fci, nullptr, &fence_));
+  kernels_ = std::make_unique<KernelRegistry>(
+      *this, options.pipeline_cache_dir.empty() ? default_cache_dir() : options.pipeline_cache_dir);
 }
 
 Context::~Context() {
