@@ -8,6 +8,7 @@
 
 #include "support/random_model.hpp"
 #include "support/run_command.hpp"
+#include "support/scratch_dir.hpp"
 #include "tessera/model_file.hpp"
 
 namespace tessera::testing {
@@ -17,22 +18,16 @@ namespace fs = std::filesystem;
 
 const std::string kData = std::string(TESSERA_SOURCE_DIR) + "/tests/fixtures/textures";
 
-class ArgsCliTest : public ::testing::Test {
+class ArgsCliTest : public ScratchSuite<ArgsCliTest> {
  protected:
   static void SetUpTestSuite() {
-    dir_ = fs::temp_directory_path() / ("tessera-args-cli-" + std::to_string(::getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    ScratchSuite::SetUpTestSuite();
     save_random_model(dir_ / "model.safetensors", 5);
   }
-  static void TearDownTestSuite() { fs::remove_all(dir_); }
-  static std::string at(const std::string& name) { return (dir_ / name).string(); }
   static std::string sample() {
     return "sample --model " + at("model.safetensors") + " --steps 1 --out " + at("out.png");
   }
-  static fs::path dir_;
 };
-fs::path ArgsCliTest::dir_;
 
 // Each command line fails with exit 1 and a message naming what is wrong, and writes nothing.
 TEST_F(ArgsCliTest, WordsNoCommandTakesAreErrorsNamingThem) {

@@ -8,6 +8,7 @@
 
 #include "support/random_model.hpp"
 #include "support/run_command.hpp"
+#include "support/scratch_dir.hpp"
 #include "support/vulkan_test.hpp"
 #include "tessera/image_io.hpp"
 #include "tessera/model_file.hpp"
@@ -26,12 +27,10 @@ std::string slurp(const fs::path& p) {
   return s.str();
 }
 
-class SampleCliTest : public ::testing::Test {
+class SampleCliTest : public ScratchSuite<SampleCliTest> {
  protected:
   static void SetUpTestSuite() {
-    dir_ = fs::temp_directory_path() / ("tessera-sample-cli-" + std::to_string(::getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    ScratchSuite::SetUpTestSuite();
     save_random_model(dir_ / "model.safetensors", 21);
     // An input texture for img2img / inpainting and a mask whose left half is black (keep).
     std::vector<uint8_t> rgba(16 * 16 * 4), mask(16 * 16 * 4, 255);
@@ -42,12 +41,8 @@ class SampleCliTest : public ::testing::Test {
     save_png(dir_ / "input.png", rgba, 16, 16);
     save_png(dir_ / "mask.png", mask, 16, 16);
   }
-  static void TearDownTestSuite() { fs::remove_all(dir_); }
   static std::string model() { return " --model " + (dir_ / "model.safetensors").string(); }
-  static std::string at(const std::string& name) { return (dir_ / name).string(); }
-  static fs::path dir_;
 };
-fs::path SampleCliTest::dir_;
 
 TEST_F(SampleCliTest, WritesNamedImagesDeterministically) {
   CommandResult r = run_tessera("sample" + model() + " --class moss --count 2 --seed 5 --steps 4 --size 16x32 --out " +

@@ -10,6 +10,7 @@
 
 #include "support/random_model.hpp"
 #include "support/run_command.hpp"
+#include "support/scratch_dir.hpp"
 
 namespace tessera::testing {
 namespace {
@@ -26,20 +27,14 @@ pid_t dead_pid() {
 
 void touch(const fs::path& path) { std::ofstream(path) << "partial"; }
 
-class SampleHardeningTest : public ::testing::Test {
+class SampleHardeningTest : public ScratchSuite<SampleHardeningTest> {
  protected:
   static void SetUpTestSuite() {
-    dir_ = fs::temp_directory_path() / ("tessera-sample-hardening-" + std::to_string(::getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    ScratchSuite::SetUpTestSuite();
     save_random_model(dir_ / "model.safetensors", 8);
   }
-  static void TearDownTestSuite() { fs::remove_all(dir_); }
   static std::string sample() { return "sample --model " + at("model.safetensors") + " --steps 2"; }
-  static std::string at(const std::string& name) { return (dir_ / name).string(); }
-  static fs::path dir_;
 };
-fs::path SampleHardeningTest::dir_;
 
 // --class all repeats the seeds for every class: a {seed}-only pattern would write image 2 over
 // image 0. Refused before the device starts, naming both images and what the pattern lacks.

@@ -8,6 +8,7 @@
 
 #include "support/random_model.hpp"
 #include "support/run_command.hpp"
+#include "support/scratch_dir.hpp"
 #include "tessera/image_io.hpp"
 #include "tessera/material_images.hpp"
 
@@ -16,12 +17,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class SampleMaterialTest : public ::testing::Test {
+class SampleMaterialTest : public ScratchSuite<SampleMaterialTest> {
  protected:
   static void SetUpTestSuite() {
-    dir_ = fs::temp_directory_path() / ("tessera-sample-material-" + std::to_string(::getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    ScratchSuite::SetUpTestSuite();
     ModelInfo info;
     info.config = UNetConfig::from_json(
         R"({"maps": ["albedo", "height", "roughness"], "base_channels": 16, "channel_mult": [1, 2],
@@ -36,12 +35,8 @@ class SampleMaterialTest : public ::testing::Test {
     save_map_png(dir_ / "in_height8.png", grey, 16, 16, MapKind::Roughness);  // 8-bit grey
     save_map_png(dir_ / "in_roughness.png", grey, 16, 16, MapKind::Roughness);
   }
-  static void TearDownTestSuite() { fs::remove_all(dir_); }
   static std::string material() { return " --model " + at("material.safetensors"); }
-  static std::string at(const std::string& name) { return (dir_ / name).string(); }
-  static fs::path dir_;
 };
-fs::path SampleMaterialTest::dir_;
 
 TEST_F(SampleMaterialTest, WritesEveryMapAndTheNormalsAgreeWithTheHeight) {
   CommandResult r = run_tessera("sample" + material() + " --count 2 --steps 3 --size 16x24 --normal-strength 5 --out " +

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "support/run_command.hpp"
+#include "support/scratch_dir.hpp"
 
 namespace tessera {
 namespace {
@@ -25,6 +26,7 @@ const std::string kModel =
 
 using testing::CommandResult;
 using testing::run_tessera;
+using testing::ScratchTest;
 
 std::string slurp(const fs::path& p) {
   std::ifstream f(p, std::ios::binary);
@@ -33,16 +35,7 @@ std::string slurp(const fs::path& p) {
   return s.str();
 }
 
-class TrainCliTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("tessera-cli-" + std::to_string(::getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  fs::path dir_;
-};
+class TrainCliTest : public ScratchTest {};
 
 TEST_F(TrainCliTest, ResumeContinuesBitIdentically) {
   std::string a = (dir_ / "a").string(), b = (dir_ / "b").string();

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "support/run_command.hpp"
+#include "support/scratch_dir.hpp"
 
 namespace tessera {
 namespace {
@@ -22,6 +23,7 @@ namespace fs = std::filesystem;
 using testing::CommandResult;
 using testing::run_command;
 using testing::run_tessera;
+using testing::ScratchTest;
 
 const std::string kTessera = std::string(TESSERA_BINARY_DIR) + "/tessera";
 const fs::path kFixtureData = fs::path(TESSERA_SOURCE_DIR) / "tests" / "fixtures" / "textures";
@@ -90,16 +92,9 @@ class BackgroundRun {
   bool reaped_ = false;
 };
 
-class TrainHardeningTest : public ::testing::Test {
+class TrainHardeningTest : public ScratchTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("tessera-train-hardening-" + std::to_string(::getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
   std::string train(const std::string& args) { return "train --data " + kFixtureData.string() + " " + args; }
-  fs::path dir_;
 };
 
 TEST_F(TrainHardeningTest, ANewRunRefusesAFolderHoldingAnEarlierRunUnlessForced) {
