@@ -27,9 +27,9 @@ const char* kUsage =
     "                    [--guidance W] [--fast]\n"
     "Generates images in portable mode (docs/portable.md: the same bits on every conformant Vulkan\n"
     "device) and prints one row per image (docs/portable-hashes.md):\n"
-    "  model class seed WxH sampler steps guidance f32_hash rgba8_hash\n"
-    "both FNV-1a 64: f32 of the result's float bits (little-endian, [C, H, W]), rgba8 of the 8-bit\n"
-    "RGBA pixels the PNG holds.\n"
+    "  model class seed WxH sampler steps guidance f32_hash pixels_hash\n"
+    "both FNV-1a 64: f32 of the result's float bits (little-endian, [C, H, W]), pixels of the\n"
+    "samples its PNGs hold (a material model's maps in turn; not the derived normals).\n"
     "  --table FILE    generate every row of FILE (e.g. tests/portable/hashes.txt) and compare: each\n"
     "                  printed row ends with 'ok' or 'MISMATCH'; exit status 1 if any row differs\n"
     "  --models DIR    where the table's model files are (default: the bundled models folder)\n"
@@ -116,12 +116,12 @@ int hash_main(const std::vector<std::string>& argv) {
     const GenerationRequest request = checked_request(want, it->second.info, a.has("table"));
     Sampler sampler(*ctx, it->second.info.config, *it->second.params, 1, request.height, request.width,
                     request.options);
-    const HashRow got = hash_image(g, sampler.sample(request.sample_request()));
+    const HashRow got = hash_image(g, sampler.sample(request.sample_request()), it->second.info.config.maps);
     std::string line = format_hash_row(got);
     if (a.has("table")) {
-      const bool same = got.f32 == want.f32 && got.rgba8 == want.rgba8;
+      const bool same = got.f32 == want.f32 && got.pixels == want.pixels;
       mismatches += same ? 0 : 1;
-      line += same ? "  ok" : "  MISMATCH (table: " + hash_hex(want.f32) + " " + hash_hex(want.rgba8) + ")";
+      line += same ? "  ok" : "  MISMATCH (table: " + hash_hex(want.f32) + " " + hash_hex(want.pixels) + ")";
     }
     std::printf("%s\n", line.c_str());
     std::fflush(stdout);

@@ -68,6 +68,32 @@ TEST_F(MaterialDatasetTest, SixteenBitGreyPngsRoundTripExactly) {
   EXPECT_FLOAT_EQ(p.value(0, 2, 2), 12345 / 32767.5f - 1.0f);
 }
 
+// The samples a map's PNG holds (what save_map_png writes and the portable hashes cover): 8-bit
+// channels interleaved, height 16-bit big-endian, both rounding half up from (x + 1) * max / 2;
+// NaN and out-of-range values at the ends; a wrong size names the map.
+TEST_F(MaterialDatasetTest, MapFileSamplesAreWhatThePngHolds) {
+  const float nan = std::nanf("");
+  const std::vector<float> height{-1.0f, 1.0f, 0.0f, nan, 2.0f, -3.0f};
+  const std::vector<uint8_t> h = map_file_samples(height, 3, 2, MapKind::Height);
+  EXPECT_EQ(h, (std::vector<uint8_t>{0, 0, 0xff, 0xff, 0x80, 0x00, 0, 0, 0xff, 0xff, 0, 0}));
+  const std::vector<float> albedo{-1.0f, 0.0f, 1.0f, nan, -0.5f, 0.25f};  // R, G, B planes of 2 pixels
+  EXPECT_EQ(map_file_samples(albedo, 2, 1, MapKind::Albedo), (std::vector<uint8_t>{0, 255, 64, 128, 0, 159}));
+  EXPECT_EQ(unit_to_byte(0.0f), 128);  // 127.5 rounds half up
+  save_map_png(root_ / "h.png", height, 3, 2, MapKind::Height);
+  PixelImage p = decode_image(root_ / "h.png");
+  ASSERT_EQ(p.bits, 16);
+  for (size_t i = 0; i < height.size(); ++i)
+    EXPECT_EQ(static_cast<const uint16_t*>(p.samples.get())[3 * i], h[2 * i] << 8 | h[2 * i + 1]) << i;
+  try {
+    map_file_samples(albedo, 2, 2, MapKind::Roughness);
+    FAIL() << "a wrong size is refused";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("the roughness map: expected 1 planes of 2x2 values, got 6"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 TEST_F(MaterialDatasetTest, EveryMapOfASampleGetsTheSameCropFlipAndRotation) {
   write_sample("a", 16, 10);
   write_sample("b", 16, 20);

@@ -1,9 +1,10 @@
 // Whole generations in portable mode (docs/portable.md): for every row of the published table
-// tests/portable/hashes.txt (docs/portable-hashes.md) - the bundled model at 32x32 and 64x64,
-// every sampler, with and without classifier-free guidance - the device's image has the bits of
-// the test oracle's (tests/portable/oracle.hpp, plain C++ fp32) and the table's hashes. A
-// mismatch of the bits is localised by test_portable_ops.cpp; a mismatch of the hashes alone
-// means the table is stale (regenerate it with `tessera hash`, docs/portable-hashes.md).
+// tests/portable/hashes.txt (docs/portable-hashes.md) - the bundled colour and material models
+// at 32x32 and 64x64, every sampler, with and without classifier-free guidance - the device's
+// image has the bits of the test oracle's (tests/portable/oracle.hpp, plain C++ fp32) and the
+// table's hashes. A mismatch of the bits is localised by test_portable_ops.cpp; a mismatch of
+// the hashes alone means the table is stale (regenerate it with `tessera hash`,
+// docs/portable-hashes.md).
 #include <unistd.h>
 
 #include <chrono>
@@ -11,12 +12,17 @@
 #include <fstream>
 #include <map>
 #include <optional>
+#include <sstream>
 
 #include "portable/oracle.hpp"
 #include "portable/portable_test_support.hpp"
 #include "support/run_command.hpp"
+#include "support/scratch_dir.hpp"
 #include "support/vulkan_test.hpp"
 #include "tessera/error.hpp"
+#include "tessera/image_io.hpp"
+#include "tessera/material_images.hpp"
+#include "tessera/model_file.hpp"
 #include "tessera/output_hash.hpp"
 
 namespace tessera::testing {
@@ -75,9 +81,9 @@ TEST_F(PortableGenerationTest, DeviceOracleAndPublishedHashesAgree) {
     device_seconds += std::chrono::duration<double>(t1 - t0).count();
     oracle_seconds += std::chrono::duration<double>(t2 - t1).count();
     EXPECT_EQ(bit_differences(device, expected), "") << "the device and the oracle disagree";
-    const HashRow got = hash_image(g, device);
+    const HashRow got = hash_image(g, device, it->second.info.config.maps);
     EXPECT_EQ(hash_hex(got.f32), hash_hex(want.f32)) << "f32 hash; this device's row: " << format_hash_row(got);
-    EXPECT_EQ(hash_hex(got.rgba8), hash_hex(want.rgba8)) << "rgba8 hash; this device's row: " << format_hash_row(got);
+    EXPECT_EQ(hash_hex(got.pixels), hash_hex(want.pixels)) << "pixels hash; this device's row: " << format_hash_row(got);
   }
   std::printf("%zu generations: device %.1f s, oracle %.1f s\n", rows.size(), device_seconds, oracle_seconds);
 }
@@ -87,7 +93,8 @@ TEST_F(PortableGenerationTest, DeviceOracleAndPublishedHashesAgree) {
 // table exists to catch, shown on the device at hand.
 TEST_F(PortableGenerationTest, FastModeDoesNotMatchTheTable) {
   const HashRow want = read_hash_table(hash_table()).front();
-  const HashRow fast = hash_image(want.generation, generate(want.generation, false));
+  const HashRow fast =
+      hash_image(want.generation, generate(want.generation, false), device_model(want.generation.model).info.config.maps);
   EXPECT_NE(hash_hex(fast.f32), hash_hex(want.f32)) << format_hash_row(fast);
 }
 
@@ -107,6 +114,58 @@ TEST(PortableHashCliTest, TableRowsAreCheckedOnTheDevice) {
   EXPECT_NE(r.output.find(format_hash_row(row) + "  MISMATCH (table: " + hash_hex(wrong.f32)), std::string::npos)
       << r.output;
   EXPECT_NE(r.output.find("1 of 2 rows differ from the table"), std::string::npos) << r.output;
+}
+
+// A row's pixels hash is the hash of what `tessera sample --portable` writes for the row's
+// generation, read back from the files: the colour model's RGBA PNG, and the material model's
+// map PNGs in the model's map order (height 16-bit, big-endian as PNG stores it). The first row
+// of each model in the table is checked.
+TEST(PortableHashCliTest, PixelsHashIsTheHashOfThePngsSampleWrites) {
+  const fs::path dir = fresh_scratch_dir("portable-pngs");
+  std::map<std::string, HashRow> first_rows;
+  for (const HashRow& row : read_hash_table(hash_table())) first_rows.emplace(row.generation.model, row);
+  ASSERT_GE(first_rows.size(), 2u) << "the table has rows of the colour and the material model";
+  for (const auto& [model, row] : first_rows) {
+    SCOPED_TRACE(format_hash_row(row));
+    const HashCase& g = row.generation;
+    std::ostringstream args;
+    args << "sample --portable --model " << (source_dir() / "models" / model).string() << " --class " << g.class_name
+         << " --seed " << g.seed << " --size " << g.width << "x" << g.height << " --sampler " << to_string(g.sampler)
+         << " --steps " << g.steps << " --guidance " << g.guidance << " --maps albedo,height,roughness --out "
+         << (dir / "out.png").string();
+    std::string command = args.str();
+    const ModelInfo info = read_model_info(source_dir() / "models" / model);
+    const bool material = info.config.maps.size() > 1;
+    if (!material) command.erase(command.find(" --maps "), std::string(" --maps albedo,height,roughness").size());
+    CommandResult r = run_tessera(command);
+    ASSERT_EQ(r.status, 0) << r.output;
+    std::vector<uint8_t> samples;
+    auto append = [&](const fs::path& file, int channels, bool rgba) {
+      const PixelImage image = decode_image(file);
+      ASSERT_EQ(image.width, g.width) << file;
+      const size_t n = size_t(image.width) * image.height;
+      for (size_t i = 0; i < n; ++i) {
+        for (int c = 0; c < channels; ++c) {
+          if (image.bits == 16) {
+            const uint16_t v = static_cast<const uint16_t*>(image.samples.get())[3 * i + c];
+            samples.push_back(uint8_t(v >> 8));
+            samples.push_back(uint8_t(v));
+          } else {
+            samples.push_back(static_cast<const uint8_t*>(image.samples.get())[3 * i + c]);
+          }
+        }
+        if (rgba) samples.push_back(255);
+      }
+    };
+    if (!material) {
+      append(dir / "out.png", 3, true);
+    } else {
+      for (MapKind kind : info.config.maps)
+        append(dir / ("out_" + std::string(map_spec(kind).name) + ".png"), map_spec(kind).channels, false);
+    }
+    EXPECT_EQ(hash_hex(fnv1a64(samples)), hash_hex(row.pixels));
+  }
+  remove_scratch_dir(dir);
 }
 
 // Refusals come before the device starts and name what is wrong: the row, the option.

@@ -43,7 +43,7 @@ make_bundle() {
     [ -n "$path" ] || { echo "check.sh: ldd does not list $lib" >&2; exit 1; }
     cp -L "$path" "$tmp/lib/$lib"
   done
-  cp models/default.safetensors "$tmp/models/"
+  cp models/default.safetensors models/material.safetensors "$tmp/models/"  # the hash table's models
   cp tests/portable/hashes.txt "$tmp/portable/"  # lavapipe's portable-mode hashes (docs/portable-hashes.md)
   cp tools/bench_torch.py "$tmp/tools/"
   cp tools/reference/*.py "$tmp/tools/reference/"

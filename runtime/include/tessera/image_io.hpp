@@ -38,11 +38,14 @@ PixelImage decode_image(const std::filesystem::path& path);
 Image load_image(const std::filesystem::path& path);
 Image to_planes(const PixelImage& pixels);
 
-// RGBA8 pixels (row-major, 4 bytes per pixel) from planar float images [C, H, W] (C = 3) in
-// [-1, 1]: byte = clamp(floor((x + 1) * 127.5 + 0.5), 0, 255) in f32, each operation rounded
-// once (the runtime builds with -ffp-contract=off), NaN -> 0, alpha 255. The one 8-bit encoding:
-// PNGs, the C API's images and the portable hashes all use it, so it is part of the portable
-// contract (docs/portable.md).
+// The one 8-bit encoding of a value in [-1, 1]: clamp(floor((x + 1) * 127.5 + 0.5), 0, 255) in
+// f32, each operation rounded once (the runtime builds with -ffp-contract=off), NaN -> 0. PNGs,
+// the C API's images and the portable hashes all use it, so it is part of the portable contract
+// (docs/portable.md).
+uint8_t unit_to_byte(float x);
+
+// RGBA8 pixels (row-major, 4 bytes per pixel, unit_to_byte, alpha 255) from planar float images
+// [C, H, W] (C = 3) in [-1, 1].
 std::vector<uint8_t> planes_to_rgba8(std::span<const float> planes, int width, int height);
 
 // Writes an 8-bit PNG of interleaved pixels (4 channels RGBA, 3 RGB, 1 grey) atomically (temp

@@ -40,16 +40,16 @@ Image to_planes(const PixelImage& pixels) {
 
 Image load_image(const std::filesystem::path& path) { return to_planes(decode_image(path)); }
 
+uint8_t unit_to_byte(float x) {
+  return std::isnan(x) ? 0 : uint8_t(std::clamp(std::floor((x + 1.0f) * 127.5f + 0.5f), 0.0f, 255.0f));
+}
+
 std::vector<uint8_t> planes_to_rgba8(std::span<const float> planes, int width, int height) {
   size_t n = size_t(width) * height;
   if (planes.size() != 3 * n) throw Error("planes_to_rgba8: expected 3 planes of " + std::to_string(n) + " values");
   std::vector<uint8_t> rgba(4 * n);
   for (size_t i = 0; i < n; ++i) {
-    for (int c = 0; c < 3; ++c) {
-      float v = planes[c * n + i];
-      float b = std::isnan(v) ? 0.0f : std::floor((v + 1.0f) * 127.5f + 0.5f);
-      rgba[4 * i + c] = static_cast<uint8_t>(std::clamp(b, 0.0f, 255.0f));
-    }
+    for (int c = 0; c < 3; ++c) rgba[4 * i + c] = unit_to_byte(planes[c * n + i]);
     rgba[4 * i + 3] = 255;
   }
   return rgba;

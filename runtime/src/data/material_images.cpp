@@ -59,10 +59,6 @@ void put_chunk(std::vector<uint8_t>& png, const char type[4], std::span<const ui
   put_be32(png, crc32(std::as_bytes(std::span(png).subspan(start))));
 }
 
-uint8_t to_byte(float v) {
-  return std::isnan(v) ? 0 : uint8_t(std::clamp(std::floor((v + 1.0f) * 127.5f + 0.5f), 0.0f, 255.0f));
-}
-
 }  // namespace
 
 void save_png_gray16(const std::filesystem::path& path, std::span<const uint16_t> values, int width, int height) {
@@ -94,25 +90,43 @@ void save_png_gray16(const std::filesystem::path& path, std::span<const uint16_t
   write_file_atomically(path, std::as_bytes(std::span(png)));
 }
 
-void save_map_png(const std::filesystem::path& path, std::span<const float> planes, int width, int height,
-                  MapKind kind) {
+std::vector<uint8_t> map_file_samples(std::span<const float> planes, int width, int height, MapKind kind) {
   const size_t n = size_t(width) * height;
   const MapSpec& spec = map_spec(kind);
-  if (planes.size() != spec.channels * n)
-    throw Error("save_map_png '" + path.string() + "': expected " + std::to_string(spec.channels) + " planes of " +
-                std::to_string(n) + " values");
+  if (width <= 0 || height <= 0 || planes.size() != spec.channels * n)
+    throw Error(std::string("the ") + spec.name + " map: expected " + std::to_string(spec.channels) + " planes of " +
+                std::to_string(width) + "x" + std::to_string(height) + " values, got " +
+                std::to_string(planes.size()) + " values");
+  std::vector<uint8_t> samples;
   if (spec.file_bits == 16) {
-    std::vector<uint16_t> v(n);
+    samples.reserve(2 * n);
     for (size_t i = 0; i < n; ++i) {
-      float x = std::isnan(planes[i]) ? -1.0f : planes[i];
-      v[i] = uint16_t(std::clamp(std::floor((x + 1.0f) * 32767.5f + 0.5f), 0.0f, 65535.0f));
+      const float x = std::isnan(planes[i]) ? -1.0f : planes[i];
+      const auto v = uint16_t(std::clamp(std::floor((x + 1.0f) * 32767.5f + 0.5f), 0.0f, 65535.0f));
+      samples.push_back(uint8_t(v >> 8));
+      samples.push_back(uint8_t(v));
     }
-    return save_png_gray16(path, v, width, height);
+    return samples;
   }
-  std::vector<uint8_t> pixels(spec.channels * n);  // interleaved RGB, or grey
+  samples.resize(spec.channels * n);  // interleaved RGB, or grey
   for (size_t i = 0; i < n; ++i)
-    for (int c = 0; c < spec.channels; ++c) pixels[spec.channels * i + c] = to_byte(planes[c * n + i]);
-  save_png(path, pixels, width, height, spec.channels);
+    for (int c = 0; c < spec.channels; ++c) samples[spec.channels * i + c] = unit_to_byte(planes[c * n + i]);
+  return samples;
+}
+
+void save_map_png(const std::filesystem::path& path, std::span<const float> planes, int width, int height,
+                  MapKind kind) {
+  std::vector<uint8_t> samples;
+  try {
+    samples = map_file_samples(planes, width, height, kind);
+  } catch (const Error& e) {
+    throw Error("save_map_png '" + path.string() + "': " + e.what());
+  }
+  const MapSpec& spec = map_spec(kind);
+  if (spec.file_bits != 16) return save_png(path, samples, width, height, spec.channels);
+  std::vector<uint16_t> values(samples.size() / 2);
+  for (size_t i = 0; i < values.size(); ++i) values[i] = uint16_t(samples[2 * i] << 8 | samples[2 * i + 1]);
+  save_png_gray16(path, values, width, height);
 }
 
 }  // namespace tessera

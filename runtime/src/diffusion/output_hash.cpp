@@ -8,6 +8,7 @@
 
 #include "tessera/error.hpp"
 #include "tessera/image_io.hpp"
+#include "tessera/material_images.hpp"
 
 namespace tessera {
 
@@ -53,7 +54,7 @@ std::string format_hash_row(const HashRow& row) {
   std::ostringstream out;
   out << g.model << ' ' << g.class_name << ' ' << g.seed << ' ' << g.width << 'x' << g.height << ' '
       << to_string(g.sampler) << ' ' << g.steps << ' ' << g.guidance << ' ' << hash_hex(row.f32) << ' '
-      << hash_hex(row.rgba8);
+      << hash_hex(row.pixels);
   return out.str();
 }
 
@@ -62,7 +63,7 @@ HashRow parse_hash_row(std::string_view line, const std::string& source, int lin
   std::istringstream in{std::string(line)};
   for (std::string f; in >> f;) fields.push_back(f);
   const std::string where = source + ":" + std::to_string(line_number) + ": ";
-  constexpr const char* kColumns = "model class seed WxH sampler steps guidance f32_hash rgba8_hash";
+  constexpr const char* kColumns = "model class seed WxH sampler steps guidance f32_hash pixels_hash";
   if (fields.size() != 9)
     throw Error(where + "expected 9 fields (" + kColumns + "), found " + std::to_string(fields.size()));
   auto bad = [&](const char* field, const std::string& text) {
@@ -85,7 +86,7 @@ HashRow parse_hash_row(std::string_view line, const std::string& source, int lin
   g.guidance = std::strtod(fields[6].c_str(), &end);
   if (fields[6].empty() || *end != '\0') throw bad("guidance", fields[6]);
   if (fields[7].size() != 16 || !parse_number(fields[7], row.f32, 16)) throw bad("f32_hash", fields[7]);
-  if (fields[8].size() != 16 || !parse_number(fields[8], row.rgba8, 16)) throw bad("rgba8_hash", fields[8]);
+  if (fields[8].size() != 16 || !parse_number(fields[8], row.pixels, 16)) throw bad("pixels_hash", fields[8]);
   return row;
 }
 
@@ -121,13 +122,23 @@ GenerationRequest hash_case_request(const HashCase& generation, const ModelInfo&
   return request;
 }
 
-HashRow hash_image(const HashCase& generation, std::span<const float> image) {
-  const size_t plane = size_t(generation.width) * generation.height;
-  if (image.size() != 3 * plane)
-    throw Error("hash_image: the rgba8 hash needs a 3-channel " + std::to_string(generation.width) + "x" +
-                std::to_string(generation.height) + " image, got " + std::to_string(image.size()) + " values");
-  const std::vector<uint8_t> rgba = planes_to_rgba8(image, generation.width, generation.height);
-  return {generation, f32_hash(image), fnv1a64(rgba)};
+HashRow hash_image(const HashCase& generation, std::span<const float> image, const std::vector<MapKind>& maps) {
+  const int w = generation.width, h = generation.height;
+  const size_t expected = size_t(map_channels(maps)) * w * h;
+  if (image.size() != expected)
+    throw Error("hash_image: a " + std::to_string(w) + "x" + std::to_string(h) + " image of maps " + map_names(maps) +
+                " has " + std::to_string(expected) + " values, got " + std::to_string(image.size()));
+  // What the PNGs hold: a colour-only model's RGBA8 image, or each map's file samples in turn.
+  std::vector<uint8_t> pixels;
+  if (maps == std::vector<MapKind>{MapKind::Albedo}) {
+    pixels = planes_to_rgba8(image, w, h);
+  } else {
+    for (MapKind kind : maps) {
+      const std::vector<uint8_t> samples = map_file_samples(map_planes(image, 0, h, w, maps, kind), w, h, kind);
+      pixels.insert(pixels.end(), samples.begin(), samples.end());
+    }
+  }
+  return {generation, f32_hash(image), fnv1a64(pixels)};
 }
 
 }  // namespace tessera
