@@ -6,6 +6,7 @@
 #include <string>
 
 #include "support/run_command.hpp"
+#include "support/scratch_dir.hpp"
 #include "tessera/image_io.hpp"
 
 namespace tessera::testing {
@@ -14,9 +15,7 @@ namespace {
 namespace fs = std::filesystem;
 
 TEST(SamplePortableCli, PortableModeIsAnOptionOfSampleAndBenchSample) {
-  const fs::path dir = fs::temp_directory_path() / ("tessera-portable-cli-" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
+  const fs::path dir = fresh_scratch_dir("portable-cli");
   CommandResult r =
       run_tessera("sample --portable --class 1 --seed 3 --steps 2 --size 16x16 --out " + (dir / "p.png").string());
   ASSERT_EQ(r.status, 0) << r.output;

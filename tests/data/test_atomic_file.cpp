@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "support/scratch_dir.hpp"
 #include "tessera/atomic_file.hpp"
 
 namespace tessera {
@@ -18,9 +19,7 @@ namespace {
 namespace fs = std::filesystem;
 
 TEST(AtomicFile, RemovesOnlyTemporariesNoLiveWriterCanOwn) {
-  const fs::path dir = fs::temp_directory_path() / ("tessera-atomic-" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
+  const fs::path dir = testing::fresh_scratch_dir("atomic");
   pid_t child = ::fork();  // a pid with no process: a child that has exited and been reaped
   if (child == 0) ::_exit(0);
   ::waitpid(child, nullptr, 0);

@@ -11,6 +11,7 @@
 #include "plugin/plugin_test.hpp"
 #include "support/random_model.hpp"
 #include "support/run_command.hpp"
+#include "support/scratch_dir.hpp"
 #include "tessera/error.hpp"
 #include "tessera/safetensors.hpp"
 #include "tessera/split_file.hpp"
@@ -46,9 +47,7 @@ std::string load_error(const fs::path& file) {
 class SplitFileTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("tessera-split-" + std::to_string(::getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
+    dir_ = fresh_scratch_dir(std::string("split-") + ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::create_directories(dir_ / "whole");
     fs::create_directories(dir_ / "split");
     save_random_model(whole(), 31);

@@ -18,6 +18,7 @@
 
 #include "support/random_model.hpp"
 #include "support/run_command.hpp"
+#include "support/scratch_dir.hpp"
 #include "tessera.h"
 
 namespace tessera::testing {
@@ -48,9 +49,7 @@ void save_random_material_model(const fs::path& path) {
 TEST(LoveExample, WalksGeneratesTheGroundAheadAndSavesAScreenshot) {
   if (!have("xvfb-run")) GTEST_SKIP() << "xvfb-run is not installed (Debian: apt-get install xvfb)";
   if (!have("love")) GTEST_SKIP() << "love is not installed (Debian: apt-get install love)";
-  const fs::path dir = fs::temp_directory_path() / ("tessera-love-test-" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
+  const fs::path dir = fresh_scratch_dir("love-test");
   const fs::path model = dir / "material.safetensors", png = dir / "love.png";
   save_random_material_model(model);
 

@@ -11,6 +11,7 @@
 
 #include "support/run_command.hpp"
 #include "support/vulkan_test.hpp"
+#include "support/scratch_dir.hpp"
 #include "tessera/material_images.hpp"
 #include "tessera/model_file.hpp"
 #include "tessera/rng.hpp"
@@ -27,10 +28,7 @@ class ReferenceTrainerTest : public VulkanTest {
   void SetUp() override {
     VulkanTest::SetUp();
     if (!python_has_torch()) GTEST_SKIP() << reference_python() << " has no torch (apt-get install python3-torch)";
-    dir_ = fs::temp_directory_path() / ("tessera-ddp-" + std::to_string(::getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    dir_ = fresh_scratch_dir(std::string("ddp-") + ::testing::UnitTest::GetInstance()->current_test_info()->name());
   }
   void TearDown() override {
     if (!dir_.empty() && !HasFailure()) fs::remove_all(dir_);
