@@ -9,6 +9,7 @@
 #include "app_support.hpp"
 #include "args.hpp"
 #include "commands.hpp"
+#include "generation_options.hpp"
 #include "tessera/context.hpp"
 #include "tessera/error.hpp"
 #include "tessera/model_file.hpp"
@@ -80,15 +81,8 @@ int hash_main(const std::vector<std::string>& argv) {
     g.class_name = a.str("class", "0");
     g.seed = static_cast<uint64_t>(a.integer("seed", 0, 0, INT64_MAX));
     g.width = g.height = config.train_resolution;
-    if (a.has("size")) {
-      auto size = app::parse_size(a.str("size", ""));
-      if (!size) throw Error("--size: expected WxH, e.g. 64x64; got " + shown(a.str("size", "")));
-      std::tie(g.width, g.height) = *size;
-    }
-    const std::string sampler = a.str("sampler", "dpmpp2m");
-    auto kind = parse_sampler_kind(sampler);
-    if (!kind) throw Error("--sampler: unknown sampler " + shown(sampler) + " (ddpm, ddim or dpmpp2m)");
-    g.sampler = *kind;
+    if (auto size = size_option(a)) std::tie(g.width, g.height) = *size;
+    g.sampler = sampler_option(a);
     g.steps = static_cast<int>(a.integer("steps", 25, 1, INT_MAX));
     g.guidance = a.number("guidance", 1.0, -HUGE_VAL, HUGE_VAL);
     table.push_back({g, 0, 0});
@@ -126,10 +120,7 @@ int hash_main(const std::vector<std::string>& argv) {
     std::printf("%s\n", line.c_str());
     std::fflush(stdout);
   }
-  if (auto messages = ctx->validation_messages(); !messages.empty()) {
-    for (const auto& m : messages) std::fprintf(stderr, "vulkan validation: %s\n", m.c_str());
-    return 3;
-  }
+  if (int status = validation_status(*ctx)) return status;
   if (mismatches) std::fprintf(stderr, "%d of %zu rows differ from the table\n", mismatches, table.size());
   return mismatches ? 1 : 0;
 }

@@ -17,6 +17,7 @@
 #include "app_support.hpp"
 #include "args.hpp"
 #include "commands.hpp"
+#include "generation_options.hpp"
 #include "material_output.hpp"
 #include "stale_temporaries.hpp"
 #include "tessera/context.hpp"
@@ -166,10 +167,8 @@ int sample_main(const std::vector<std::string>& argv) {
   // The options in the runtime's request; GenerationRequest::validate checks their values.
   GenerationRequest request;
   SamplerOptions& o = request.options;
-  std::string sampler_name = a.str("sampler", "dpmpp2m");
-  auto kind = parse_sampler_kind(sampler_name);
-  if (!kind) throw Error("--sampler: unknown sampler '" + sampler_name + "' (ddpm, ddim or dpmpp2m)");
-  o.kind = *kind;
+  o.kind = sampler_option(a);
+  const std::string sampler_name = a.str("sampler", "dpmpp2m");
   // Options the chosen sampler has no use for are refused as given, whatever their value.
   if (a.has("eta") && o.kind != SamplerKind::Ddim)
     throw Error("--eta is the ddim sampler's noise; this run's sampler is " + sampler_name + " (add --sampler ddim)");
@@ -243,9 +242,7 @@ int sample_main(const std::vector<std::string>& argv) {
     }
   }
   int width = config.train_resolution, height = config.train_resolution;
-  if (a.has("size")) {
-    auto size = app::parse_size(a.str("size", ""));
-    if (!size) throw Error("--size: expected WxH, e.g. 128x128; got " + shown(a.str("size", "")));
+  if (auto size = size_option(a)) {
     std::tie(width, height) = *size;
   } else if (a.has("init")) {
     width = init.width, height = init.height;
@@ -326,11 +323,7 @@ int sample_main(const std::vector<std::string>& argv) {
     save_image_grid(grid_path, grid_images, images_total * per, width, height, columns * per);
     std::printf("%s\n", grid_path.string().c_str());
   }
-  if (auto messages = ctx->validation_messages(); !messages.empty()) {
-    for (const auto& m : messages) std::fprintf(stderr, "vulkan validation: %s\n", m.c_str());
-    return 3;
-  }
-  return 0;
+  return validation_status(*ctx);
 }
 
 }  // namespace tessera::cli

@@ -20,6 +20,7 @@
 #include "args.hpp"
 #include "commands.hpp"
 #include "folder_lock.hpp"
+#include "generation_options.hpp"
 #include "stale_temporaries.hpp"
 #include "stop_signals.hpp"
 #include "tessera/context.hpp"
@@ -585,10 +586,7 @@ int train_main(const std::vector<std::string>& argv) {
       std::fprintf(stderr, "%s: stopped before the first step; nothing saved\n", StopSignals::name(signal));
     return 128 + signal;
   }
-  if (auto messages = ctx->validation_messages(); !messages.empty()) {
-    for (const auto& m : messages) std::fprintf(stderr, "vulkan validation: %s\n", m.c_str());
-    return 3;  // TESSERA_VALIDATION=1 runs (tests) must see these
-  }
+  if (int status = validation_status(*ctx)) return status;
   std::fprintf(stderr, "done: %lld steps; model %s, loss curve %s\n", (long long)trainer.step(),
                files.model.string().c_str(), files.loss_curve.string().c_str());
   return 0;
